@@ -1,0 +1,135 @@
+"""``equilens simulate``: command-line options and their runner.
+
+Every physical option defaults to ``None`` meaning "the preset's value", so a preset plus a
+few overrides fully describes a run; the resolved values land in ``OUT/simulation.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from equilens.errors import InputError
+
+# (option, config field, type, nargs, help). nargs=2 options are (LOW, HIGH) uniform ranges.
+_PHYSICAL_OPTIONS: list[tuple[str, str, type, int | None, str]] = [
+    ("--num-pix", "num_pix", int, None, "image side in pixels"),
+    ("--pixel-scale-arcsec", "pixel_scale_arcsec", float, None, "pixel side in arcsec"),
+    ("--psf-fwhm-arcsec", "psf_fwhm_arcsec", float, None, "Gaussian PSF FWHM in arcsec"),
+    ("--psf-truncation-sigmas", "psf_truncation_sigmas", float, None, "PSF kernel truncation in PSF sigmas"),
+    ("--supersampling-factor", "supersampling_factor", int, None, "rays per pixel side (1 = DeepLense; 2 is ~3x slower)"),
+    ("--z-lens", "z_lens", float, None, "lens redshift"),
+    ("--z-source", "z_source", float, None, "source redshift"),
+    ("--einstein-radius-arcsec", "einstein_radius_arcsec", float, None, "SIE Einstein radius in arcsec"),
+    ("--lens-e1", "lens_e1", float, None, "SIE ellipticity e1"),
+    ("--lens-e2", "lens_e2", float, None, "SIE ellipticity e2"),
+    ("--shear-gamma1", "shear_gamma1", float, None, "external shear gamma1"),
+    ("--shear-gamma2", "shear_gamma2", float, None, "external shear gamma2"),
+    ("--source-amp", "source_amp", float, None, "source Sersic amplitude (counts/s at R_sersic)"),
+    ("--source-r-sersic-arcsec", "source_R_sersic_arcsec", float, None, "source Sersic half-light radius in arcsec"),
+    ("--source-n-sersic", "source_n_sersic", float, None, "source Sersic index"),
+    ("--source-e1", "source_e1", float, None, "source ellipticity e1"),
+    ("--source-e2", "source_e2", float, None, "source ellipticity e2"),
+    ("--source-centre-range-arcsec", "source_centre_range_arcsec", float, 2,
+     "source centre x and y each uniform in [LOW, HIGH] arcsec (0 0 = centred)"),
+    ("--lens-light-amp", "lens_light_amp", float, None, "lens-light Sersic amplitude (counts/s at R_sersic)"),
+    ("--lens-light-r-sersic-arcsec", "lens_light_R_sersic_arcsec", float, None, "lens-light Sersic radius in arcsec"),
+    ("--lens-light-n-sersic", "lens_light_n_sersic", float, None, "lens-light Sersic index"),
+    ("--n-subhalos", "n_subhalos", int, None, "number of CDM subhalos per 'sub' image"),
+    ("--subhalo-mass-slope", "subhalo_mass_slope", float, None, "subhalo mass function slope: p(m) ~ m^SLOPE"),
+    ("--subhalo-radius-range-arcsec", "subhalo_radius_range_arcsec", float, 2,
+     "subhalo distance from the lens centre, uniform in [LOW, HIGH] arcsec"),
+    ("--subhalo-profile", "subhalo_profile", str, None, "subhalo mass profile: point_mass or nfw"),
+    ("--subhalo-nfw-concentration", "subhalo_nfw_concentration", float, None, "NFW concentration r200/r_s"),
+    ("--vortex-n-point-masses", "vortex_n_point_masses", int, None, "point masses on the axion vortex line"),
+    ("--vortex-mass-msun", "vortex_mass_msun", float, None, "mass of each vortex point mass in solar masses"),
+    ("--vortex-half-length-range-arcsec", "vortex_half_length_range_arcsec", float, 2,
+     "vortex half-length uniform in [LOW, HIGH] arcsec"),
+    ("--background-rms", "background_rms", float, None, "Gaussian background noise sigma (counts/s)"),
+    ("--exposure-time-log10-s", "exposure_time_log10_range_s", float, 2,
+     "log10 of the exposure time in seconds, uniform in [LOW, HIGH] (sets the shot noise)"),
+]
+_SWITCHES: list[tuple[str, str, str]] = [
+    ("--random-orientation", "random_orientation",
+     "rotate lens ellipticity, shear and source by a random angle per image (physics, not pixels)"),
+    ("--lens-light", "lens_light", "add a circular Sersic lens light at the centre"),
+    ("--noise", "noise", "add background and shot noise"),
+]
+
+
+def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``simulate`` options to ``parser`` (a subcommand parser or a standalone one)."""
+    from equilens.simulation.presets import PRESETS
+    from equilens.simulation.writer import FILE_FORMATS
+
+    parser.add_argument("out", help="output folder (created; an interrupted run in it is resumed)")
+    parser.add_argument("--n-per-class", type=int, required=True, help="images per class")
+    parser.add_argument("--preset", default="test-iv", choices=sorted(PRESETS),
+                        help="physical settings to start from (default: test-iv); options below override it")
+    parser.add_argument("--seed", type=int, default=0, help="dataset seed (default: 0)")
+    parser.add_argument("--format", dest="file_format", default="npy", choices=FILE_FORMATS,
+                        help="npy: float32 in [0, 1]; png/jpg: 8-bit grey (default: npy)")
+    parser.add_argument("--workers", type=int, default=1, help="rendering processes (default: 1)")
+    parser.add_argument("--shard", default=None, metavar="i/N",
+                        help="render only images whose index %% N == i (run N shards to fill one folder)")
+    parser.add_argument("--paired", action="store_true",
+                        help="image k of every class shares source, lens and noise (twins differing only by substructure)")
+    parser.add_argument("--axion", action="store_true", help="also simulate the vortex class into OUT/axion")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    physics = parser.add_argument_group("physical settings (default: the preset's value)")
+    for option, field, kind, nargs, help_text in _PHYSICAL_OPTIONS:
+        metavar = ("LOW", "HIGH") if nargs == 2 else None
+        physics.add_argument(option, dest=field, type=kind, nargs=nargs, metavar=metavar, default=None, help=help_text)
+    physics.add_argument("--subhalo-mass-range-msun", type=float, nargs=2, metavar=("MIN", "MAX"), default=None,
+                         help="subhalo masses in solar masses, on [MIN, MAX]")
+    for option, field, help_text in _SWITCHES:
+        physics.add_argument(option, dest=field, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+
+
+def _parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        i, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise InputError(f"--shard must look like i/N (e.g. 0/4), got {text!r}") from None
+    return i, n
+
+
+def config_from_args(args: argparse.Namespace):
+    """The preset named by ``args.preset`` with every given physical option applied."""
+    from equilens.simulation.presets import get_preset
+
+    overrides: dict[str, Any] = {}
+    for field in [spec[1] for spec in _PHYSICAL_OPTIONS] + [spec[1] for spec in _SWITCHES]:
+        value = getattr(args, field)
+        if value is not None:
+            overrides[field] = tuple(value) if isinstance(value, list) else value
+    if args.subhalo_mass_range_msun is not None:
+        overrides["subhalo_mass_min_msun"], overrides["subhalo_mass_max_msun"] = args.subhalo_mass_range_msun
+    return get_preset(args.preset).replace(**overrides)
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    """Run ``equilens simulate`` from parsed ``args``; returns the exit status (0).
+
+    Raises InputError (one line) for bad options or a folder made with other settings.
+    """
+    from equilens.simulation.writer import simulate_dataset
+
+    classes = ("no_sub", "sub", "axion") if args.axion else ("no_sub", "sub")
+    out = simulate_dataset(
+        args.out,
+        args.n_per_class,
+        config_from_args(args),
+        seed=args.seed,
+        classes=classes,
+        file_format=args.file_format,
+        workers=args.workers,
+        shard=_parse_shard(args.shard),
+        paired=args.paired,
+        progress=not args.no_progress,
+    )
+    print(f"simulated {args.n_per_class} images per class ({', '.join(classes)}) in {out}")
+    return 0

@@ -1,0 +1,229 @@
+"""Physical settings of the lens simulator and the named presets.
+
+Every physical quantity is one field of :class:`LensSimulationConfig` with its unit in the
+name (``_arcsec``, ``_msun``, ``_s``); dimensionless quantities (ellipticities, shear, Sérsic
+index, redshifts, mass-function slope) carry none. Fluxes are in lenstronomy's units
+(counts per second per pixel), so ``background_rms`` and exposure times are in the same units
+as the Sérsic amplitudes.
+
+Presets reproduce the DeepLense simulations (see ``/work/shared/DOMAIN.md``):
+
+* ``deeplense-model-i``: DeepLense Model I, 150×150 px at 0.05″/px, SIE + shear, point-mass
+  CDM subhalos, no lens light.
+* ``test-iv``: the same plus a compact central lens-light Sérsic, as seen in the DeepLense
+  "Test IV" images users train on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any
+
+from equilens.errors import InputError
+
+#: Cosmology of the DeepLense simulations.
+HUBBLE_CONSTANT_KM_S_MPC = 70.0
+OMEGA_MATTER = 0.3
+
+SUBHALO_PROFILES = ("point_mass", "nfw")
+
+
+@functools.lru_cache(maxsize=64)
+def _einstein_radius_of_one_msun_arcsec(z_lens: float, z_source: float) -> float:
+    """θ_E in arcsec of a 1 M☉ point lens; θ_E scales as sqrt(M), so this fixes every mass."""
+    # astropy is imported lazily: it costs ~1 s and most users of the config never need it.
+    import astropy.constants as const
+    import astropy.units as u
+    from astropy.cosmology import FlatLambdaCDM
+
+    cosmology = FlatLambdaCDM(H0=HUBBLE_CONSTANT_KM_S_MPC, Om0=OMEGA_MATTER)
+    # DeepLense uses *luminosity* distances here (not angular-diameter ones, which would be
+    # the textbook choice); we follow it so that 1e12 M☉ gives their 1.2815″ and 1e10 M☉
+    # their 0.128″.
+    d_lens = cosmology.luminosity_distance(z_lens)
+    d_source = cosmology.luminosity_distance(z_source)
+    theta_sq = 4 * const.G * (1 * u.Msun) / const.c**2 * (d_source - d_lens) / (d_lens * d_source)
+    return float((math.sqrt(theta_sq.decompose().value) * u.rad).to_value(u.arcsec))
+
+
+def einstein_radius_arcsec(mass_msun: Any, z_lens: float, z_source: float) -> Any:
+    """Einstein radius (arcsec) of a point mass ``mass_msun`` (M☉; scalar or array).
+
+    θ_E = sqrt(4 G M / c² · (D_S − D_L) / (D_L D_S)) with flat ΛCDM (H0 = 70, Ωm = 0.3)
+    luminosity distances D, as DeepLense computes it.
+    """
+    if not 0 <= z_lens < z_source:
+        raise InputError(f"redshifts must satisfy 0 <= z_lens < z_source, got z_lens={z_lens}, z_source={z_source}")
+    import numpy as np
+
+    return _einstein_radius_of_one_msun_arcsec(float(z_lens), float(z_source)) * np.sqrt(mass_msun)
+
+
+@dataclasses.dataclass(frozen=True)
+class LensSimulationConfig:
+    """Everything that defines the simulated population (not the seed or image count).
+
+    Angles are in arcsec on the sky, centred on the main lens; x and y follow lenstronomy
+    (image row = y, column = x). Ranges are ``(low, high)`` of a uniform distribution;
+    ``low == high`` fixes the value.
+    """
+
+    # Detector and optics.
+    num_pix: int = 150
+    pixel_scale_arcsec: float = 0.05
+    psf_fwhm_arcsec: float = 0.087
+    psf_truncation_sigmas: float = 3.0
+    #: Rays per pixel side; 1 reproduces DeepLense, 2 costs ~3× the time.
+    supersampling_factor: int = 1
+
+    # Redshifts (used for subhalo Einstein radii and NFW scale radii).
+    z_lens: float = 0.5
+    z_source: float = 1.0
+
+    # Main lens: SIE + external shear, centred at the origin. θ_E is given directly; 1.2815″
+    # is einstein_radius_arcsec(1e12 M☉, z_lens=0.5, z_source=1.0), DeepLense's value.
+    einstein_radius_arcsec: float = 1.2815
+    lens_e1: float = 0.1
+    lens_e2: float = 0.0
+    shear_gamma1: float = 0.05
+    shear_gamma2: float = 0.0
+    #: Rotate lens ellipticity, shear and source (ellipticity and centre) by one angle drawn
+    #: uniformly in [0, 2π) per image; physics is rotated, not pixels.
+    random_orientation: bool = False
+
+    # Source: elliptical Sérsic.
+    source_amp: float = 20.0
+    source_R_sersic_arcsec: float = 0.25
+    source_n_sersic: float = 1.0
+    source_e1: float = -0.1
+    source_e2: float = 0.1
+    #: Each of the source centre's x and y is drawn uniformly in this range.
+    source_centre_range_arcsec: tuple[float, float] = (-0.35, 0.35)
+
+    # Lens light: circular Sérsic at the centre.
+    lens_light: bool = False
+    lens_light_amp: float = 30.0
+    lens_light_R_sersic_arcsec: float = 0.15
+    lens_light_n_sersic: float = 2.0
+
+    # CDM subhalos of the "sub" class.
+    n_subhalos: int = 25
+    subhalo_mass_min_msun: float = 1e6
+    subhalo_mass_max_msun: float = 1e10
+    #: p(m) ∝ m**slope on [min, max].
+    subhalo_mass_slope: float = -0.9
+    #: Radius from the lens centre, drawn uniformly in this range; angle uniform in [0, 2π).
+    subhalo_radius_range_arcsec: tuple[float, float] = (0.25, 2.0)
+    subhalo_profile: str = "point_mass"
+    #: NFW concentration c = r200 / r_s, one value for all masses (only for "nfw").
+    subhalo_nfw_concentration: float = 15.0
+
+    # Vortex ("axion") class: a line of equal point masses through the centre.
+    vortex_n_point_masses: int = 100
+    vortex_mass_msun: float = 3e8
+    vortex_half_length_range_arcsec: tuple[float, float] = (0.03, 3.0)
+
+    # Noise: Gaussian background + (Gaussian-approximated) Poisson shot noise.
+    noise: bool = True
+    background_rms: float = 0.01
+    exposure_time_log10_range_s: tuple[float, float] = (3.0, 3.5)
+
+    def __post_init__(self) -> None:
+        # JSON and argparse hand over lists; store tuples so the config stays hashable.
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, list):
+                object.__setattr__(self, field.name, tuple(value))
+        self._validate()
+
+    def _validate(self) -> None:
+        def fail(name: str, problem: str) -> None:
+            raise InputError(f"simulation setting {name} {problem}, got {getattr(self, name)!r}")
+
+        def check_range(name: str, low_bound: float = -math.inf) -> None:
+            value = getattr(self, name)
+            if not (isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)):
+                fail(name, "must be a pair (low, high) of numbers")
+            if not (low_bound <= value[0] <= value[1]) or not all(math.isfinite(v) for v in value):
+                fail(name, f"must be finite with {low_bound} <= low <= high")
+
+        # Types first, so the range checks below compare numbers.
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.type == "bool" and not isinstance(value, bool):
+                fail(field.name, "must be true or false")
+            if field.type == "int" and (not isinstance(value, int) or isinstance(value, bool)):
+                fail(field.name, "must be an integer")
+            if field.type == "float" and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+                fail(field.name, "must be a number")
+        if self.num_pix < 8:
+            fail("num_pix", "must be >= 8")
+        if self.supersampling_factor < 1:
+            fail("supersampling_factor", "must be >= 1")
+        for name in ("n_subhalos", "vortex_n_point_masses"):
+            if getattr(self, name) < 0:
+                fail(name, "must be >= 0")
+        for name in (
+            "pixel_scale_arcsec", "psf_fwhm_arcsec", "psf_truncation_sigmas", "einstein_radius_arcsec",
+            "source_R_sersic_arcsec", "source_n_sersic", "lens_light_R_sersic_arcsec", "lens_light_n_sersic",
+            "subhalo_mass_min_msun", "subhalo_nfw_concentration", "vortex_mass_msun", "z_source",
+        ):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                fail(name, "must be a finite number > 0")
+        for name in ("source_amp", "lens_light_amp", "background_rms", "z_lens"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                fail(name, "must be a finite number >= 0")
+        for e1, e2 in (("lens_e1", "lens_e2"), ("source_e1", "source_e2")):
+            if not math.hypot(getattr(self, e1), getattr(self, e2)) < 1:
+                fail(e1, f"and {e2} must satisfy e1² + e2² < 1")
+        for name in ("shear_gamma1", "shear_gamma2", "subhalo_mass_slope"):
+            if not math.isfinite(getattr(self, name)):
+                fail(name, "must be finite")
+        if self.z_lens >= self.z_source:
+            fail("z_lens", f"must be below z_source={self.z_source}")
+        if self.subhalo_mass_max_msun < self.subhalo_mass_min_msun or not math.isfinite(self.subhalo_mass_max_msun):
+            fail("subhalo_mass_max_msun", f"must be finite and >= subhalo_mass_min_msun={self.subhalo_mass_min_msun}")
+        check_range("source_centre_range_arcsec")
+        check_range("subhalo_radius_range_arcsec", 0.0)
+        check_range("vortex_half_length_range_arcsec", 0.0)
+        check_range("exposure_time_log10_range_s")
+        if self.subhalo_profile not in SUBHALO_PROFILES:
+            fail("subhalo_profile", f"must be one of {', '.join(SUBHALO_PROFILES)}")
+
+    @property
+    def field_of_view_arcsec(self) -> float:
+        """Side of the square image in arcsec."""
+        return self.num_pix * self.pixel_scale_arcsec
+
+    def replace(self, **changes: Any) -> "LensSimulationConfig":
+        """A copy with ``changes`` applied (validated); unknown names raise InputError."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise InputError(f"unknown simulation setting(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "LensSimulationConfig":
+        """Inverse of :meth:`to_dict`: missing keys take the defaults, unknown ones raise InputError."""
+        return cls().replace(**values)
+
+
+#: The defaults of :class:`LensSimulationConfig` are DeepLense Model I.
+PRESETS: dict[str, LensSimulationConfig] = {
+    "deeplense-model-i": LensSimulationConfig(),
+    "test-iv": LensSimulationConfig(lens_light=True),
+}
+
+
+def get_preset(name: str) -> LensSimulationConfig:
+    """The preset called ``name``; InputError listing the choices otherwise."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise InputError(f"unknown simulation preset {name!r}; choose one of: {', '.join(PRESETS)}") from None

@@ -1,0 +1,251 @@
+"""Render one strong-lensing image from a :class:`LensSimulationConfig` and a seed (lenstronomy).
+
+Model (DeepLense Model I, optionally with lens light):
+
+* lens mass: SIE (θ_E, e1, e2) + external shear (γ1, γ2), centred at the origin;
+* perturbers: ``"sub"``: CDM subhalos (point masses or NFW) with p(m) ∝ m^slope, radius
+  uniform in a range (uniform in r, not in area, as DeepLense does), angle uniform;
+  ``"axion"``: a "vortex", equal point masses evenly spaced on a line through the centre;
+  ``"no_sub"``: none;
+* light: elliptical Sérsic source, optional circular Sérsic lens light;
+* Gaussian PSF, then noise (below), then per-image min–max normalisation to [0, 1].
+
+Coordinates: arcsec, x = RA (increasing to the *left* of the image, the astronomical and
+DeepLense convention), y = Dec (increasing upwards, i.e. with the row index of the array as
+lenstronomy lays it out). :meth:`LensRenderer.arcsec_to_pixel` maps them to array indices.
+
+Random streams and paired twins: each image's integer seed feeds a
+:class:`numpy.random.SeedSequence` that is split into independent streams for (1) the macro
+model (orientation, source centre, exposure time), (2) CDM subhalos, (3) the vortex and
+(4) the noise. A class only consumes its own perturber stream, so the ``no_sub``, ``sub``
+and ``axion`` images rendered from one seed share source, lens and noise draws exactly.
+
+Noise: as in lenstronomy's ``image_util`` (which DeepLense calls), shot noise uses the Gaussian
+approximation of Poisson counts, σ = sqrt(|model| / t) in counts/s, plus Gaussian background
+σ = ``background_rms``. Both are fixed standard-normal fields from the noise stream scaled by
+these σ maps, so twins' noise differs only where their noiseless models differ.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from equilens.errors import InputError
+from equilens.simulation.presets import LensSimulationConfig, einstein_radius_arcsec
+
+#: Class names, in the order used for seed derivation (never reorder: seeds would change).
+CLASSES = ("no_sub", "sub", "axion")
+
+# Independent streams spawned from each image's SeedSequence (the order fixes the streams).
+_MACRO_STREAM, _SUBHALO_STREAM, _VORTEX_STREAM, _NOISE_STREAM = range(4)
+
+
+def _streams(seed: int) -> list[np.random.Generator]:
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
+
+
+def _rotate_spin2(e1: float, e2: float, angle_rad: float) -> tuple[float, float]:
+    """Rotate a spin-2 quantity (ellipticity, shear) by ``angle_rad`` on the sky."""
+    c, s = math.cos(2 * angle_rad), math.sin(2 * angle_rad)
+    return e1 * c - e2 * s, e1 * s + e2 * c
+
+
+def sample_truncated_power_law(
+    rng: np.random.Generator, size: int, slope: float, low: float, high: float
+) -> np.ndarray:
+    """``size`` draws from p(m) ∝ m^slope on [low, high] by inverting the CDF (float64)."""
+    u = rng.random(size)
+    if low == high:
+        return np.full(size, float(low))
+    if math.isclose(slope, -1.0):
+        return low * (high / low) ** u
+    k = slope + 1.0
+    return (low**k + u * (high**k - low**k)) ** (1.0 / k)
+
+
+class LensRenderer:
+    """Draws lens parameters and renders images for one configuration.
+
+    Build one per process and reuse it: lenstronomy models are cached per number of
+    perturbers (building an ``ImageModel`` costs ~1 ms, a point-mass image ~10 ms).
+    """
+
+    def __init__(self, config: LensSimulationConfig):
+        # Heavy imports here, so that importing equilens.simulation stays cheap.
+        from lenstronomy.Data.pixel_grid import PixelGrid
+        from lenstronomy.Data.psf import PSF
+        from lenstronomy.Util.util import make_grid_with_coordtransform
+
+        self.config = config
+        (_, _, ra_at_xy_0, dec_at_xy_0, _, _, pix2angle, _) = make_grid_with_coordtransform(
+            config.num_pix, config.pixel_scale_arcsec, inverse=True
+        )
+        self._grid = PixelGrid(config.num_pix, config.num_pix, pix2angle, ra_at_xy_0, dec_at_xy_0)
+        self._psf = PSF(
+            psf_type="GAUSSIAN", fwhm=config.psf_fwhm_arcsec, truncation=config.psf_truncation_sigmas
+        )
+        self._kwargs_numerics = {"supersampling_factor": config.supersampling_factor}
+        self._image_models: dict[tuple[str, int], Any] = {}
+        self._nfw_conversion = None
+        if config.subhalo_profile == "nfw":
+            from astropy.cosmology import FlatLambdaCDM
+            from lenstronomy.Cosmo.lens_cosmo import LensCosmo
+
+            from equilens.simulation.presets import HUBBLE_CONSTANT_KM_S_MPC, OMEGA_MATTER
+
+            cosmology = FlatLambdaCDM(H0=HUBBLE_CONSTANT_KM_S_MPC, Om0=OMEGA_MATTER)
+            self._nfw_conversion = LensCosmo(config.z_lens, config.z_source, cosmo=cosmology).nfw_physical2angle
+
+    # ------------------------------------------------------------------ parameters
+    def draw_parameters(self, class_name: str, seed: int) -> dict[str, Any]:
+        """Every random quantity of one image, without rendering (~50 µs).
+
+        Returns a dict of scalars (the metadata row: ``class``, ``seed``, orientation,
+        source centre, ellipticities, exposure time, perturber summaries; NaN where a
+        quantity does not apply to the class) plus three float64 arrays of shape (k,) for the
+        k perturbers: ``perturber_mass_msun``, ``perturber_x_arcsec``, ``perturber_y_arcsec``.
+        """
+        if class_name not in CLASSES:
+            raise InputError(f"unknown simulation class {class_name!r}; choose from {', '.join(CLASSES)}")
+        cfg = self.config
+        streams = _streams(seed)
+        macro = streams[_MACRO_STREAM]
+
+        angle = macro.uniform(0.0, 2 * math.pi) if cfg.random_orientation else 0.0
+        source_x0, source_y0 = macro.uniform(*cfg.source_centre_range_arcsec, size=2)
+        exposure_time_s = 10.0 ** macro.uniform(*cfg.exposure_time_log10_range_s)
+        cos_a, sin_a = math.cos(angle), math.sin(angle)
+        lens_e1, lens_e2 = _rotate_spin2(cfg.lens_e1, cfg.lens_e2, angle)
+        shear_gamma1, shear_gamma2 = _rotate_spin2(cfg.shear_gamma1, cfg.shear_gamma2, angle)
+        source_e1, source_e2 = _rotate_spin2(cfg.source_e1, cfg.source_e2, angle)
+
+        empty = np.zeros(0)
+        masses, xs, ys = empty, empty, empty
+        vortex_angle, vortex_half_length = math.nan, math.nan
+        if class_name == "sub" and cfg.n_subhalos > 0:
+            rng = streams[_SUBHALO_STREAM]
+            masses = sample_truncated_power_law(
+                rng, cfg.n_subhalos, cfg.subhalo_mass_slope, cfg.subhalo_mass_min_msun, cfg.subhalo_mass_max_msun
+            )
+            radius = rng.uniform(*cfg.subhalo_radius_range_arcsec, size=cfg.n_subhalos)
+            phi = rng.uniform(0.0, 2 * math.pi, size=cfg.n_subhalos)
+            xs, ys = radius * np.cos(phi), radius * np.sin(phi)
+        elif class_name == "axion" and cfg.vortex_n_point_masses > 0:
+            rng = streams[_VORTEX_STREAM]
+            vortex_angle = rng.uniform(0.0, 2 * math.pi)
+            vortex_half_length = rng.uniform(*cfg.vortex_half_length_range_arcsec)
+            along = np.linspace(-vortex_half_length, vortex_half_length, cfg.vortex_n_point_masses)
+            xs, ys = along * math.cos(vortex_angle), along * math.sin(vortex_angle)
+            masses = np.full(cfg.vortex_n_point_masses, cfg.vortex_mass_msun)
+
+        return {
+            "class": class_name,
+            "seed": int(seed),
+            "orientation_angle_rad": angle,
+            "lens_e1": lens_e1,
+            "lens_e2": lens_e2,
+            "shear_gamma1": shear_gamma1,
+            "shear_gamma2": shear_gamma2,
+            "source_x_arcsec": float(source_x0 * cos_a - source_y0 * sin_a),
+            "source_y_arcsec": float(source_x0 * sin_a + source_y0 * cos_a),
+            "source_e1": source_e1,
+            "source_e2": source_e2,
+            "exposure_time_s": float(exposure_time_s),
+            "n_subhalos": len(masses) if class_name == "sub" else 0,
+            "subhalo_mass_total_msun": float(masses.sum()) if class_name == "sub" else 0.0,
+            "subhalo_mass_max_msun": float(masses.max()) if class_name == "sub" and len(masses) else 0.0,
+            "vortex_angle_rad": vortex_angle,
+            "vortex_half_length_arcsec": vortex_half_length,
+            "vortex_mass_total_msun": float(masses.sum()) if class_name == "axion" else 0.0,
+            "perturber_mass_msun": masses,
+            "perturber_x_arcsec": xs,
+            "perturber_y_arcsec": ys,
+        }
+
+    # ------------------------------------------------------------------ rendering
+    def _image_model(self, profile: str, n_perturbers: int):
+        key = (profile, n_perturbers)
+        if key not in self._image_models:
+            from lenstronomy.ImSim.image_model import ImageModel
+            from lenstronomy.LensModel.lens_model import LensModel
+            from lenstronomy.LightModel.light_model import LightModel
+
+            lens_light = LightModel(["SERSIC"]) if self.config.lens_light else None
+            self._image_models[key] = ImageModel(
+                self._grid,
+                self._psf,
+                lens_model_class=LensModel(["SIE", "SHEAR"] + [profile] * n_perturbers),
+                source_model_class=LightModel(["SERSIC_ELLIPSE"]),
+                lens_light_model_class=lens_light,
+                kwargs_numerics=self._kwargs_numerics,
+            )
+        return self._image_models[key]
+
+    def _perturber_kwargs(self, params: dict[str, Any]) -> tuple[str, list[dict[str, float]]]:
+        cfg = self.config
+        masses, xs, ys = params["perturber_mass_msun"], params["perturber_x_arcsec"], params["perturber_y_arcsec"]
+        if params["class"] == "sub" and cfg.subhalo_profile == "nfw":
+            rs_arcsec, alpha_rs_arcsec = self._nfw_conversion(masses, cfg.subhalo_nfw_concentration)
+            kwargs = [
+                {"Rs": float(r), "alpha_Rs": float(a), "center_x": float(x), "center_y": float(y)}
+                for r, a, x, y in zip(rs_arcsec, alpha_rs_arcsec, xs, ys)
+            ]
+            return "NFW", kwargs
+        theta_e = einstein_radius_arcsec(masses, cfg.z_lens, cfg.z_source)
+        kwargs = [
+            {"theta_E": float(t), "center_x": float(x), "center_y": float(y)} for t, x, y in zip(theta_e, xs, ys)
+        ]
+        return "POINT_MASS", kwargs
+
+    def render(self, params: dict[str, Any], *, normalize: bool = True) -> np.ndarray:
+        """The image of ``params`` (from :meth:`draw_parameters`), shape (num_pix, num_pix).
+
+        ``normalize=True``: float32 min–max scaled to [0, 1] (DeepLense's convention; a
+        constant image becomes all zeros). ``normalize=False``: float64 in counts/s, the
+        physical image before normalisation.
+        """
+        cfg = self.config
+        profile, perturbers = self._perturber_kwargs(params)
+        kwargs_lens = [
+            {"theta_E": cfg.einstein_radius_arcsec, "e1": params["lens_e1"], "e2": params["lens_e2"],
+             "center_x": 0.0, "center_y": 0.0},
+            {"gamma1": params["shear_gamma1"], "gamma2": params["shear_gamma2"], "ra_0": 0.0, "dec_0": 0.0},
+        ] + perturbers
+        kwargs_source = [
+            {"amp": cfg.source_amp, "R_sersic": cfg.source_R_sersic_arcsec, "n_sersic": cfg.source_n_sersic,
+             "e1": params["source_e1"], "e2": params["source_e2"],
+             "center_x": params["source_x_arcsec"], "center_y": params["source_y_arcsec"]}
+        ]
+        kwargs_lens_light = None
+        if cfg.lens_light:
+            kwargs_lens_light = [
+                {"amp": cfg.lens_light_amp, "R_sersic": cfg.lens_light_R_sersic_arcsec,
+                 "n_sersic": cfg.lens_light_n_sersic, "center_x": 0.0, "center_y": 0.0}
+            ]
+        model = self._image_model(profile, len(perturbers)).image(kwargs_lens, kwargs_source, kwargs_lens_light)
+
+        image = model
+        if cfg.noise:
+            noise_rng = _streams(params["seed"])[_NOISE_STREAM]
+            shot_z, background_z = noise_rng.standard_normal((2,) + model.shape)
+            shot_sigma = np.sqrt(np.abs(model) / params["exposure_time_s"])
+            image = model + shot_sigma * shot_z + cfg.background_rms * background_z
+        if not normalize:
+            return image
+        low, high = image.min(), image.max()
+        if high <= low:
+            return np.zeros(image.shape, dtype=np.float32)
+        return ((image - low) / (high - low)).astype(np.float32)
+
+    def simulate(self, class_name: str, seed: int, *, normalize: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
+        """Draw and render one image: ``(image (num_pix, num_pix), parameters)``."""
+        params = self.draw_parameters(class_name, seed)
+        return self.render(params, normalize=normalize), params
+
+    def arcsec_to_pixel(self, x_arcsec: Any, y_arcsec: Any) -> tuple[Any, Any]:
+        """Sky position (arcsec) → (row, column) array indices, as floats."""
+        column, row = self._grid.map_coord2pix(x_arcsec, y_arcsec)
+        return row, column

@@ -1,0 +1,283 @@
+"""Write a simulated dataset laid out like the DeepLense datasets users hold.
+
+Layout of ``OUT``::
+
+    OUT/simulation.json          resolved config, seed, classes, format (the run's identity)
+    OUT/no_sub/image_000000.npy  one image per file: .npy float32 (H, W) in [0, 1], or
+    OUT/sub/image_000000.npy     8-bit greyscale .png/.jpg
+    OUT/axion/...                only when the vortex class is requested
+    OUT/metadata.csv             one row per image: file, class, index, seed, drawn parameters
+    OUT/subhalos.csv             one row per subhalo of the "sub" images (mass, position, θ_E)
+
+Determinism: image ``index`` of class ``c`` is rendered from an integer seed derived from
+``(seed, c, index)`` (or ``(seed, index)`` when ``paired``, so that the images with one index
+are twins that differ only by their perturbers). Which process, worker or shard renders an
+image therefore never changes its bytes.
+
+Resuming: images are written atomically, so an existing file is complete and is skipped;
+temporary files left by a killed run are removed. The two tables are pure functions of the
+identity (parameters are re-drawn, cheaply, without rendering), so each run that finishes its
+share rewrites them whole and identical: after an interrupted run is restarted, or after all
+shards have finished, the folder is byte-identical to one written in a single run. The
+tables describe the whole requested dataset; an image is present once its file exists.
+
+Concurrency: shards ``i/N`` may run at the same time on one folder (e.g. cluster jobs on a
+shared file system); two runs of the *same* shard at once are not supported.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import multiprocessing
+import os
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from equilens.atomic import atomic_path, write_text_atomic
+from equilens.errors import InputError
+from equilens.simulation.presets import LensSimulationConfig, einstein_radius_arcsec
+from equilens.simulation.render import CLASSES, LensRenderer
+
+FILE_FORMATS = ("npy", "png", "jpg")
+MANIFEST_NAME = "simulation.json"
+METADATA_NAME = "metadata.csv"
+SUBHALOS_NAME = "subhalos.csv"
+_MANIFEST_VERSION = 1
+#: JPEG quality for ``file_format="jpg"`` (8-bit grey, like the DeepLense Test IV files).
+JPEG_QUALITY = 95
+
+
+def image_seed(seed: int, class_name: str, index: int, *, paired: bool = False) -> int:
+    """The integer seed of image ``index`` of ``class_name`` (a 64-bit non-negative int).
+
+    Pass it to :meth:`LensRenderer.simulate` to reproduce that image outside a dataset.
+    """
+    key = (index,) if paired else (CLASSES.index(class_name), index)
+    return int(np.random.SeedSequence(seed, spawn_key=key).generate_state(1, np.uint64)[0])
+
+
+def image_name(index: int, n_per_class: int, file_format: str) -> str:
+    """``image_000042.npy``: zero-padded to at least 6 digits so names sort numerically."""
+    width = max(6, len(str(n_per_class - 1)))
+    return f"image_{index:0{width}d}.{file_format}"
+
+
+def _shard_indices(n_per_class: int, shard: tuple[int, int] | None) -> range:
+    if shard is None:
+        return range(n_per_class)
+    i, n = shard
+    return range(i, n_per_class, n)
+
+
+def _save_image(image: np.ndarray, path: Path, file_format: str) -> None:
+    """Write ``image`` (float32 (H, W) in [0, 1]) to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        if file_format == "npy":
+            with open(tmp, "wb") as handle:
+                np.save(handle, image)
+        else:
+            from PIL import Image
+
+            pixels = np.round(image * 255.0).astype(np.uint8)
+            options = {"quality": JPEG_QUALITY} if file_format == "jpg" else {}
+            Image.fromarray(pixels, mode="L").save(tmp, format="JPEG" if file_format == "jpg" else "PNG", **options)
+
+
+# Per-process state of pool workers (set by _init_worker), so each builds its models once.
+_worker_renderer: LensRenderer | None = None
+_worker_format: str = "npy"
+
+
+def _init_worker(config_dict: dict[str, Any], file_format: str) -> None:
+    global _worker_renderer, _worker_format
+    _worker_renderer = LensRenderer(LensSimulationConfig.from_dict(config_dict))
+    _worker_format = file_format
+
+
+def _render_task(task: tuple[str, int, str]) -> None:
+    class_name, seed, path = task
+    image, _ = _worker_renderer.simulate(class_name, seed)
+    _save_image(image, Path(path), _worker_format)
+
+
+def _validate(
+    n_per_class: Any, seed: Any, classes: Sequence[str], file_format: str, workers: Any, shard: Any
+) -> None:
+    def is_int(value: Any) -> bool:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+    if not is_int(n_per_class) or n_per_class < 1:
+        raise InputError(f"n_per_class must be an integer >= 1, got {n_per_class!r}")
+    if not is_int(seed) or seed < 0:
+        raise InputError(f"seed must be an integer >= 0, got {seed!r}")
+    unknown = [c for c in classes if c not in CLASSES]
+    if not classes or unknown or len(set(classes)) != len(classes):
+        raise InputError(f"classes must be distinct names among {', '.join(CLASSES)}, got {list(classes)!r}")
+    if file_format not in FILE_FORMATS:
+        raise InputError(f"file format must be one of {', '.join(FILE_FORMATS)}, got {file_format!r}")
+    if not is_int(workers) or workers < 1:
+        raise InputError(f"workers must be an integer >= 1, got {workers!r}")
+    if shard is not None:
+        if not (isinstance(shard, tuple) and len(shard) == 2 and all(is_int(v) for v in shard)):
+            raise InputError(f"shard must be a pair (i, N) of integers, got {shard!r}")
+        if not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
+            raise InputError(f"shard {shard[0]}/{shard[1]}: need N >= 1 and 0 <= i < N")
+
+
+def _manifest(config: LensSimulationConfig, n_per_class: int, seed: int, classes: Sequence[str],
+              file_format: str, paired: bool) -> dict[str, Any]:
+    return {
+        "equilens_simulation_version": _MANIFEST_VERSION,
+        "seed": int(seed),
+        "n_per_class": int(n_per_class),
+        "classes": list(classes),
+        "paired": bool(paired),
+        "file_format": file_format,
+        "config": config.to_dict(),
+    }
+
+
+def _claim_folder(out_dir: Path, manifest: dict[str, Any]) -> None:
+    """Write ``simulation.json`` into a new/empty folder, or check an existing one matches."""
+    manifest_path = out_dir / MANIFEST_NAME
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir} exists and is not a folder")
+    if manifest_path.exists():
+        try:
+            existing = json.loads(manifest_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{manifest_path} is unreadable ({exc}); use a new folder") from None
+        if existing != manifest:
+            differing = sorted(k for k in set(existing) | set(manifest) if existing.get(k) != manifest.get(k))
+            if differing == ["config"]:
+                differing = sorted(
+                    k for k in set(existing["config"]) | set(manifest["config"])
+                    if existing["config"].get(k) != manifest["config"].get(k)
+                )
+            raise InputError(
+                f"{out_dir} holds a simulation made with different settings ({', '.join(differing)}); "
+                "rerun with the same options to resume, or choose a new folder"
+            )
+        return
+    # A concurrent shard may be mid-way through writing the same manifest: not "foreign" content.
+    if out_dir.exists() and any(not p.name.startswith(".simulation.") for p in out_dir.iterdir()):
+        raise InputError(f"{out_dir} is not empty and has no {MANIFEST_NAME}; choose a new or empty folder")
+    write_text_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def _remove_stale_temporaries(out_dir: Path, classes: Iterable[str], indices: range, whole_folder: bool) -> None:
+    """Delete temporary files a killed run left behind (atomic_path names them ``.<stem>.*.tmp*``).
+
+    Only this run's own shard is touched, so concurrent shards keep their files in flight.
+    """
+    own = set(indices)
+    for class_name in classes:
+        for tmp in (out_dir / class_name).glob(".image_*.tmp*"):
+            try:
+                index = int(tmp.name.split(".")[1].removeprefix("image_"))
+            except ValueError:
+                continue
+            if index in own:
+                tmp.unlink(missing_ok=True)
+    if whole_folder:
+        for name in (MANIFEST_NAME, METADATA_NAME, SUBHALOS_NAME):
+            stem = Path(name).stem
+            for tmp in out_dir.glob(f".{stem}.*.tmp*"):
+                tmp.unlink(missing_ok=True)
+
+
+def _csv_text(header: list[str], rows: Iterable[list[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    # repr() of a float round-trips exactly, so the tables are deterministic to the last bit.
+    writer.writerows([repr(v) if isinstance(v, float) else v for v in row] for row in rows)
+    return buffer.getvalue()
+
+
+def write_tables(
+    out_dir: Path, renderer: LensRenderer, n_per_class: int, seed: int, classes: Sequence[str],
+    file_format: str, paired: bool,
+) -> None:
+    """(Re)write ``metadata.csv`` and ``subhalos.csv`` for the whole dataset (no rendering)."""
+    config = renderer.config
+    meta_header: list[str] | None = None
+    meta_rows: list[list[Any]] = []
+    subhalo_rows: list[list[Any]] = []
+    for class_name in classes:
+        for index in range(n_per_class):
+            params = renderer.draw_parameters(class_name, image_seed(seed, class_name, index, paired=paired))
+            file = f"{class_name}/{image_name(index, n_per_class, file_format)}"
+            scalars = {k: v for k, v in params.items() if not isinstance(v, np.ndarray)}
+            if meta_header is None:
+                meta_header = ["file", "index"] + list(scalars)
+            meta_rows.append([file, index] + [scalars[k] for k in meta_header[2:]])
+            if class_name == "sub":
+                masses = params["perturber_mass_msun"]
+                theta_e = einstein_radius_arcsec(masses, config.z_lens, config.z_source)
+                for m, x, y, t in zip(masses, params["perturber_x_arcsec"], params["perturber_y_arcsec"], theta_e):
+                    subhalo_rows.append([file, float(m), float(x), float(y), float(t)])
+    write_text_atomic(out_dir / METADATA_NAME, _csv_text(meta_header, meta_rows))
+    if "sub" in classes:
+        header = ["file", "mass_msun", "x_arcsec", "y_arcsec", "point_mass_theta_E_arcsec"]
+        write_text_atomic(out_dir / SUBHALOS_NAME, _csv_text(header, subhalo_rows))
+
+
+def simulate_dataset(
+    out_dir: str | os.PathLike,
+    n_per_class: int,
+    config: LensSimulationConfig,
+    *,
+    seed: int = 0,
+    classes: Sequence[str] = ("no_sub", "sub"),
+    file_format: str = "npy",
+    workers: int = 1,
+    shard: tuple[int, int] | None = None,
+    paired: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Render ``n_per_class`` images per class into ``out_dir`` (resumable); returns ``out_dir``.
+
+    ``shard=(i, N)`` renders only the indices with ``index % N == i``; ``workers`` > 1 renders
+    in a process pool. Neither changes any file. Raises InputError for bad arguments or a
+    folder made with a different config, seed, class list, count, format or pairing.
+    """
+    classes = tuple(classes)
+    _validate(n_per_class, seed, classes, file_format, workers, shard)
+    out_dir = Path(out_dir)
+    _claim_folder(out_dir, _manifest(config, n_per_class, seed, classes, file_format, paired))
+    indices = _shard_indices(n_per_class, shard)
+    _remove_stale_temporaries(out_dir, classes, indices, whole_folder=shard is None)
+
+    tasks = []
+    for class_name in classes:
+        (out_dir / class_name).mkdir(parents=True, exist_ok=True)
+        for index in indices:
+            path = out_dir / class_name / image_name(index, n_per_class, file_format)
+            if not path.exists():
+                tasks.append((class_name, image_seed(seed, class_name, index, paired=paired), str(path)))
+
+    from tqdm import tqdm
+
+    shard_note = f" shard {shard[0]}/{shard[1]}" if shard else ""
+    with tqdm(total=len(tasks), unit="img", desc=f"simulate{shard_note}", disable=not progress, smoothing=0.1) as bar:
+        if workers == 1 or len(tasks) <= 1:
+            _init_worker(config.to_dict(), file_format)
+            for task in tasks:
+                _render_task(task)
+                bar.update()
+        else:
+            # "spawn": safe even if the parent holds threads (torch); workers import lenstronomy once.
+            context = multiprocessing.get_context("spawn")
+            chunksize = max(1, min(16, math.ceil(len(tasks) / (4 * workers))))
+            with context.Pool(workers, initializer=_init_worker, initargs=(config.to_dict(), file_format)) as pool:
+                for _ in pool.imap_unordered(_render_task, tasks, chunksize=chunksize):
+                    bar.update()
+
+    write_tables(out_dir, LensRenderer(config), n_per_class, seed, classes, file_format, paired)
+    return out_dir
