@@ -1,0 +1,106 @@
+"""The training configuration: plain, explicit, and saved with every run as JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from equilens.errors import InputError
+from equilens.models.groups import parse_group
+
+DEFAULT_WIDTHS = {"steerable": (6, 12, 24, 32), "cnn": (16, 32, 64, 128)}
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; every field is a CLI flag of ``equilens train``.
+
+    Attributes:
+        data: dataset folder (``no_sub/`` plus positive class folders).
+        test_data: separate labelled test folder; if None a test split is held out of ``data``.
+        task: ``classify`` (supervised).
+        architecture: ``steerable`` (escnn, equivariant) or ``cnn`` (plain baseline).
+        group: symmetry group of the steerable model, ``C<N>`` or ``D<N>``.
+        input_size: side in pixels the images are resized to before the model.
+        widths: fields (steerable) or channels (cnn) per block; None takes the default.
+        epochs, batch_size, lr, lr_step_epochs, lr_gamma: Adam + StepLR schedule.
+        val_fraction, test_fraction: per-class split fractions.
+        seed: seeds the split, initialisation and augmentation.
+        crop_fraction, rotate, brightness: augmentation (None/False switches a step off).
+        max_time: wall-clock limit ``DD:HH:MM:SS``; the best checkpoint so far is kept.
+        accelerator, devices, strategy, precision: passed to Lightning's Trainer.
+        num_workers: data-loader processes.
+    """
+
+    data: str
+    test_data: str | None = None
+    task: str = "classify"
+    architecture: str = "steerable"
+    group: str = "D4"
+    input_size: int = 75
+    widths: list[int] | None = None
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-4
+    lr_step_epochs: int = 5
+    lr_gamma: float = 0.7
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    seed: int = 0
+    crop_fraction: float | None = 0.9
+    rotate: bool = True
+    brightness: list[float] | None = field(default_factory=lambda: [0.8, 1.2])
+    max_time: str | None = None
+    accelerator: str = "auto"
+    devices: str = "auto"
+    strategy: str = "auto"
+    precision: str = "32-true"
+    num_workers: int = 0
+
+    def validate(self) -> "TrainConfig":
+        if self.architecture not in DEFAULT_WIDTHS:
+            raise InputError(f"--architecture {self.architecture!r}: choose one of {sorted(DEFAULT_WIDTHS)}")
+        parse_group(self.group)
+        checks = [
+            (self.input_size >= 8, f"--input-size {self.input_size}: must be at least 8 pixels"),
+            (self.epochs >= 1, f"--epochs {self.epochs}: must be at least 1"),
+            (self.batch_size >= 1, f"--batch-size {self.batch_size}: must be at least 1"),
+            (self.lr > 0, f"--lr {self.lr}: must be positive"),
+            (0 < self.val_fraction < 1, f"--val-fraction {self.val_fraction}: must be in (0, 1)"),
+            (0 < self.test_fraction < 1, f"--test-fraction {self.test_fraction}: must be in (0, 1)"),
+            (self.val_fraction + self.test_fraction < 1, "--val-fraction + --test-fraction must be below 1"),
+            (self.crop_fraction is None or 0 < self.crop_fraction <= 1, f"--crop-fraction {self.crop_fraction}: must be in (0, 1]"),
+            (self.brightness is None or (len(self.brightness) == 2 and 0 < self.brightness[0] <= self.brightness[1]),
+             f"--brightness {self.brightness}: must be two factors 0 < low <= high"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise InputError(message)
+        return self
+
+    def model_config(self, num_classes: int) -> dict[str, Any]:
+        """The :func:`equilens.models.build_model` config this run trains."""
+        config: dict[str, Any] = {
+            "architecture": self.architecture,
+            "input_size": self.input_size,
+            "widths": list(self.widths or DEFAULT_WIDTHS[self.architecture]),
+            "num_classes": num_classes,
+        }
+        if self.architecture == "steerable":
+            config["group"] = self.group.upper()
+        return config
+
+    def augment_config(self) -> dict[str, Any]:
+        return {"crop_fraction": self.crop_fraction, "rotate": self.rotate,
+                "brightness": tuple(self.brightness) if self.brightness else None}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise InputError(f"unknown training options {sorted(unknown)}")
+        return cls(**values)

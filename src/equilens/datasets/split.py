@@ -1,0 +1,64 @@
+"""Seeded, stratified, deterministic train/validation/test splits, stored as file lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from equilens.atomic import write_text_atomic
+from equilens.errors import InputError
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def stratified_split(
+    labels: np.ndarray, fractions: dict[str, float], seed: int
+) -> dict[str, np.ndarray]:
+    """Split indices ``0..len(labels)-1`` into named parts, class by class.
+
+    Args:
+        labels: (N,) integer class labels.
+        fractions: part name -> fraction of each class, e.g. ``{"train": .8, "val": .1, "test": .1}``;
+            fractions must sum to 1. Each part gets at least one image of every class.
+        seed: the split depends only on ``seed`` and ``labels`` (not on file-system order).
+
+    Returns:
+        part name -> sorted (M,) index array; the parts are disjoint and cover all indices.
+    """
+    if abs(sum(fractions.values()) - 1.0) > 1e-9 or min(fractions.values()) <= 0:
+        raise InputError(f"split fractions {fractions} must be positive and sum to 1")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    names = list(fractions)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        if len(members) < len(names):
+            raise InputError(
+                f"class {int(label)} has {len(members)} image(s); a {'/'.join(names)} split needs at least {len(names)}"
+            )
+        # Largest-remainder rounding, then make sure no part of this class is empty.
+        counts = np.floor(np.array([fractions[n] for n in names]) * len(members)).astype(int)
+        counts = np.maximum(counts, 1)
+        counts[0] = len(members) - counts[1:].sum()
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        for name, start, stop in zip(names, bounds[:-1], bounds[1:]):
+            parts[name].append(members[start:stop])
+    return {name: np.sort(np.concatenate(chunks)) for name, chunks in parts.items()}
+
+
+def write_split(path: Path, files: list[Path], root: Path) -> None:
+    """Write ``files`` (inside ``root``) one per line, relative to ``root``, atomically."""
+    write_text_atomic(path, "".join(f"{Path(f).relative_to(root).as_posix()}\n" for f in files))
+
+
+def read_split(path: Path, root: Path) -> list[Path]:
+    """Read a file list written by :func:`write_split`; every file must still exist."""
+    if not path.is_file():
+        raise InputError(f"{path}: split file is missing")
+    files = [root / line for line in path.read_text().splitlines() if line.strip()]
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        raise InputError(f"{path}: {len(missing)} listed file(s) no longer exist, e.g. {missing[0]}")
+    return files

@@ -1,0 +1,5 @@
+"""The package logger: messages users should read (what was done to their data), not debug."""
+
+import logging
+
+logger = logging.getLogger("equilens")

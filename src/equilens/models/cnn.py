@@ -1,0 +1,59 @@
+"""The plain CNN baseline, under the same interface as :class:`SteerableCNN`.
+
+    image (N, 1, H, W) --resize--> (N, 1, S, S)
+      -> [Conv -> BatchNorm -> ReLU -> stride-2 max-pool] x len(widths) -> spatial mean -> MLP
+      -> class logits (N, num_classes)
+
+No symmetry is built in: rotations are learned from augmentation only.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from equilens.models.geometry import pool_geometry
+from equilens.transforms import resize
+
+
+class PlainCNN(nn.Module):
+    """Ordinary CNN classifier; arguments as for :class:`SteerableCNN` (widths are channels)."""
+
+    task = "classify"
+
+    def __init__(
+        self,
+        input_size: int = 75,
+        widths: tuple[int, ...] = (16, 32, 64, 128),
+        lift_kernel: int = 5,
+        kernel: int = 3,
+        num_classes: int = 2,
+        head_width: int = 64,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.input_size = input_size
+        layers: list[nn.Module] = []
+        channels, side = 1, input_size
+        for i, width in enumerate(widths):
+            size = lift_kernel if i == 0 else kernel
+            layers += [
+                nn.Conv2d(channels, width, size, padding=size // 2, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+            ]
+            if side > 2:
+                pool, padding, side = pool_geometry(side)
+                layers.append(nn.MaxPool2d(pool, stride=2, padding=padding))
+            channels = width
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(
+            nn.Linear(channels, head_width),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(head_width, num_classes),
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, 1, H, W) images in [0, 1] -> (N, num_classes) logits."""
+        return self.head(self.features(resize(images, self.input_size)).mean(dim=(-2, -1)))

@@ -1,0 +1,89 @@
+"""The E(2)-steerable classifier: the whole model in one file.
+
+    image (N, 1, H, W) --resize--> (N, 1, S, S)
+      -> [R2Conv -> InnerBatchNorm -> ReLU -> symmetric stride-2 max-pool] x len(widths)
+         (regular fields of the group; the first conv lifts the grey image to the group)
+      -> GroupPooling (max over each field's |G| channels: invariant features)
+      -> spatial mean -> MLP -> class logits (N, num_classes)
+
+Every layer before the group pooling is equivariant, the pooling makes the features invariant,
+and the spatial mean is unchanged by any permutation of the grid, so the logits are invariant
+under the group's exact actions (90-degree rotations, flips for D_N). Cost is set by channels x
+resolution: a cheap 5x5 lift with few fields at full resolution, halved after every conv
+(measured ~100 img/s training at 75 px on 2 CPU cores for the defaults).
+"""
+
+from __future__ import annotations
+
+import torch
+from escnn import nn as enn
+from torch import nn
+
+from equilens.models.geometry import pool_geometry
+from equilens.models.groups import gspace
+from equilens.transforms import resize
+
+
+class SteerableCNN(nn.Module):
+    """Group-invariant substructure classifier.
+
+    Args:
+        group: symmetry group, ``C<N>`` or ``D<N>`` (e.g. ``D4``: 90-degree rotations and flips).
+        input_size: side S in pixels the image is resized to; exact invariance holds for any S
+            because every pooling keeps the grid symmetric.
+        widths: regular fields per conv block (channels = width x |G|).
+        lift_kernel: side of the first (lifting) convolution's kernel, in pixels.
+        kernel: side of the later kernels.
+        num_classes: outputs; class 0 is ``no_sub``.
+        head_width: hidden units of the MLP head.
+        dropout: dropout probability before the last layer.
+    """
+
+    task = "classify"
+
+    def __init__(
+        self,
+        group: str = "D4",
+        input_size: int = 75,
+        widths: tuple[int, ...] = (6, 12, 24, 32),
+        lift_kernel: int = 5,
+        kernel: int = 3,
+        num_classes: int = 2,
+        head_width: int = 64,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.input_size = input_size
+        space = gspace(group)
+        self.input_type = enn.FieldType(space, [space.trivial_repr])
+        layers: list[enn.EquivariantModule] = []
+        field_type, side = self.input_type, input_size
+        for i, width in enumerate(widths):
+            out_type = enn.FieldType(space, width * [space.regular_repr])
+            size = lift_kernel if i == 0 else kernel
+            layers += [
+                enn.R2Conv(field_type, out_type, kernel_size=size, padding=size // 2, bias=False),
+                enn.InnerBatchNorm(out_type),
+                enn.ReLU(out_type, inplace=True),
+            ]
+            if side > 2:
+                pool, padding, side = pool_geometry(side)
+                layers.append(enn.PointwiseMaxPool2D(out_type, kernel_size=pool, stride=2, padding=padding))
+            field_type = out_type
+        self.features = enn.SequentialModule(*layers)
+        self.group_pool = enn.GroupPooling(field_type)
+        self.head = nn.Sequential(
+            nn.Linear(widths[-1], head_width),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(head_width, num_classes),
+        )
+
+    def invariant_features(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, 1, H, W) images in [0, 1] -> (N, widths[-1]) group-invariant features."""
+        x = enn.GeometricTensor(resize(images, self.input_size), self.input_type)
+        return self.group_pool(self.features(x)).tensor.mean(dim=(-2, -1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, 1, H, W) images in [0, 1] -> (N, num_classes) logits."""
+        return self.head(self.invariant_features(images))

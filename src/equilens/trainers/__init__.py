@@ -1,0 +1,8 @@
+"""Lightning modules: one per task, built from a run's plain config."""
+
+from equilens.trainers.base import LensModule
+from equilens.trainers.classifier import ClassifierModule
+
+TASKS: dict[str, type[LensModule]] = {"classify": ClassifierModule}
+
+__all__ = ["TASKS", "ClassifierModule", "LensModule"]

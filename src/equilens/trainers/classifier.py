@@ -1,0 +1,42 @@
+"""Supervised substructure classification: cross-entropy, validation AUC from probabilities."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torchmetrics.classification import AUROC
+
+from equilens.trainers.base import LensModule
+
+
+class ClassifierModule(LensModule):
+    """Trains a classifier; logs ``train_loss``, ``val_loss`` and ``val_auc`` per epoch.
+
+    ``val_auc`` is the ROC AUC of p(substructure) = 1 - p(no_sub) for two classes, and the
+    macro one-vs-rest AUC of the class probabilities for more; torchmetrics gathers it across
+    processes under DDP.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        num_classes = len(self.hparams.classes)
+        self.binary = num_classes == 2
+        self.val_auc = AUROC(task="binary") if self.binary else AUROC(task="multiclass", num_classes=num_classes)
+
+    def training_step(self, batch, batch_idx):
+        images, labels = batch
+        loss = F.cross_entropy(self.model(self.augmented(images)), labels)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(labels), sync_dist=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        images, labels = batch
+        logits = self.model(images)
+        loss = F.cross_entropy(logits, labels)
+        probabilities = torch.softmax(logits, dim=1)
+        if self.binary:
+            self.val_auc.update(1.0 - probabilities[:, 0], labels)
+        else:
+            self.val_auc.update(probabilities, labels)
+        self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=len(labels), sync_dist=True)
+        self.log("val_auc", self.val_auc, on_epoch=True, prog_bar=True)

@@ -1,0 +1,189 @@
+"""Training runs: a new folder per run, its split and config, Lightning fit, resume, export.
+
+A run folder holds::
+
+    config.json            resolved TrainConfig, classes, model config, data roots
+    splits/{train,val,test}.txt   file lists (relative to the data roots)
+    checkpoints/           Lightning checkpoints: best by validation AUC, and last (for --resume)
+    logs/version_K/metrics.csv    per-epoch metrics; each (resumed) session adds a version
+    model.safetensors, model.json the best weights and their config (what evaluate/predict load)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import lightning.pytorch as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from equilens import __version__
+from equilens.atomic import write_text_atomic
+from equilens.config import TrainConfig
+from equilens.datamodules import LensDataModule
+from equilens.datasets.folder import NEGATIVE_CLASS, LensFolder, scan_lens_folder
+from equilens.datasets.split import read_split, stratified_split, write_split
+from equilens.errors import InputError
+from equilens.folders import new_folder
+from equilens.log import logger
+from equilens.trainers import TASKS
+from equilens.weights import WEIGHTS_NAME, save_weights
+
+CONFIG_NAME = "config.json"
+
+
+def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None = None) -> Path:
+    """Start a new training run in a new folder under ``runs_dir``; return the run folder."""
+    config.validate()
+    if config.task not in TASKS:
+        raise InputError(f"--task {config.task!r}: choose one of {sorted(TASKS)}")
+    data = scan_lens_folder(config.data)
+    test = scan_lens_folder(config.test_data, classes=data.classes) if config.test_data else None
+    default_name = f"{config.task}-{config.architecture}" + (f"-{config.group}" if config.architecture == "steerable" else "")
+    run_dir = new_folder(runs_dir, name or f"{default_name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    config.data = str(data.root.resolve())
+    config.test_data = str(test.root.resolve()) if test else None
+    splits = split_dataset(data, test, config)
+    for part, folder in splits.items():
+        write_split(run_dir / "splits" / f"{part}.txt", list(folder.files), folder.root)
+    record = {
+        "equilens_version": __version__,
+        "train": config.to_dict(),
+        "classes": list(data.classes),
+        "model": config.model_config(len(data.classes)),
+        "split_sizes": {part: int(len(folder.files)) for part, folder in splits.items()},
+    }
+    write_text_atomic(run_dir / CONFIG_NAME, json.dumps(record, indent=2) + "\n")
+    logger.warning("run folder: %s", run_dir)
+    _fit(run_dir, resume=False)
+    return run_dir
+
+
+def resume(run_dir: str | Path, epochs: int | None = None, max_time: str | None = None) -> Path:
+    """Continue an interrupted run from its last checkpoint (optionally with a new epoch or time limit)."""
+    run_dir = Path(run_dir)
+    record = read_run_config(run_dir)
+    if epochs is not None or max_time is not None:
+        record["train"].update({k: v for k, v in {"epochs": epochs, "max_time": max_time}.items() if v is not None})
+        write_text_atomic(run_dir / CONFIG_NAME, json.dumps(record, indent=2) + "\n")
+    _fit(run_dir, resume=True)
+    return run_dir
+
+
+def read_run_config(run_dir: Path) -> dict:
+    path = Path(run_dir) / CONFIG_NAME
+    if not path.is_file():
+        raise InputError(f"{run_dir}: not a training run (no {CONFIG_NAME})")
+    return json.loads(path.read_text())
+
+
+def split_dataset(data: LensFolder, test: LensFolder | None, config: TrainConfig) -> dict[str, LensFolder]:
+    """Seeded stratified split of ``data`` (train/val, plus test unless ``test`` is given).
+
+    For the anomaly task only ``no_sub`` images go to training; the other classes are shared
+    between validation and test in the same proportion.
+    """
+    fractions = {"val": config.val_fraction}
+    if test is None:
+        fractions["test"] = config.test_fraction
+    fractions = {"train": 1.0 - sum(fractions.values()), **fractions}
+    if config.task != "anomaly":
+        parts = stratified_split(data.labels, fractions, config.seed)
+    else:
+        negative = np.flatnonzero(data.labels == 0)
+        positive = np.flatnonzero(data.labels > 0)
+        held_out = {k: v for k, v in fractions.items() if k != "train"}
+        scale = sum(held_out.values())
+        neg_parts = stratified_split(data.labels[negative], fractions, config.seed)
+        if len(held_out) == 1:
+            pos_parts = {"val": np.arange(len(positive))}
+        else:
+            pos_parts = stratified_split(data.labels[positive], {k: v / scale for k, v in held_out.items()}, config.seed)
+        parts = {
+            name: np.sort(np.concatenate([negative[neg_parts[name]], positive[pos_parts.get(name, np.array([], int))]]))
+            for name in fractions
+        }
+    splits = {name: data.subset(index) for name, index in parts.items()}
+    if test is not None:
+        splits["test"] = test
+    return splits
+
+
+def _read_splits(run_dir: Path, record: dict) -> dict[str, LensFolder]:
+    data = scan_lens_folder(record["train"]["data"], classes=tuple(record["classes"]))
+    test_root = Path(record["train"]["test_data"] or record["train"]["data"])
+    test = scan_lens_folder(test_root, classes=tuple(record["classes"])) if record["train"]["test_data"] else data
+    return {
+        "train": data.with_files(read_split(run_dir / "splits" / "train.txt", data.root)),
+        "val": data.with_files(read_split(run_dir / "splits" / "val.txt", data.root)),
+        "test": test.with_files(read_split(run_dir / "splits" / "test.txt", test_root)),
+    }
+
+
+def _fit(run_dir: Path, resume: bool) -> None:
+    record = read_run_config(run_dir)
+    config = TrainConfig.from_dict(record["train"])
+    splits = _read_splits(run_dir, record)
+    if config.task == "anomaly" and (splits["train"].labels != 0).any():
+        raise InputError(f"{run_dir}: the anomaly training split holds images that are not '{NEGATIVE_CLASS}'")
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    datamodule = LensDataModule(
+        {k: v for k, v in splits.items() if k != "test"}, batch_size=config.batch_size, num_workers=config.num_workers
+    )
+    module = TASKS[config.task](
+        model=record["model"],
+        classes=record["classes"],
+        lr=config.lr,
+        lr_step_epochs=config.lr_step_epochs,
+        lr_gamma=config.lr_gamma,
+        augment=config.augment_config(),
+    )
+    checkpoint = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="best-{epoch:03d}", monitor="val_auc", mode="max",
+        save_top_k=1, save_last=True,
+    )
+    trainer = L.Trainer(
+        max_epochs=config.epochs,
+        max_time=config.max_time,
+        accelerator=config.accelerator,
+        devices=_devices(config.devices),
+        strategy=config.strategy,
+        precision=config.precision,
+        callbacks=[checkpoint],
+        logger=CSVLogger(run_dir, name="logs"),
+        default_root_dir=run_dir,
+        log_every_n_steps=10,
+        num_sanity_val_steps=0,
+        enable_model_summary=False,
+    )
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if resume and not last.is_file():
+        raise InputError(f"{run_dir}: nothing to resume (no checkpoints/last.ckpt)")
+    trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume else None, weights_only=True)
+    if trainer.is_global_zero:
+        _export_best(run_dir, module, checkpoint, record)
+
+
+def _export_best(run_dir: Path, module: L.LightningModule, checkpoint: ModelCheckpoint, record: dict) -> None:
+    """Write the best checkpoint's model as ``model.safetensors`` (falls back to last)."""
+    best = checkpoint.best_model_path or str(checkpoint.last_model_path)
+    state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+    module.train()  # checkpoints hold train-mode keys (see LensModule.on_save_checkpoint)
+    module.load_state_dict(state, strict=True)
+    info = {
+        "model": record["model"],
+        "classes": record["classes"],
+        "task": record["train"]["task"],
+        "run": str(run_dir.resolve()),
+        "checkpoint": Path(best).name,
+        "val_auc": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
+    }
+    save_weights(module.model, run_dir / WEIGHTS_NAME, info)
+
+
+def _devices(value: str) -> int | str:
+    return int(value) if str(value).isdigit() else value

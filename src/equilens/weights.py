@@ -1,0 +1,96 @@
+"""Model weights as safetensors, with the model's config inside (and as JSON beside, for people).
+
+escnn's steerable convolutions add buffers (``filter``, ``expanded_bias``) to the state dict
+only in eval mode; weights are therefore always taken in train mode, so a model saved in either
+mode has one fixed set of keys and loads strictly. safetensors holds tensors only: loading runs
+no pickled code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+from torch import nn
+
+from equilens.atomic import atomic_path, write_text_atomic
+from equilens.errors import InputError
+from equilens.models import build_model
+
+FORMAT = "equilens-weights/1"
+WEIGHTS_NAME = "model.safetensors"
+
+
+def canonical_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's train-mode state dict, as contiguous CPU tensors (the mode is restored)."""
+    was_training = model.training
+    model.train()
+    state = {key: value.detach().cpu().contiguous().clone() for key, value in model.state_dict().items()}
+    model.train(was_training)
+    return state
+
+
+def save_weights(model: nn.Module, path: str | Path, info: dict[str, Any]) -> Path:
+    """Write ``model``'s weights to ``path`` (.safetensors) and ``info`` to the same name with .json.
+
+    ``info`` must hold ``model`` (the :func:`build_model` config) and may hold anything JSON
+    (classes, task, training run); it is also stored in the safetensors header.
+    """
+    path = Path(path)
+    if "model" not in info:
+        raise ValueError("info must include the model config under 'model'")
+    info = {"format": FORMAT, **info}
+    with atomic_path(path) as tmp:
+        save_file(canonical_state_dict(model), str(tmp), metadata={"equilens": json.dumps(info)})
+    write_text_atomic(path.with_suffix(".json"), json.dumps(info, indent=2) + "\n")
+    return path
+
+
+def resolve_weights(path: str | Path) -> Path:
+    """A run folder or a weights file -> the weights file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / WEIGHTS_NAME
+        if not path.is_file():
+            raise InputError(f"{path.parent}: no {WEIGHTS_NAME} in this folder (is it a finished training run?)")
+    elif not path.is_file():
+        raise InputError(f"{path}: no such run folder or weights file")
+    return path
+
+
+def read_info(path: str | Path) -> dict[str, Any]:
+    """The config stored in a weights file's header."""
+    path = resolve_weights(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError) as error:
+        raise InputError(f"{path}: not a safetensors weights file ({error})") from None
+    if "equilens" not in metadata:
+        raise InputError(f"{path}: safetensors file has no equilens model config in its header")
+    info = json.loads(metadata["equilens"])
+    if info.get("format") != FORMAT:
+        raise InputError(f"{path}: weights format {info.get('format')!r}, expected {FORMAT!r}")
+    return info
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Load a model from a run folder or weights file, strictly, in eval mode.
+
+    Returns:
+        (model, info) where info is the dict given to :func:`save_weights`.
+    """
+    path = resolve_weights(path)
+    info = read_info(path)
+    model = build_model(info["model"])
+    state = load_file(str(path))
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        first_line = str(error).splitlines()[0]
+        raise InputError(f"{path}: weights do not match the model config ({first_line})") from None
+    return model.to(device).eval(), info
