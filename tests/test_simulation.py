@@ -1,0 +1,287 @@
+"""Physics and bookkeeping of equilens.simulation (small images, a few seconds each)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize_scalar
+
+from equilens.errors import InputError
+from equilens.simulation import (
+    PRESETS,
+    LensRenderer,
+    LensSimulationConfig,
+    add_simulate_arguments,
+    einstein_radius_arcsec,
+    image_seed,
+    run_simulate,
+    simulate_dataset,
+)
+from equilens.simulation.cli import config_from_args
+from equilens.simulation.writer import write_tables
+
+MODEL_I = PRESETS["deeplense-model-i"]
+# A small, fast configuration for bookkeeping tests: 32 px, 5 subhalos.
+TINY = PRESETS["test-iv"].replace(num_pix=32, pixel_scale_arcsec=0.1, n_subhalos=5, vortex_n_point_masses=10)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_simulate_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+# ---------------------------------------------------------------------------- physics
+
+
+def test_einstein_radius_matches_deeplense():
+    assert einstein_radius_arcsec(1e12, 0.5, 1.0) == pytest.approx(1.2815, abs=1e-4)
+    assert einstein_radius_arcsec(1e10, 0.5, 1.0) == pytest.approx(0.12815, abs=1e-5)
+    assert MODEL_I.einstein_radius_arcsec == pytest.approx(einstein_radius_arcsec(1e12, 0.5, 1.0), abs=1e-4)
+
+
+def ring_radius_arcsec(config: LensSimulationConfig) -> float:
+    """Radius of the peak of the azimuthally averaged brightness, in quarter-pixel bins."""
+    renderer = LensRenderer(config)
+    image, _ = renderer.simulate("no_sub", seed=0, normalize=False)
+    rows, cols = np.indices(image.shape)
+    row0, col0 = renderer.arcsec_to_pixel(0.0, 0.0)
+    radius = np.hypot(rows - row0, cols - col0) * config.pixel_scale_arcsec
+    bin_width = config.pixel_scale_arcsec / 4
+    bins = (radius / bin_width).astype(int).ravel()
+    profile = np.bincount(bins, image.ravel()) / np.maximum(np.bincount(bins), 1)
+    return (profile.argmax() + 0.5) * bin_width
+
+
+@pytest.mark.parametrize("theta_e", [1.2815, 0.9])
+@pytest.mark.parametrize("round_lens", [True, False])
+def test_ring_radius_is_einstein_radius(theta_e, round_lens):
+    config = MODEL_I.replace(
+        num_pix=80, noise=False, lens_light=False, source_centre_range_arcsec=(0.0, 0.0), einstein_radius_arcsec=theta_e
+    )
+    if round_lens:
+        config = config.replace(lens_e1=0.0, lens_e2=0.0, shear_gamma1=0.0, shear_gamma2=0.0)
+    assert abs(ring_radius_arcsec(config) - theta_e) <= config.pixel_scale_arcsec
+
+
+def test_same_seed_same_image_different_seed_different():
+    renderer = LensRenderer(TINY)
+    a, params_a = renderer.simulate("sub", seed=7)
+    b, params_b = LensRenderer(TINY).simulate("sub", seed=7)
+    c, _ = renderer.simulate("sub", seed=8)
+    assert a.dtype == np.float32 and a.shape == (32, 32)
+    assert a.min() == 0.0 and a.max() == 1.0
+    np.testing.assert_array_equal(a, b)
+    assert params_a["source_x_arcsec"] == params_b["source_x_arcsec"]
+    assert np.abs(a - c).max() > 0.1
+
+
+def test_paired_twins_differ_only_near_the_subhalo():
+    """One 1e10 M☉ subhalo on the ring: changes beyond 3σ of the pixel noise stay local.
+
+    Were the noise not shared, ~3% of all pixels would differ by > 3σ anywhere; an unpaired
+    image (other seed) indeed does, far from the subhalo, which shows the check has teeth.
+    """
+    config = MODEL_I.replace(
+        num_pix=80, n_subhalos=1, subhalo_mass_min_msun=1e10, subhalo_mass_max_msun=1e10,
+        subhalo_radius_range_arcsec=(1.28, 1.28),
+    )
+    renderer = LensRenderer(config)
+    rows, cols = np.indices((config.num_pix, config.num_pix))
+    detected = 0
+    for seed in range(6):
+        smooth, smooth_params = renderer.simulate("no_sub", seed, normalize=False)
+        lumpy, lumpy_params = renderer.simulate("sub", seed, normalize=False)
+        for key in ("source_x_arcsec", "source_y_arcsec", "exposure_time_s"):
+            assert smooth_params[key] == lumpy_params[key]
+        sigma = np.sqrt(config.background_rms**2 + np.abs(smooth) / smooth_params["exposure_time_s"])
+        row, col = renderer.arcsec_to_pixel(lumpy_params["perturber_x_arcsec"][0], lumpy_params["perturber_y_arcsec"][0])
+        distance = np.hypot(rows - row, cols - col) * config.pixel_scale_arcsec
+        significant = np.abs(lumpy - smooth) > 3 * sigma
+        if significant.any():
+            detected += 1
+            assert distance[significant].max() < 0.6
+        other, _ = renderer.simulate("no_sub", seed + 100, normalize=False)
+        assert (distance[np.abs(other - smooth) > 3 * sigma] > 2.0).any()
+    assert detected >= 3
+
+
+def fit_power_law_slope(masses: np.ndarray, low: float, high: float) -> float:
+    """Maximum-likelihood slope of p(m) ∝ m^slope truncated to [low, high]."""
+    log_m = np.log(masses)
+
+    def negative_log_likelihood(slope: float) -> float:
+        k = slope + 1.0
+        log_norm = np.log(np.log(high / low)) if abs(k) < 1e-9 else np.log(abs((high**k - low**k) / k))
+        return -(slope * log_m.sum() - len(masses) * log_norm)
+
+    return minimize_scalar(negative_log_likelihood, bounds=(-3.0, 1.0), method="bounded").x
+
+
+@pytest.mark.parametrize("slope", [-0.9, -1.7])
+def test_subhalo_mass_function_slope(tmp_path, slope):
+    config = MODEL_I.replace(subhalo_mass_slope=slope)
+    # Tables only: parameters are drawn, nothing is rendered.
+    write_tables(tmp_path, LensRenderer(config), 200, 0, ("sub",), "npy", False)
+    masses = np.array([float(row["mass_msun"]) for row in read_csv(tmp_path / "subhalos.csv")])
+    assert len(masses) == 200 * 25
+    assert masses.min() >= 1e6 and masses.max() <= 1e10
+    assert fit_power_law_slope(masses, 1e6, 1e10) == pytest.approx(slope, abs=0.05)
+    rows = read_csv(tmp_path / "metadata.csv")
+    assert {row["n_subhalos"] for row in rows} == {"25"}
+    first = [float(r["mass_msun"]) for r in read_csv(tmp_path / "subhalos.csv") if r["file"] == rows[0]["file"]]
+    assert float(rows[0]["subhalo_mass_total_msun"]) == pytest.approx(sum(first))
+
+
+def test_random_orientation_rotates_physics_consistently():
+    renderer = LensRenderer(MODEL_I.replace(random_orientation=True))
+    angles = []
+    for seed in range(20):
+        p = renderer.draw_parameters("no_sub", seed)
+        angles.append(p["orientation_angle_rad"])
+        assert np.hypot(p["lens_e1"], p["lens_e2"]) == pytest.approx(0.1)
+        # Lens ellipticity and shear keep their relative orientation (both along x unrotated).
+        assert np.arctan2(p["lens_e2"], p["lens_e1"]) == pytest.approx(np.arctan2(p["shear_gamma2"], p["shear_gamma1"]))
+        assert np.arctan2(p["lens_e2"], p["lens_e1"]) % (2 * np.pi) == pytest.approx((2 * angles[-1]) % (2 * np.pi))
+    assert np.ptp(angles) > 3.0
+
+
+def test_vortex_class_is_a_line_of_point_masses():
+    params = LensRenderer(MODEL_I).draw_parameters("axion", seed=3)
+    x, y = params["perturber_x_arcsec"], params["perturber_y_arcsec"]
+    assert len(x) == 100 and np.all(params["perturber_mass_msun"] == 3e8)
+    assert np.allclose(x * np.sin(params["vortex_angle_rad"]), y * np.cos(params["vortex_angle_rad"]))
+    assert np.hypot(x, y).max() == pytest.approx(params["vortex_half_length_arcsec"])
+    assert 0.03 <= params["vortex_half_length_arcsec"] <= 3.0
+
+
+# ---------------------------------------------------------------------------- dataset writer
+
+
+def test_dataset_layout_and_formats(tmp_path):
+    out = simulate_dataset(tmp_path / "npy", 3, TINY, classes=("no_sub", "sub", "axion"), progress=False)
+    for class_name in ("no_sub", "sub", "axion"):
+        names = sorted(p.name for p in (out / class_name).iterdir())
+        assert names == ["image_000000.npy", "image_000001.npy", "image_000002.npy"]
+    image = np.load(out / "sub" / "image_000001.npy")
+    expected, _ = LensRenderer(TINY).simulate("sub", image_seed(0, "sub", 1))
+    np.testing.assert_array_equal(image, expected)
+    manifest = json.loads((out / "simulation.json").read_text())
+    assert LensSimulationConfig.from_dict(manifest["config"]) == TINY and manifest["seed"] == 0
+    assert [row["file"] for row in read_csv(out / "metadata.csv")][:2] == ["no_sub/image_000000.npy", "no_sub/image_000001.npy"]
+
+    from PIL import Image
+
+    for file_format in ("png", "jpg"):
+        folder = simulate_dataset(tmp_path / file_format, 2, TINY, file_format=file_format, progress=False)
+        with Image.open(folder / "no_sub" / f"image_000000.{file_format}") as picture:
+            assert picture.mode == "L" and picture.size == (32, 32)
+
+
+def test_paired_dataset_shares_seeds(tmp_path):
+    simulate_dataset(tmp_path, 2, TINY, paired=True, progress=False)
+    rows = read_csv(tmp_path / "metadata.csv")
+    by_file = {row["file"]: row for row in rows}
+    assert by_file["no_sub/image_000001.npy"]["seed"] == by_file["sub/image_000001.npy"]["seed"]
+    assert by_file["no_sub/image_000000.npy"]["seed"] != by_file["no_sub/image_000001.npy"]["seed"]
+
+
+def test_shards_and_workers_equal_one_run(tmp_path):
+    simulate_dataset(tmp_path / "whole", 5, TINY, seed=3, progress=False)
+    simulate_dataset(tmp_path / "sharded", 5, TINY, seed=3, shard=(1, 2), progress=False)
+    simulate_dataset(tmp_path / "sharded", 5, TINY, seed=3, shard=(0, 2), workers=2, progress=False)
+    assert folder_bytes(tmp_path / "sharded") == folder_bytes(tmp_path / "whole")
+    simulate_dataset(tmp_path / "other-seed", 5, TINY, seed=4, progress=False)
+    other = folder_bytes(tmp_path / "other-seed")
+    assert other["sub/image_000000.npy"] != folder_bytes(tmp_path / "whole")["sub/image_000000.npy"]
+
+
+def test_killed_run_resumes_to_identical_files(tmp_path):
+    argv = ["--n-per-class", "200", "--num-pix", "64", "--seed", "5", "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-m", "equilens.simulation", str(killed), *argv], env=env)
+    deadline = time.monotonic() + 60
+    while len(list(killed.glob("*/image_*.npy"))) < 20 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be interrupted"
+    partial = len(list(killed.glob("*/image_*.npy")))
+    assert 20 <= partial < 400 and not (killed / "metadata.csv").exists()
+    # Whatever the kill left half-written must not survive the resume.
+    (killed / "sub" / ".image_000149.x1y2.tmp.npy").write_bytes(b"half")
+
+    assert run_simulate(parse([str(killed), *argv])) == 0
+    assert run_simulate(parse([str(tmp_path / "whole"), *argv])) == 0
+    assert folder_bytes(killed) == folder_bytes(tmp_path / "whole")
+
+
+# ---------------------------------------------------------------------------- bad input
+
+
+def test_cli_overrides_reach_the_config():
+    args = parse(["out", "--n-per-class", "4", "--preset", "deeplense-model-i", "--subhalo-mass-range-msun", "1e7", "1e9",
+                  "--random-orientation", "--lens-light", "--exposure-time-log10-s", "3", "3",
+                  "--source-centre-range-arcsec", "0", "0", "--psf-fwhm-arcsec", "0.1"])
+    config = config_from_args(args)
+    assert (config.subhalo_mass_min_msun, config.subhalo_mass_max_msun) == (1e7, 1e9)
+    assert config.random_orientation and config.lens_light
+    assert config.exposure_time_log10_range_s == (3.0, 3.0) and config.source_centre_range_arcsec == (0.0, 0.0)
+    assert config.psf_fwhm_arcsec == 0.1 and config.pixel_scale_arcsec == MODEL_I.pixel_scale_arcsec
+    assert not config_from_args(parse(["out", "--n-per-class", "1", "--no-lens-light"])).lens_light
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--shard", "3/2"], "shard 3/2"),
+        (["--shard", "half"], "--shard must look like i/N"),
+        (["--n-per-class", "0"], "n_per_class"),
+        (["--workers", "0"], "workers"),
+        (["--psf-fwhm-arcsec", "-1"], "psf_fwhm_arcsec"),
+        (["--subhalo-mass-range-msun", "1e9", "1e8"], "subhalo_mass_max_msun"),
+        (["--subhalo-profile", "sis"], "subhalo_profile"),
+        (["--lens-e1", "0.8", "--lens-e2", "0.8"], "lens_e1"),
+    ],
+)
+def test_bad_options_raise_input_error(tmp_path, argv, message):
+    args = parse([str(tmp_path / "out"), "--n-per-class", "2", *argv])
+    with pytest.raises(InputError, match=message):
+        run_simulate(args)
+    assert not (tmp_path / "out").exists()
+
+
+def test_refuses_folder_with_other_settings_or_foreign_content(tmp_path):
+    simulate_dataset(tmp_path / "out", 1, TINY, seed=1, progress=False)
+    with pytest.raises(InputError, match="different settings.*seed"):
+        simulate_dataset(tmp_path / "out", 1, TINY, seed=2, progress=False)
+    with pytest.raises(InputError, match="different settings.*num_pix"):
+        simulate_dataset(tmp_path / "out", 1, TINY.replace(num_pix=40), seed=1, progress=False)
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not empty"):
+        simulate_dataset(tmp_path / "foreign", 1, TINY, progress=False)
+    with pytest.raises(InputError, match="unknown simulation preset"):
+        from equilens.simulation import get_preset
+
+        get_preset("model-ix")
