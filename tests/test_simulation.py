@@ -24,6 +24,7 @@ from equilens.simulation import (
     add_simulate_arguments,
     einstein_radius_arcsec,
     image_seed,
+    nfw_lensing_arcsec,
     run_simulate,
     simulate_dataset,
 )
@@ -57,6 +58,42 @@ def test_einstein_radius_matches_deeplense():
     assert einstein_radius_arcsec(1e12, 0.5, 1.0) == pytest.approx(1.2815, abs=1e-4)
     assert einstein_radius_arcsec(1e10, 0.5, 1.0) == pytest.approx(0.12815, abs=1e-5)
     assert MODEL_I.einstein_radius_arcsec == pytest.approx(einstein_radius_arcsec(1e12, 0.5, 1.0), abs=1e-4)
+
+
+def test_nfw_conversion_matches_lenstronomy():
+    from astropy.cosmology import FlatLambdaCDM
+    from lenstronomy.Cosmo.lens_cosmo import LensCosmo
+
+    class TwoRedshiftDistances:
+        """lenstronomy 1.14.2 calls angular_diameter_distance(z1, z2) (astropy >= 7 style)."""
+
+        def __init__(self, cosmology):
+            self._cosmology = cosmology
+
+        def __getattr__(self, name):
+            return getattr(self._cosmology, name)
+
+        def angular_diameter_distance(self, z1, z2=None):
+            if z2 is None:
+                return self._cosmology.angular_diameter_distance(z1)
+            return self._cosmology.angular_diameter_distance_z1z2(z1, z2)
+
+    masses = np.array([1e6, 1e8, 1e10])
+    cosmology = TwoRedshiftDistances(FlatLambdaCDM(H0=70, Om0=0.3))
+    expected = LensCosmo(0.5, 1.0, cosmo=cosmology).nfw_physical2angle(masses, 15.0)
+    actual = nfw_lensing_arcsec(masses, 15.0, 0.5, 1.0)
+    np.testing.assert_allclose(actual, expected, rtol=1e-3)  # lenstronomy's G and M☉ differ slightly
+
+
+def test_nfw_subhalos_perturb_less_than_point_masses():
+    """Same masses and positions: an extended NFW halo deflects less than a point mass."""
+    config = MODEL_I.replace(num_pix=64, noise=False, n_subhalos=3, subhalo_mass_min_msun=1e9)
+    smooth, _ = LensRenderer(config).simulate("no_sub", 2, normalize=False)
+    changes = {}
+    for profile in ("point_mass", "nfw"):
+        lumpy, _ = LensRenderer(config.replace(subhalo_profile=profile)).simulate("sub", 2, normalize=False)
+        changes[profile] = np.abs(lumpy - smooth).sum()
+    assert 0 < changes["nfw"] < changes["point_mass"]
 
 
 def ring_radius_arcsec(config: LensSimulationConfig) -> float:

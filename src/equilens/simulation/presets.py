@@ -61,6 +61,44 @@ def einstein_radius_arcsec(mass_msun: Any, z_lens: float, z_source: float) -> An
     return _einstein_radius_of_one_msun_arcsec(float(z_lens), float(z_source)) * np.sqrt(mass_msun)
 
 
+@functools.lru_cache(maxsize=64)
+def _nfw_scales(z_lens: float, z_source: float) -> tuple[float, float, float]:
+    """(ρ_crit(z_lens) in M☉/Mpc³, D_d in Mpc, Σ_crit in M☉/Mpc²), angular-diameter distances."""
+    import astropy.constants as const
+    import astropy.units as u
+    from astropy.cosmology import FlatLambdaCDM
+
+    cosmology = FlatLambdaCDM(H0=HUBBLE_CONSTANT_KM_S_MPC, Om0=OMEGA_MATTER)
+    d_d = cosmology.angular_diameter_distance(z_lens)
+    d_s = cosmology.angular_diameter_distance(z_source)
+    d_ds = cosmology.angular_diameter_distance_z1z2(z_lens, z_source)
+    sigma_crit = const.c**2 / (4 * math.pi * const.G) * d_s / (d_d * d_ds)
+    return (
+        cosmology.critical_density(z_lens).to_value(u.Msun / u.Mpc**3),
+        d_d.to_value(u.Mpc),
+        sigma_crit.to_value(u.Msun / u.Mpc**2),
+    )
+
+
+def nfw_lensing_arcsec(mass_msun: Any, concentration: float, z_lens: float, z_source: float) -> tuple[Any, Any]:
+    """Lenstronomy ``NFW`` parameters ``(Rs, alpha_Rs)`` in arcsec of halos of M200 ``mass_msun``.
+
+    M200 is the mass within r200, where the mean density is 200 ρ_crit(z_lens); r_s = r200 / c.
+    Unlike the point-mass θ_E (DeepLense's luminosity-distance convention), this uses the
+    textbook angular-diameter distances, as lenstronomy's ``LensCosmo.nfw_physical2angle``
+    does (whose lenstronomy 1.14.2 version needs astropy >= 7, hence this re-implementation).
+    """
+    import numpy as np
+
+    rho_crit, d_d_mpc, sigma_crit = _nfw_scales(float(z_lens), float(z_source))
+    r200_mpc = (3 * np.asarray(mass_msun, dtype=float) / (4 * math.pi * 200 * rho_crit)) ** (1 / 3)
+    rs_mpc = r200_mpc / concentration
+    rho0 = 200 / 3 * rho_crit * concentration**3 / (math.log(1 + concentration) - concentration / (1 + concentration))
+    arcsec_per_radian = 180 / math.pi * 3600
+    alpha_rs_mpc = 4 * rho0 * rs_mpc**2 * (1 + math.log(0.5)) / sigma_crit
+    return rs_mpc / d_d_mpc * arcsec_per_radian, alpha_rs_mpc / d_d_mpc * arcsec_per_radian
+
+
 @dataclasses.dataclass(frozen=True)
 class LensSimulationConfig:
     """Everything that defines the simulated population (not the seed or image count).

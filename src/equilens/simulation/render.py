@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from equilens.errors import InputError
-from equilens.simulation.presets import LensSimulationConfig, einstein_radius_arcsec
+from equilens.simulation.presets import LensSimulationConfig, einstein_radius_arcsec, nfw_lensing_arcsec
 
 #: Class names, in the order used for seed derivation (never reorder: seeds would change).
 CLASSES = ("no_sub", "sub", "axion")
@@ -89,15 +89,6 @@ class LensRenderer:
         )
         self._kwargs_numerics = {"supersampling_factor": config.supersampling_factor}
         self._image_models: dict[tuple[str, int], Any] = {}
-        self._nfw_conversion = None
-        if config.subhalo_profile == "nfw":
-            from astropy.cosmology import FlatLambdaCDM
-            from lenstronomy.Cosmo.lens_cosmo import LensCosmo
-
-            from equilens.simulation.presets import HUBBLE_CONSTANT_KM_S_MPC, OMEGA_MATTER
-
-            cosmology = FlatLambdaCDM(H0=HUBBLE_CONSTANT_KM_S_MPC, Om0=OMEGA_MATTER)
-            self._nfw_conversion = LensCosmo(config.z_lens, config.z_source, cosmo=cosmology).nfw_physical2angle
 
     # ------------------------------------------------------------------ parameters
     def draw_parameters(self, class_name: str, seed: int) -> dict[str, Any]:
@@ -188,7 +179,9 @@ class LensRenderer:
         cfg = self.config
         masses, xs, ys = params["perturber_mass_msun"], params["perturber_x_arcsec"], params["perturber_y_arcsec"]
         if params["class"] == "sub" and cfg.subhalo_profile == "nfw":
-            rs_arcsec, alpha_rs_arcsec = self._nfw_conversion(masses, cfg.subhalo_nfw_concentration)
+            rs_arcsec, alpha_rs_arcsec = nfw_lensing_arcsec(
+                masses, cfg.subhalo_nfw_concentration, cfg.z_lens, cfg.z_source
+            )
             kwargs = [
                 {"Rs": float(r), "alpha_Rs": float(a), "center_x": float(x), "center_y": float(y)}
                 for r, a, x, y in zip(rs_arcsec, alpha_rs_arcsec, xs, ys)
