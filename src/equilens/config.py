@@ -18,7 +18,8 @@ class TrainConfig:
     Attributes:
         data: dataset folder (``no_sub/`` plus positive class folders).
         test_data: separate labelled test folder; if None a test split is held out of ``data``.
-        task: ``classify`` (supervised).
+        task: ``classify`` (supervised), or ``anomaly`` (an autoencoder trained on ``no_sub``
+            images only, scoring substructure by its reconstruction error).
         architecture: ``steerable`` (escnn, equivariant) or ``cnn`` (plain baseline).
         group: symmetry group of the steerable model, ``C<N>`` or ``D<N>``.
         input_size: side in pixels the images are resized to before the model.
@@ -80,6 +81,14 @@ class TrainConfig:
 
     def model_config(self, num_classes: int) -> dict[str, Any]:
         """The :func:`equilens.models.build_model` config this run trains."""
+        if self.task == "anomaly":
+            # An autoencoder: no classes; its widths and latent size default to the model's own.
+            config = {"architecture": f"{self.architecture}_autoencoder", "input_size": self.input_size}
+            if self.widths:
+                config["widths"] = list(self.widths)
+            if self.architecture == "steerable":
+                config["group"] = self.group.upper()
+            return config
         config: dict[str, Any] = {
             "architecture": self.architecture,
             "input_size": self.input_size,

@@ -18,7 +18,6 @@ from pathlib import Path
 import lightning.pytorch as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from equilens import __version__
@@ -31,6 +30,7 @@ from equilens.errors import InputError
 from equilens.folders import new_folder
 from equilens.log import logger
 from equilens.trainers import TASKS
+from equilens.trainers.checkpoint import BestAUCCheckpoint
 from equilens.weights import WEIGHTS_NAME, save_weights
 
 CONFIG_NAME = "config.json"
@@ -113,7 +113,9 @@ def split_dataset(data: LensFolder, test: LensFolder | None, config: TrainConfig
     return splits
 
 
-def _read_splits(run_dir: Path, record: dict) -> dict[str, LensFolder]:
+def read_split_folders(run_dir: Path) -> dict[str, LensFolder]:
+    """The train/val/test sets of a run, from its split lists."""
+    record = read_run_config(run_dir)
     data = scan_lens_folder(record["train"]["data"], classes=tuple(record["classes"]))
     test_root = Path(record["train"]["test_data"] or record["train"]["data"])
     test = scan_lens_folder(test_root, classes=tuple(record["classes"])) if record["train"]["test_data"] else data
@@ -127,7 +129,7 @@ def _read_splits(run_dir: Path, record: dict) -> dict[str, LensFolder]:
 def _fit(run_dir: Path, resume: bool) -> None:
     record = read_run_config(run_dir)
     config = TrainConfig.from_dict(record["train"])
-    splits = _read_splits(run_dir, record)
+    splits = read_split_folders(run_dir)
     if config.task == "anomaly" and (splits["train"].labels != 0).any():
         raise InputError(f"{run_dir}: the anomaly training split holds images that are not '{NEGATIVE_CLASS}'")
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -142,10 +144,7 @@ def _fit(run_dir: Path, resume: bool) -> None:
         lr_gamma=config.lr_gamma,
         augment=config.augment_config(),
     )
-    checkpoint = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", filename="best-{epoch:03d}", monitor="val_auc", mode="max",
-        save_top_k=1, save_last=True,
-    )
+    checkpoint = BestAUCCheckpoint(run_dir / "checkpoints")
     trainer = L.Trainer(
         max_epochs=config.epochs,
         max_time=config.max_time,
@@ -168,7 +167,7 @@ def _fit(run_dir: Path, resume: bool) -> None:
         _export_best(run_dir, module, checkpoint, record)
 
 
-def _export_best(run_dir: Path, module: L.LightningModule, checkpoint: ModelCheckpoint, record: dict) -> None:
+def _export_best(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpoint, record: dict) -> None:
     """Write the best checkpoint's model as ``model.safetensors`` (falls back to last)."""
     best = checkpoint.best_model_path or str(checkpoint.last_model_path)
     state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]

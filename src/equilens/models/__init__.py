@@ -8,10 +8,12 @@ import torch
 from torch import nn
 
 from equilens.errors import InputError
+from equilens.models.autoencoder import PlainAutoencoder, SteerableAutoencoder
 from equilens.models.cnn import PlainCNN
 from equilens.models.steerable import SteerableCNN
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {"steerable": SteerableCNN, "cnn": PlainCNN}
+ARCHITECTURES: dict[str, type[nn.Module]] = {"steerable": SteerableCNN, "cnn": PlainCNN,
+                                             "steerable_autoencoder": SteerableAutoencoder, "cnn_autoencoder": PlainAutoencoder}
 
 
 def build_model(config: dict[str, Any]) -> nn.Module:
@@ -24,9 +26,12 @@ def build_model(config: dict[str, Any]) -> nn.Module:
         if key in config:
             config[key] = tuple(config[key])
     try:
-        return ARCHITECTURES[name](**config)
+        model = ARCHITECTURES[name](**config)
     except TypeError as error:
         raise InputError(f"bad options for architecture {name!r}: {error}") from None
+    # escnn convs are born with placeholder `filter` buffers that the first .train() removes;
+    # calling it here gives every fresh model the same state-dict keys as a saved one.
+    return model.train()
 
 
 def substructure_score(model: nn.Module, images: torch.Tensor) -> torch.Tensor:

@@ -37,7 +37,8 @@ def exact_actions(name: str) -> dict[str, Action]:
     """The non-identity elements of the group that act exactly on square images (N, C, H, W).
 
     Rotations by 90/180/270 degrees where 4 (or 2) divides N; for D_N with even N both
-    axis flips (one is escnn's reflection, the other that composed with the 180-degree turn).
+    axis flips (one is escnn's reflection, the other that composed with the 180-degree turn),
+    and for D_N with 4 | N the two diagonal flips.
     """
     flips, order = parse_group(name)
     quarter_turns = [1, 2, 3] if order % 4 == 0 else [2] if order % 2 == 0 else []
@@ -49,4 +50,5 @@ def exact_actions(name: str) -> dict[str, Action]:
         actions["flip_y"] = lambda x: torch.flip(x, dims=(-2,))
         if order % 4 == 0:
             actions["transpose"] = lambda x: x.transpose(-2, -1)
+            actions["antitranspose"] = lambda x: torch.rot90(x, 2, dims=(-2, -1)).transpose(-2, -1)
     return actions

@@ -1,8 +1,9 @@
 """Lightning modules: one per task, built from a run's plain config."""
 
+from equilens.trainers.anomaly import AnomalyModule
 from equilens.trainers.base import LensModule
 from equilens.trainers.classifier import ClassifierModule
 
-TASKS: dict[str, type[LensModule]] = {"classify": ClassifierModule}
+TASKS: dict[str, type[LensModule]] = {"classify": ClassifierModule, "anomaly": AnomalyModule}
 
 __all__ = ["TASKS", "ClassifierModule", "LensModule"]

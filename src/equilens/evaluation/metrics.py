@@ -1,0 +1,133 @@
+"""Metrics from scores: ROC AUC with a bootstrap confidence interval, the confusion matrix at a
+stated threshold, and how far a model's output moves under rotations and flips.
+
+AUCs are always computed from continuous scores, never from thresholded labels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kornia.geometry.transform as KT
+import numpy as np
+import torch
+from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
+from torch import nn
+
+from equilens.models import substructure_score
+from equilens.models.groups import exact_actions
+
+
+def auc_with_ci(
+    labels: np.ndarray, scores: np.ndarray, n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
+    """ROC AUC of ``scores`` (N,) for binary ``labels`` (N,), with a percentile bootstrap interval.
+
+    Resampling is stratified (each class resampled within itself), so every replicate has both
+    classes and the class balance of the evaluated set.
+
+    Returns:
+        (auc, low, high).
+    """
+    labels = np.asarray(labels).astype(int)
+    scores = np.asarray(scores, dtype=np.float64)
+    auc = float(roc_auc_score(labels, scores))
+    rng = np.random.default_rng(seed)
+    positive, negative = scores[labels == 1], scores[labels == 0]
+    replicate_labels = np.r_[np.ones(len(positive)), np.zeros(len(negative))]
+    replicates = [
+        roc_auc_score(replicate_labels, np.r_[rng.choice(positive, len(positive)), rng.choice(negative, len(negative))])
+        for _ in range(n_bootstrap)
+    ]
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(replicates, [tail, 100 - tail]) if replicates else (auc, auc)
+    return auc, float(low), float(high)
+
+
+def youden_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The score threshold that maximises sensitivity + specificity - 1 on these labels."""
+    fpr, tpr, thresholds = roc_curve(labels, scores)
+    return float(thresholds[np.argmax(tpr - fpr)])
+
+
+def binary_metrics(
+    labels: np.ndarray, scores: np.ndarray, threshold: float, n_bootstrap: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """AUC with CI, ROC curve, and the confusion matrix of ``scores >= threshold``.
+
+    Args:
+        labels: (N,) 1 = substructure, 0 = none.
+        scores: (N,) higher means more substructure-like.
+        threshold: decision threshold on the scores for the confusion matrix.
+    """
+    labels = np.asarray(labels).astype(int)
+    auc, low, high = auc_with_ci(labels, scores, n_bootstrap, seed)
+    fpr, tpr, thresholds = roc_curve(labels, scores)
+    predicted = (np.asarray(scores) >= threshold).astype(int)
+    (tn, fp), (fn, tp) = confusion_matrix(labels, predicted, labels=[0, 1])
+    return {
+        "auc": auc,
+        "auc_ci95": [low, high],
+        "n_bootstrap": n_bootstrap,
+        "threshold": float(threshold),
+        "confusion_matrix": [[int(tn), int(fp)], [int(fn), int(tp)]],
+        "confusion_matrix_layout": "rows: true [none, substructure]; columns: predicted [none, substructure]",
+        "accuracy": float((tp + tn) / len(labels)),
+        "true_positive_rate": float(tp / max(tp + fn, 1)),
+        "true_negative_rate": float(tn / max(tn + fp, 1)),
+        "n_substructure": int(labels.sum()),
+        "n_none": int((labels == 0).sum()),
+        "roc_curve": {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "thresholds": np.nan_to_num(thresholds.astype(np.float64), posinf=1e300).tolist()},
+    }
+
+
+def multiclass_metrics(
+    labels: np.ndarray, probabilities: np.ndarray, classes: list[str], n_bootstrap: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """One-vs-rest AUC (with CI) per class, their macro mean, and the argmax confusion matrix."""
+    per_class = {}
+    for index, name in enumerate(classes):
+        auc, low, high = auc_with_ci(labels == index, probabilities[:, index], n_bootstrap, seed)
+        fpr, tpr, _ = roc_curve(labels == index, probabilities[:, index])
+        per_class[name] = {"auc": auc, "auc_ci95": [low, high], "roc_curve": {"fpr": fpr.tolist(), "tpr": tpr.tolist()}}
+    matrix = confusion_matrix(labels, probabilities.argmax(1), labels=list(range(len(classes))))
+    return {
+        "one_vs_rest": per_class,
+        "macro_auc": float(np.mean([v["auc"] for v in per_class.values()])),
+        "confusion_matrix": matrix.tolist(),
+        "confusion_matrix_layout": f"rows: true {classes}; columns: predicted (argmax)",
+        "accuracy": float(np.trace(matrix) / matrix.sum()),
+    }
+
+
+@torch.inference_mode()
+def invariance_errors(model: nn.Module, images: torch.Tensor, batch_size: int = 128) -> dict[str, float]:
+    """How much the substructure score moves when the input image is rotated or flipped.
+
+    Args:
+        model: eval-mode model.
+        images: (N, 1, H, W) images (a few hundred are plenty).
+
+    Returns:
+        ``rot90_max_abs_change``: max over images and 90/180/270-degree turns of |delta score|;
+        ``flip_max_abs_change``: same for the four flips of the square;
+        ``rot45_median_abs_change``: median |delta score| when the image is rotated by 45
+        degrees (bilinear; only approximate symmetry is possible on a pixel grid).
+    """
+    device = next(model.parameters()).device
+    actions = exact_actions("D4")
+    rotations = [a for name, a in actions.items() if name.startswith("rot")]
+    flips = [a for name, a in actions.items() if not name.startswith("rot")]
+    rot90, flip, rot45 = [], [], []
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size].to(device)
+        base = substructure_score(model, batch)
+        rot90 += [(substructure_score(model, act(batch)) - base).abs().max().item() for act in rotations]
+        flip += [(substructure_score(model, act(batch)) - base).abs().max().item() for act in flips]
+        turned = KT.rotate(batch, torch.full((len(batch),), 45.0, device=device))
+        rot45.append((substructure_score(model, turned) - base).abs().cpu())
+    return {
+        "rot90_max_abs_change": float(max(rot90)),
+        "flip_max_abs_change": float(max(flip)),
+        "rot45_median_abs_change": float(torch.cat(rot45).median()),
+    }

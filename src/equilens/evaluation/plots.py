@@ -1,0 +1,91 @@
+"""Report figures as PNG (matplotlib, no display needed). Each function writes one file atomically."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from equilens.atomic import atomic_path  # noqa: E402
+
+
+def _save(figure: plt.Figure, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def plot_roc(curves: dict[str, dict], path: Path, title: str = "ROC curve") -> Path:
+    """``curves``: label -> {"fpr", "tpr", "auc", "auc_ci95"}; one line each plus the chance diagonal."""
+    figure, axes = plt.subplots(figsize=(5, 5))
+    for label, curve in curves.items():
+        low, high = curve["auc_ci95"]
+        axes.plot(curve["roc_curve"]["fpr"], curve["roc_curve"]["tpr"],
+                  label=f"{label}: AUC {curve['auc']:.4f} [{low:.4f}, {high:.4f}]")
+    axes.plot([0, 1], [0, 1], ls="--", c="grey", lw=1, label="chance")
+    axes.set(xlabel="false positive rate", ylabel="true positive rate", title=title, xlim=(0, 1), ylim=(0, 1.01))
+    axes.legend(loc="lower right", fontsize=8)
+    return _save(figure, path)
+
+
+def plot_confusion(matrix: list[list[int]], classes: list[str], path: Path, title: str) -> Path:
+    """Confusion matrix (rows true, columns predicted) with counts in the cells."""
+    matrix = np.asarray(matrix)
+    figure, axes = plt.subplots(figsize=(1.6 * len(classes) + 2, 1.6 * len(classes) + 1.5))
+    axes.imshow(matrix, cmap="Blues")
+    for (i, j), count in np.ndenumerate(matrix):
+        axes.text(j, i, str(count), ha="center", va="center", color="white" if count > matrix.max() / 2 else "black")
+    axes.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes,
+             xlabel="predicted", ylabel="true", title=title)
+    return _save(figure, path)
+
+
+def plot_score_histogram(scores: np.ndarray, labels: np.ndarray, classes: list[str], path: Path, xlabel: str) -> Path:
+    """Histogram of the scores of each class."""
+    figure, axes = plt.subplots(figsize=(6, 4))
+    bins = np.histogram_bin_edges(scores, bins=40)
+    for index, name in enumerate(classes):
+        axes.hist(scores[labels == index], bins=bins, alpha=0.55, label=f"{name} ({int((labels == index).sum())})")
+    axes.set(xlabel=xlabel, ylabel="images", title="scores by class")
+    axes.legend()
+    return _save(figure, path)
+
+
+def read_epoch_metrics(run_dir: Path) -> dict[int, dict[str, float]]:
+    """Per-epoch metrics from every ``logs/version_*/metrics.csv`` of a run (a resumed session's
+    rows replace the interrupted one's for the same epoch)."""
+    epochs: dict[int, dict[str, float]] = {}
+    for file in sorted((run_dir / "logs").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1])):
+        with open(file, newline="") as handle:
+            for row in csv.DictReader(handle):
+                if not row.get("epoch"):
+                    continue
+                values = {k: float(v) for k, v in row.items() if v not in ("", None) and k not in ("epoch", "step")}
+                epochs.setdefault(int(float(row["epoch"])), {}).update(values)
+    return epochs
+
+
+def plot_training_curves(run_dir: Path, path: Path) -> Path | None:
+    """Training/validation loss and validation AUC per epoch; None when the run logged nothing."""
+    epochs = read_epoch_metrics(run_dir)
+    if not epochs:
+        return None
+    x = sorted(epochs)
+    figure, (loss_axes, auc_axes) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, label in (("train_loss", "training loss"), ("val_loss", "validation loss")):
+        points = [(e, epochs[e][key]) for e in x if key in epochs[e]]
+        if points:
+            loss_axes.plot(*zip(*points), marker="o", label=label)
+    loss_axes.set(xlabel="epoch", ylabel="loss", title="loss")
+    loss_axes.legend()
+    points = [(e, epochs[e]["val_auc"]) for e in x if "val_auc" in epochs[e]]
+    if points:
+        auc_axes.plot(*zip(*points), marker="o", c="C2")
+    auc_axes.set(xlabel="epoch", ylabel="validation AUC", title="validation AUC")
+    return _save(figure, path)

@@ -1,0 +1,128 @@
+"""``equilens evaluate``: score a labelled set with a trained model and write the report.
+
+The report folder holds ``metrics.json`` (every number), ``scores.csv`` (one row per image),
+``roc.png``, ``confusion_matrix.png``, ``score_histogram.png`` and, for a training run,
+``training_curves.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from equilens.atomic import write_text_atomic
+from equilens.datasets.folder import NEGATIVE_CLASS, LensFolder, list_images, load_images, scan_lens_folder
+from equilens.errors import InputError
+from equilens.evaluation import plots
+from equilens.evaluation.metrics import binary_metrics, invariance_errors, multiclass_metrics, youden_threshold
+from equilens.evaluation.scoring import pick_device, score_images
+from equilens.folders import new_folder
+from equilens.training import read_split_folders
+from equilens.weights import load_model, resolve_weights
+
+
+def evaluate(
+    model_path: str | Path,
+    data: str | Path | None = None,
+    out: str | Path | None = None,
+    threshold: float | None = None,
+    symmetrize: bool = False,
+    n_bootstrap: int = 1000,
+    invariance_images: int = 256,
+    batch_size: int = 256,
+    device: str = "auto",
+) -> tuple[Path, dict[str, Any]]:
+    """Evaluate a model on labelled images and write the report.
+
+    Args:
+        model_path: a training run folder or a ``.safetensors`` weights file.
+        data: labelled folder to evaluate on; default: the run's held-out test split.
+        out: report folder (must not exist); default: a new ``evaluation*`` folder in the run.
+        threshold: decision threshold on the score for the confusion matrix; default 0.5 for a
+            classifier (p(substructure)) and the Youden-optimal threshold for an anomaly score.
+        symmetrize: average scores over the 8 exact symmetries of the square.
+        n_bootstrap: bootstrap replicates of the AUC confidence interval.
+        invariance_images: images used to measure invariance errors (0 skips).
+
+    Returns:
+        (report folder, metrics dict as written to metrics.json).
+    """
+    weights = resolve_weights(model_path)
+    model, info = load_model(weights, pick_device(device))
+    run_dir = weights.parent if (weights.parent / "config.json").is_file() else None
+    folder = _evaluation_set(data, run_dir, info)
+    images = load_images(folder.files)
+    scores, probabilities = score_images(model, images, batch_size=batch_size, symmetrize=symmetrize)
+    scores = scores.numpy()
+    is_substructure = (folder.labels > 0).astype(int)
+    task = info.get("task", "classify")
+    if threshold is None:
+        threshold = 0.5 if task == "classify" else youden_threshold(is_substructure, scores)
+        threshold_rule = "0.5 on p(substructure)" if task == "classify" else "Youden's J maximum on this set"
+    else:
+        threshold_rule = "given"
+    metrics: dict[str, Any] = {
+        "model": str(weights.resolve()),
+        "task": task,
+        "data": str(folder.root.resolve()),
+        "classes": list(folder.classes),
+        "n_images": len(folder.files),
+        "score": "p(substructure) = 1 - p(no_sub)" if task == "classify" else "anomaly score (reconstruction error)",
+        "symmetrized": symmetrize,
+        "threshold_rule": threshold_rule,
+        "substructure_vs_none": binary_metrics(is_substructure, scores, threshold, n_bootstrap),
+    }
+    multiclass = probabilities is not None and len(folder.classes) > 2 and list(folder.classes) == info["classes"]
+    if multiclass:
+        metrics["multiclass"] = multiclass_metrics(folder.labels, probabilities.numpy(), list(folder.classes), n_bootstrap)
+    if invariance_images:
+        metrics["invariance"] = invariance_errors(model, images[:invariance_images])
+    out_dir = Path(out) if out else new_folder(run_dir or Path.cwd(), "evaluation")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_report(out_dir, metrics, folder, scores, run_dir, multiclass)
+    return out_dir, metrics
+
+
+def _evaluation_set(data: str | Path | None, run_dir: Path | None, info: dict) -> LensFolder:
+    if data is None:
+        if run_dir is None:
+            raise InputError("evaluating a weights file outside its run folder needs --data DIR")
+        return read_split_folders(run_dir)["test"]
+    root = Path(data)
+    if root.is_dir():
+        with_images = [p.name for p in sorted(root.iterdir()) if p.is_dir() and list_images(p)]
+        if len(with_images) == 1:
+            raise InputError(f"{root}: only class '{with_images[0]}' holds images; the ROC AUC needs images with and without substructure")
+    folder = scan_lens_folder(root)
+    if folder.classes[0] != NEGATIVE_CLASS:
+        raise InputError(f"{root}: no '{NEGATIVE_CLASS}' folder")
+    return folder
+
+
+def _write_report(
+    out_dir: Path, metrics: dict, folder: LensFolder, scores: np.ndarray, run_dir: Path | None, multiclass: bool
+) -> None:
+    binary = metrics["substructure_vs_none"]
+    curves = {"substructure vs none": binary}
+    if multiclass:
+        curves.update({f"{name} vs rest": v for name, v in metrics["multiclass"]["one_vs_rest"].items()})
+    plots.plot_roc(curves, out_dir / "roc.png")
+    plots.plot_confusion(binary["confusion_matrix"], ["none", "substructure"], out_dir / "confusion_matrix.png",
+                         f"threshold {binary['threshold']:.3g} ({metrics['threshold_rule']})")
+    if multiclass:
+        plots.plot_confusion(metrics["multiclass"]["confusion_matrix"], list(folder.classes),
+                             out_dir / "confusion_matrix_classes.png", "argmax of class probabilities")
+    plots.plot_score_histogram(scores, folder.labels, list(folder.classes), out_dir / "score_histogram.png", metrics["score"])
+    if run_dir is not None:
+        plots.plot_training_curves(run_dir, out_dir / "training_curves.png")
+    write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    rows = io.StringIO()
+    writer = csv.writer(rows)
+    writer.writerow(["path", "class", "score"])
+    writer.writerows((str(f), folder.classes[label], f"{s:.6g}") for f, label, s in zip(folder.files, folder.labels, scores))
+    write_text_atomic(out_dir / "scores.csv", rows.getvalue())

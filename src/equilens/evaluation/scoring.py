@@ -1,0 +1,50 @@
+"""Batched scoring of images with a trained model, optionally averaged over exact symmetries."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from equilens.models.groups import exact_actions
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """``auto`` -> the first CUDA GPU when there is one, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _score_batch(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    if model.task == "classify":
+        probabilities = torch.softmax(model(images).float(), dim=1)
+        return 1.0 - probabilities[:, 0], probabilities
+    return model.anomaly_score(images).float(), None
+
+
+@torch.inference_mode()
+def score_images(
+    model: nn.Module, images: torch.Tensor, batch_size: int = 256, symmetrize: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Substructure scores of ``images`` (N, 1, H, W) in [0, 1].
+
+    Args:
+        model: an eval-mode model. Classifier: score = p(substructure) = 1 - p(no_sub).
+            Anomaly detector: score = its anomaly score.
+        batch_size: images per forward pass.
+        symmetrize: average over the 8 exact symmetries of the square (test-time augmentation);
+            a no-op up to float error for a model already invariant to them.
+
+    Returns:
+        (N,) float32 CPU scores, and the (N, C) class probabilities (None for anomaly models).
+    """
+    device = next(model.parameters()).device
+    actions = [lambda x: x, *exact_actions("D4").values()] if symmetrize else [lambda x: x]
+    scores, probabilities = [], []
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size].to(device)
+        outputs = [_score_batch(model, act(batch)) for act in actions]
+        scores.append(torch.stack([s for s, _ in outputs]).mean(0).cpu())
+        if outputs[0][1] is not None:
+            probabilities.append(torch.stack([p for _, p in outputs]).mean(0).cpu())
+    return torch.cat(scores) if scores else torch.empty(0), torch.cat(probabilities) if probabilities else None

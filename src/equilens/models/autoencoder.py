@@ -1,0 +1,224 @@
+"""Autoencoders for unsupervised substructure detection: trained on ``no_sub`` images only.
+
+    image (N, 1, H, W) --resize--> x (N, 1, S, S)
+      encoder: [conv -> batch norm -> ReLU -> symmetric stride-2 max-pool] x len(widths)
+               -> dense conv over the whole s x s map -> latent (N, latent x |G|, 1, 1)
+      decoder: dense transposed conv back to s x s -> [bilinear upsample to the encoder's side
+               -> conv -> batch norm -> ReLU] x (len(widths) - 1) -> upsample to S -> conv
+               -> reconstruction (N, 1, S, S)
+
+The anomaly score is the mean squared reconstruction error inside a disc around the lens
+centre: a smooth lens is what the model has learned to draw, so the small distortions that
+subhalos add to the arcs are what it fails to reproduce.
+
+Design (steerable model): every layer, the latent included, is equivariant, so the
+reconstruction of a rotated/flipped image is the rotated/flipped reconstruction and the score
+is exactly invariant under the group's exact actions. The latent is a 1 x 1 map of regular
+fields: it keeps the pose (the lens has a preferred axis) in how its |G| channels are
+permuted, which an invariant latent would lose, and the decoder could then not place the arcs.
+Every pooling uses :func:`~equilens.models.geometry.pool_geometry` and every upsampling
+targets the side the encoder had at that depth with a centre-aligned bilinear grid, so the
+pixel grid stays symmetric at any input size (odd or even).
+"""
+
+from __future__ import annotations
+
+import torch
+from escnn import nn as enn
+from torch import nn
+from torch.nn import functional as F
+
+from equilens.models.geometry import pool_geometry
+from equilens.models.groups import gspace
+from equilens.transforms import resize
+
+
+def encoder_sides(input_size: int, stages: int) -> list[int]:
+    """Feature-map sides [S, s_1, ..., s_stages] after each symmetric stride-2 pooling.
+
+    A stage whose input is already 2 pixels or less is not pooled (as in the classifiers).
+    """
+    sides = [input_size]
+    for _ in range(stages):
+        sides.append(pool_geometry(sides[-1])[2] if sides[-1] > 2 else sides[-1])
+    return sides
+
+
+class _Autoencoder(nn.Module):
+    """What both autoencoders share: input resizing, the score region and the anomaly score.
+
+    Subclasses set ``self.sides`` (from :func:`encoder_sides`) and implement
+    :meth:`reconstruct` and :meth:`encode` on images already resized to S.
+
+    Args:
+        input_size: side S in pixels the image is resized to.
+        score_radius: radius of the disc the score averages over, as a fraction of S
+            (0.5 touches the image border; None scores the whole image).
+    """
+
+    task = "anomaly"
+
+    def __init__(self, input_size: int, score_radius: float | None):
+        super().__init__()
+        self.input_size = input_size
+        self.score_radius = score_radius
+        # A disc about the grid centre maps onto itself under 90-degree turns and flips, so the
+        # masked score keeps the reconstruction's exact symmetry. Not a parameter: not saved.
+        centred = torch.arange(input_size, dtype=torch.float32) - (input_size - 1) / 2
+        radius = torch.hypot(centred[:, None], centred[None, :])
+        limit = float("inf") if score_radius is None else score_radius * input_size
+        self.register_buffer("score_mask", (radius <= limit).float(), persistent=False)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 1, S, S) resized images -> (N, 1, S, S) reconstructions."""
+        raise NotImplementedError
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 1, S, S) resized images -> (N, latent_dim) latent vectors."""
+        raise NotImplementedError
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, 1, H, W) images in [0, 1] -> (N, 1, S, S) reconstruction of the resized image."""
+        return self.reconstruct(resize(images, self.input_size))
+
+    def pixel_errors(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, 1, H, W) images -> (N, 1, S, S) squared reconstruction error, per pixel."""
+        x = resize(images, self.input_size)
+        return (self.reconstruct(x) - x) ** 2
+
+    def region_mean(self, errors: torch.Tensor) -> torch.Tensor:
+        """(N, 1, S, S) per-pixel errors -> (N,) their mean inside the score disc."""
+        return (errors * self.score_mask).sum(dim=(1, 2, 3)) / self.score_mask.sum()
+
+    def anomaly_score(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, 1, H, W) images in [0, 1] -> (N,) mean squared error inside the score disc
+        (units: squared image intensity); high means unlike the ``no_sub`` training images."""
+        return self.region_mean(self.pixel_errors(images))
+
+
+class SteerableAutoencoder(_Autoencoder):
+    """E(2)-equivariant autoencoder (escnn): reconstruction equivariant, score invariant.
+
+    Args:
+        group: symmetry group, ``C<N>`` or ``D<N>``.
+        input_size: side S in pixels the image is resized to.
+        widths: regular fields per encoder block (the decoder mirrors them).
+        latent: regular fields of the 1 x 1 latent (latent dimension = latent x |G|).
+        lift_kernel: side of the first and last convolution's kernel, in pixels.
+        kernel: side of the other kernels.
+        score_radius: see :class:`_Autoencoder`.
+    """
+
+    def __init__(
+        self,
+        group: str = "D4",
+        input_size: int = 75,
+        widths: tuple[int, ...] = (6, 12, 24, 32),
+        latent: int = 4,
+        lift_kernel: int = 5,
+        kernel: int = 3,
+        score_radius: float | None = 0.45,
+    ):
+        super().__init__(input_size, score_radius)
+        space = gspace(group)
+        self.sides = encoder_sides(input_size, len(widths))
+        self.image_type = enn.FieldType(space, [space.trivial_repr])
+        types = [enn.FieldType(space, width * [space.regular_repr]) for width in widths]
+        latent_type = enn.FieldType(space, latent * [space.regular_repr])
+
+        def block(in_type: enn.FieldType, out_type: enn.FieldType, size: int, padding: int) -> list[enn.EquivariantModule]:
+            return [
+                enn.R2Conv(in_type, out_type, kernel_size=size, padding=padding, bias=False),
+                enn.InnerBatchNorm(out_type),
+                enn.ReLU(out_type, inplace=True),
+            ]
+
+        encoder: list[enn.EquivariantModule] = []
+        in_type = self.image_type
+        for i, out_type in enumerate(types):
+            size = lift_kernel if i == 0 else kernel
+            encoder += block(in_type, out_type, size, size // 2)
+            if self.sides[i] > 2:
+                pool, padding, _ = pool_geometry(self.sides[i])
+                encoder.append(enn.PointwiseMaxPool2D(out_type, kernel_size=pool, stride=2, padding=padding))
+            in_type = out_type
+        bottom = self.sides[-1]
+        # A kernel as large as the map, unpadded: a dense, equivariant map to the 1 x 1 latent.
+        encoder.append(enn.R2Conv(in_type, latent_type, kernel_size=bottom, padding=0))
+        self.encoder = enn.SequentialModule(*encoder)
+
+        # Its transpose: the same kernel size, padded to grow the 1 x 1 latent back to bottom^2.
+        decoder = block(latent_type, types[-1], bottom, bottom - 1)
+        for i in range(len(widths) - 1, 0, -1):
+            decoder.append(enn.R2Upsampling(types[i], size=self.sides[i], mode="bilinear"))
+            decoder += block(types[i], types[i - 1], kernel, kernel // 2)
+        decoder += [
+            enn.R2Upsampling(types[0], size=input_size, mode="bilinear"),
+            enn.R2Conv(types[0], self.image_type, kernel_size=lift_kernel, padding=lift_kernel // 2),
+        ]
+        self.decoder = enn.SequentialModule(*decoder)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(enn.GeometricTensor(x, self.image_type)).tensor.flatten(1)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(enn.GeometricTensor(x, self.image_type))).tensor
+
+
+class PlainAutoencoder(_Autoencoder):
+    """The plain-CNN baseline with the same layout as :class:`SteerableAutoencoder`.
+
+    Args:
+        input_size: side S in pixels the image is resized to.
+        widths: channels per encoder block (the decoder mirrors them).
+        latent: channels of the 1 x 1 latent.
+        lift_kernel, kernel, score_radius: as for :class:`SteerableAutoencoder`.
+    """
+
+    def __init__(
+        self,
+        input_size: int = 75,
+        widths: tuple[int, ...] = (16, 32, 64, 128),
+        latent: int = 32,
+        lift_kernel: int = 5,
+        kernel: int = 3,
+        score_radius: float | None = 0.45,
+    ):
+        super().__init__(input_size, score_radius)
+        self.sides = encoder_sides(input_size, len(widths))
+
+        def block(in_channels: int, out_channels: int, size: int, padding: int) -> list[nn.Module]:
+            return [
+                nn.Conv2d(in_channels, out_channels, size, padding=padding, bias=False),
+                nn.BatchNorm2d(out_channels),
+                nn.ReLU(inplace=True),
+            ]
+
+        encoder: list[nn.Module] = []
+        channels = 1
+        for i, width in enumerate(widths):
+            size = lift_kernel if i == 0 else kernel
+            encoder += block(channels, width, size, size // 2)
+            if self.sides[i] > 2:
+                pool, padding, _ = pool_geometry(self.sides[i])
+                encoder.append(nn.MaxPool2d(pool, stride=2, padding=padding))
+            channels = width
+        bottom = self.sides[-1]
+        encoder.append(nn.Conv2d(channels, latent, bottom))
+        self.encoder = nn.Sequential(*encoder)
+
+        decoder = block(latent, widths[-1], bottom, bottom - 1)
+        for i in range(len(widths) - 1, 0, -1):
+            decoder.append(nn.Upsample(size=self.sides[i], mode="bilinear"))
+            decoder += block(widths[i], widths[i - 1], kernel, kernel // 2)
+        decoder += [
+            nn.Upsample(size=input_size, mode="bilinear"),
+            nn.Conv2d(widths[0], 1, lift_kernel, padding=lift_kernel // 2),
+        ]
+        self.decoder = nn.Sequential(*decoder)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x).flatten(1)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))

@@ -1,0 +1,48 @@
+"""Unsupervised substructure detection: an autoencoder trained to reconstruct ``no_sub`` lenses."""
+
+from __future__ import annotations
+
+from torchmetrics import MeanMetric
+from torchmetrics.classification import AUROC
+
+from equilens.errors import InputError
+from equilens.trainers.base import LensModule
+
+
+class AnomalyModule(LensModule):
+    """Trains an autoencoder (``model.task == "anomaly"``) on ``no_sub`` images only.
+
+    Logs per epoch: ``train_loss`` and ``val_loss``, the mean squared reconstruction error per
+    pixel of the (augmented) ``no_sub`` training and the ``no_sub`` validation images; and
+    ``val_auc``, the ROC AUC of ``model.anomaly_score`` for substructure (label > 0) against
+    ``no_sub`` over the whole validation split (which holds every class). Labels are used only
+    for these validation figures and to refuse a training batch that is not all ``no_sub``.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.model.task != "anomaly":
+            raise InputError(f"the anomaly task needs an autoencoder, not a {self.model.task!r} model")
+        self.val_auc = AUROC(task="binary")
+        self.val_loss = MeanMetric()
+
+    def training_step(self, batch, batch_idx):
+        images, labels = batch
+        if (labels != 0).any():
+            raise InputError(
+                f"anomaly training batch {batch_idx} holds {int((labels != 0).sum())} image(s) that "
+                f"are not '{self.hparams.classes[0]}': the autoencoder must only see normal lenses"
+            )
+        loss = self.model.pixel_errors(self.augmented(images)).mean()
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(labels), sync_dist=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        images, labels = batch
+        errors = self.model.pixel_errors(images)  # one forward pass serves both figures
+        normal = labels == 0
+        if normal.any():
+            self.val_loss.update(errors[normal].mean(dim=(1, 2, 3)))
+        self.val_auc.update(self.model.region_mean(errors), (labels > 0).long())
+        self.log("val_loss", self.val_loss, on_epoch=True, prog_bar=True)
+        self.log("val_auc", self.val_auc, on_epoch=True, prog_bar=True)

@@ -1,0 +1,48 @@
+"""Keep the best checkpoint by validation AUC, with a sensible tie-break."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+
+class BestAUCCheckpoint(ModelCheckpoint):
+    """Saves ``best-epoch=NNN.ckpt`` (highest ``val_auc``) and ``last.ckpt`` (for resuming).
+
+    On easy data the validation AUC saturates at 1.0 within an epoch or two; a plain
+    "strictly greater" rule would then keep the first, least-trained model. Ties therefore go to
+    the lower ``val_loss``.
+    """
+
+    def __init__(self, dirpath: str | Path):
+        super().__init__(
+            dirpath=dirpath, filename="best-{epoch:03d}", monitor="val_auc", mode="max", save_top_k=1, save_last=True
+        )
+        self.best_val_loss = math.inf
+
+    def check_monitor_top_k(self, trainer: L.Trainer, current: torch.Tensor | None = None) -> bool:
+        loss = trainer.callback_metrics.get("val_loss")
+        better = super().check_monitor_top_k(trainer, current)
+        tie = bool(
+            current is not None
+            and loss is not None
+            and self.best_k_models
+            and torch.equal(current.cpu(), self.best_k_models[self.kth_best_model_path].cpu())
+            and float(loss) < self.best_val_loss
+        )
+        tie = trainer.strategy.reduce_boolean_decision(tie)
+        if (better or tie) and loss is not None:
+            self.best_val_loss = float(loss)
+        return better or tie
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "best_val_loss": self.best_val_loss}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best_val_loss = state_dict.get("best_val_loss", math.inf)
+        super().load_state_dict(state_dict)
