@@ -10,9 +10,11 @@ import argparse
 from typing import Any
 
 from equilens.errors import InputError
+from equilens.simulation.presets import PRESETS, LensSimulationConfig, get_preset
 
-# (option, config field, type, nargs, help). nargs=2 options are (LOW, HIGH) uniform ranges.
-_PHYSICAL_OPTIONS: list[tuple[str, str, type, int | None, str]] = [
+# (option, config field, type, nargs, help). nargs=2 options are (LOW, HIGH) ranges, stored
+# in one tuple field or, where the field is a pair of names, split over two fields.
+_PHYSICAL_OPTIONS: list[tuple[str, str | tuple[str, str], type, int | None, str]] = [
     ("--num-pix", "num_pix", int, None, "image side in pixels"),
     ("--pixel-scale-arcsec", "pixel_scale_arcsec", float, None, "pixel side in arcsec"),
     ("--psf-fwhm-arcsec", "psf_fwhm_arcsec", float, None, "Gaussian PSF FWHM in arcsec"),
@@ -36,10 +38,12 @@ _PHYSICAL_OPTIONS: list[tuple[str, str, type, int | None, str]] = [
     ("--lens-light-r-sersic-arcsec", "lens_light_R_sersic_arcsec", float, None, "lens-light Sersic radius in arcsec"),
     ("--lens-light-n-sersic", "lens_light_n_sersic", float, None, "lens-light Sersic index"),
     ("--n-subhalos", "n_subhalos", int, None, "number of CDM subhalos per 'sub' image"),
-    ("--subhalo-mass-slope", "subhalo_mass_slope", float, None, "subhalo mass function slope: p(m) ~ m^SLOPE"),
+    ("--subhalo-mass-range-msun", ("subhalo_mass_min_msun", "subhalo_mass_max_msun"), float, 2,
+     "subhalo masses in solar masses, on [LOW, HIGH]"),
+    ("--subhalo-mass-slope", "subhalo_mass_slope", float, None, "subhalo mass function slope X: p(m) ~ m^X"),
     ("--subhalo-radius-range-arcsec", "subhalo_radius_range_arcsec", float, 2,
      "subhalo distance from the lens centre, uniform in [LOW, HIGH] arcsec"),
-    ("--subhalo-profile", "subhalo_profile", str, None, "subhalo mass profile: point_mass or nfw"),
+    ("--subhalo-profile", "subhalo_profile", str, None, "subhalo mass profile: point_mass or nfw (M200, fixed c)"),
     ("--subhalo-nfw-concentration", "subhalo_nfw_concentration", float, None, "NFW concentration r200/r_s"),
     ("--vortex-n-point-masses", "vortex_n_point_masses", int, None, "point masses on the axion vortex line"),
     ("--vortex-mass-msun", "vortex_mass_msun", float, None, "mass of each vortex point mass in solar masses"),
@@ -59,7 +63,6 @@ _SWITCHES: list[tuple[str, str, str]] = [
 
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``simulate`` options to ``parser`` (a subcommand parser or a standalone one)."""
-    from equilens.simulation.presets import PRESETS
     from equilens.simulation.writer import FILE_FORMATS
 
     parser.add_argument("out", help="output folder (created; an interrupted run in it is resumed)")
@@ -79,10 +82,11 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
 
     physics = parser.add_argument_group("physical settings (default: the preset's value)")
     for option, field, kind, nargs, help_text in _PHYSICAL_OPTIONS:
-        metavar = ("LOW", "HIGH") if nargs == 2 else None
-        physics.add_argument(option, dest=field, type=kind, nargs=nargs, metavar=metavar, default=None, help=help_text)
-    physics.add_argument("--subhalo-mass-range-msun", type=float, nargs=2, metavar=("MIN", "MAX"), default=None,
-                         help="subhalo masses in solar masses, on [MIN, MAX]")
+        unit = next((u for u in ("arcsec", "msun", "s") if option.endswith("-" + u)), None)
+        value_name = unit.upper() if unit else ("N" if kind is int else "X")
+        metavar = ("LOW", "HIGH") if nargs == 2 else value_name
+        dest = option.removeprefix("--").replace("-", "_")
+        physics.add_argument(option, dest=dest, type=kind, nargs=nargs, metavar=metavar, default=None, help=help_text)
     for option, field, help_text in _SWITCHES:
         physics.add_argument(option, dest=field, action=argparse.BooleanOptionalAction, default=None, help=help_text)
 
@@ -97,17 +101,20 @@ def _parse_shard(text: str | None) -> tuple[int, int] | None:
     return i, n
 
 
-def config_from_args(args: argparse.Namespace):
+def config_from_args(args: argparse.Namespace) -> LensSimulationConfig:
     """The preset named by ``args.preset`` with every given physical option applied."""
-    from equilens.simulation.presets import get_preset
-
     overrides: dict[str, Any] = {}
-    for field in [spec[1] for spec in _PHYSICAL_OPTIONS] + [spec[1] for spec in _SWITCHES]:
-        value = getattr(args, field)
-        if value is not None:
-            overrides[field] = tuple(value) if isinstance(value, list) else value
-    if args.subhalo_mass_range_msun is not None:
-        overrides["subhalo_mass_min_msun"], overrides["subhalo_mass_max_msun"] = args.subhalo_mass_range_msun
+    for option, field, _, nargs, _ in _PHYSICAL_OPTIONS:
+        value = getattr(args, option.removeprefix("--").replace("-", "_"))
+        if value is None:
+            continue
+        if isinstance(field, tuple):
+            overrides.update(zip(field, value))
+        else:
+            overrides[field] = tuple(value) if nargs == 2 else value
+    for _, field, _ in _SWITCHES:
+        if getattr(args, field) is not None:
+            overrides[field] = getattr(args, field)
     return get_preset(args.preset).replace(**overrides)
 
 
@@ -131,5 +138,6 @@ def run_simulate(args: argparse.Namespace) -> int:
         paired=args.paired,
         progress=not args.no_progress,
     )
-    print(f"simulated {args.n_per_class} images per class ({', '.join(classes)}) in {out}")
+    shard_note = f" (shard {args.shard})" if args.shard else ""
+    print(f"{out}: {args.n_per_class} images per class of {', '.join(classes)}{shard_note} done")
     return 0

@@ -70,7 +70,8 @@ class LensRenderer:
     """Draws lens parameters and renders images for one configuration.
 
     Build one per process and reuse it: lenstronomy models are cached per number of
-    perturbers (building an ``ImageModel`` costs ~1 ms, a point-mass image ~10 ms).
+    perturbers (building an ``ImageModel`` costs ~1 ms; a 150×150 image with 25 point-mass
+    subhalos renders in ~6 ms).
     """
 
     def __init__(self, config: LensSimulationConfig):
@@ -92,7 +93,7 @@ class LensRenderer:
 
     # ------------------------------------------------------------------ parameters
     def draw_parameters(self, class_name: str, seed: int) -> dict[str, Any]:
-        """Every random quantity of one image, without rendering (~50 µs).
+        """Every random quantity of one image, without rendering (~0.1 ms).
 
         Returns a dict of scalars (the metadata row: ``class``, ``seed``, orientation,
         source centre, ellipticities, exposure time, perturber summaries; NaN where a
