@@ -1,0 +1,201 @@
+"""The ``equilens`` command: simulate, train, evaluate, predict, quickstart.
+
+Errors in user input (files, folders, options) print one line naming the problem and exit
+with status 2; nothing else of the user's is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import fields
+
+from equilens import __version__
+from equilens.config import TrainConfig
+from equilens.errors import InputError
+from equilens.log import logger
+
+
+def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = TrainConfig(data="")
+    parser.add_argument("--data", help="dataset folder: no_sub/ and one or more class folders with substructure")
+    parser.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder (other options but "
+                        "--epochs/--max-time are taken from the run)")
+    parser.add_argument("--test-data", help="separate labelled test folder (default: hold out --test-fraction of --data)")
+    parser.add_argument("--task", choices=["classify", "anomaly"], default=defaults.task,
+                        help="classify: supervised; anomaly: learn no_sub images only and score how unusual an image is")
+    parser.add_argument("--model", dest="architecture", choices=["steerable", "cnn"], default=defaults.architecture,
+                        help="steerable: E(2)-equivariant escnn network; cnn: plain CNN baseline")
+    parser.add_argument("--group", default=defaults.group, help="symmetry group of the steerable model: C<N> or D<N> (C4, C8, D4, D8 ...)")
+    parser.add_argument("--input-size", type=int, default=defaults.input_size, help="image side in pixels fed to the model (images are resized)")
+    parser.add_argument("--widths", type=int, nargs="+", help="fields (steerable) or channels (cnn) per block")
+    parser.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {defaults.epochs})")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate")
+    parser.add_argument("--lr-step-epochs", type=int, default=defaults.lr_step_epochs, help="StepLR: epochs between decays")
+    parser.add_argument("--lr-gamma", type=float, default=defaults.lr_gamma, help="StepLR: learning-rate factor per step")
+    parser.add_argument("--val-fraction", type=float, default=defaults.val_fraction, help="per-class validation fraction")
+    parser.add_argument("--test-fraction", type=float, default=defaults.test_fraction, help="per-class test fraction (without --test-data)")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seeds split, initialisation, augmentation")
+    parser.add_argument("--crop-fraction", type=float, default=defaults.crop_fraction, help="random square crop side / image side")
+    parser.add_argument("--no-crop", dest="crop_fraction", action="store_const", const=None, help="no random crop")
+    parser.add_argument("--no-rotate", dest="rotate", action="store_false", help="no random rotation")
+    parser.add_argument("--brightness", type=float, nargs=2, default=defaults.brightness, metavar=("LOW", "HIGH"),
+                        help="multiply each image by a factor uniform in [LOW, HIGH]")
+    parser.add_argument("--no-brightness", dest="brightness", action="store_const", const=None, help="no brightness jitter")
+    parser.add_argument("--max-time", default=None, help="wall-clock limit DD:HH:MM:SS; the best checkpoint so far is kept")
+    parser.add_argument("--accelerator", default=defaults.accelerator, help="Lightning accelerator: auto, cpu, gpu ...")
+    parser.add_argument("--devices", default=defaults.devices, help="Lightning devices: auto, or a count (several GPUs use DDP)")
+    parser.add_argument("--strategy", default=defaults.strategy, help="Lightning strategy (auto, ddp ...)")
+    parser.add_argument("--precision", default=defaults.precision, help="Lightning precision: 32-true, 16-mixed, bf16-mixed")
+    parser.add_argument("--num-workers", type=int, default=defaults.num_workers, help="data-loader processes")
+    parser.add_argument("--runs-dir", default="runs", help="parent folder of run folders")
+    parser.add_argument("--name", help="run folder name (default: task-model-group-timestamp)")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from equilens.training import resume, train
+
+    if args.resume:
+        run_dir = resume(args.resume, epochs=args.epochs, max_time=args.max_time)
+    else:
+        if not args.data:
+            raise InputError("equilens train needs --data DIR (or --resume RUN)")
+        names = {f.name for f in fields(TrainConfig)}
+        values = {k: v for k, v in vars(args).items() if k in names and v is not None}
+        values.setdefault("crop_fraction", None)
+        values.setdefault("brightness", None)
+        config = TrainConfig(**values)
+        run_dir = train(config, runs_dir=args.runs_dir, name=args.name)
+    print(f"run: {run_dir}\nweights: {run_dir / 'model.safetensors'}\nnext: equilens evaluate {run_dir}")
+    return 0
+
+
+def _add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="training run folder or .safetensors weights file")
+    parser.add_argument("--data", help="labelled folder to evaluate on (default: the run's held-out test split)")
+    parser.add_argument("--out", help="report folder (default: a new evaluation* folder inside the run)")
+    parser.add_argument("--threshold", type=float, help="decision threshold for the confusion matrix "
+                        "(default 0.5 on p(substructure); Youden-optimal for anomaly scores)")
+    parser.add_argument("--symmetrize", action="store_true", help="average scores over the 8 rotations/flips of the square")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for the AUC 95%% interval")
+    parser.add_argument("--invariance-images", type=int, default=256, help="images used to measure invariance errors (0: skip)")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from equilens.evaluation import evaluate
+
+    out, metrics = evaluate(
+        args.model, data=args.data, out=args.out, threshold=args.threshold, symmetrize=args.symmetrize,
+        n_bootstrap=args.bootstrap, invariance_images=args.invariance_images, batch_size=args.batch_size,
+        device=args.device,
+    )
+    _print_summary(out, metrics)
+    return 0
+
+
+def _print_summary(out, metrics: dict) -> None:
+    binary = metrics["substructure_vs_none"]
+    low, high = binary["auc_ci95"]
+    print(f"images: {metrics['n_images']} ({binary['n_none']} none, {binary['n_substructure']} substructure)")
+    print(f"AUC: {binary['auc']:.4f} (95% CI {low:.4f}-{high:.4f}); accuracy at threshold "
+          f"{binary['threshold']:.3g}: {binary['accuracy']:.4f}")
+    if "invariance" in metrics:
+        inv = metrics["invariance"]
+        print(f"invariance: max |dp| under 90-degree rotations {inv['rot90_max_abs_change']:.2e}, flips "
+              f"{inv['flip_max_abs_change']:.2e}; median |dp| under 45 degrees {inv['rot45_median_abs_change']:.2e}")
+    print(f"report: {out} (metrics.json, roc.png, confusion_matrix.png, score_histogram.png, training_curves.png)")
+
+
+def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="training run folder or .safetensors weights file")
+    parser.add_argument("paths", nargs="+", help="image files or folders (searched recursively)")
+    parser.add_argument("--out", required=True, help="CSV to write: path, score (and class probabilities)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    parser.add_argument("--symmetrize", action="store_true", help="average scores over the 8 rotations/flips of the square")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from equilens.predict import predict
+
+    out = predict(args.model, args.paths, args.out, batch_size=args.batch_size, symmetrize=args.symmetrize,
+                  device=args.device, overwrite=args.overwrite)
+    print(f"scores: {out}")
+    return 0
+
+
+def _add_quickstart_arguments(parser: argparse.ArgumentParser) -> None:
+    from equilens.quickstart import QuickstartConfig
+
+    defaults = QuickstartConfig()
+    parser.add_argument("--out", default=defaults.out, help="parent folder of the new quickstart-* folder")
+    parser.add_argument("--n-per-class", type=int, default=defaults.n_per_class, help="training+validation images per class")
+    parser.add_argument("--n-test-per-class", type=int, default=defaults.n_test_per_class, help="test images per class")
+    parser.add_argument("--preset", default=defaults.preset, help="simulation preset")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--max-time", default=defaults.max_time, help="training wall-clock limit DD:HH:MM:SS")
+    parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--workers", type=int, default=defaults.workers, help="simulation processes")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--device", default=defaults.device, help="auto, cpu, gpu")
+
+
+def _run_quickstart(args: argparse.Namespace) -> int:
+    from equilens.quickstart import QuickstartConfig, quickstart
+
+    names = {f.name for f in fields(QuickstartConfig)}
+    out, metrics = quickstart(QuickstartConfig(**{k: v for k, v in vars(args).items() if k in names}))
+    _print_summary(out, metrics)
+    return 0
+
+
+def _add_simulate(subparsers) -> None:
+    from equilens.simulation import add_simulate_arguments, run_simulate
+
+    parser = subparsers.add_parser("simulate", help="render labelled lensing images with lenstronomy")
+    add_simulate_arguments(parser)
+    parser.set_defaults(handler=run_simulate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="equilens", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"equilens {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    commands = [
+        ("quickstart", "simulate, train and evaluate end to end on a small dataset", _add_quickstart_arguments, _run_quickstart),
+        ("train", "train a classifier or anomaly detector on an image folder", _add_train_arguments, _run_train),
+        ("evaluate", "ROC, AUC with CI, confusion matrix, curves for a trained model", _add_evaluate_arguments, _run_evaluate),
+        ("predict", "score new images with a trained model", _add_predict_arguments, _run_predict),
+    ]
+    for name, help_text, add, handler in commands:
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        add(sub)
+        sub.set_defaults(handler=handler)
+    _add_simulate(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("equilens: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except InputError as error:
+        print(f"equilens: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("equilens: interrupted (a training run continues with: equilens train --resume RUN)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

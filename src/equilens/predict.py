@@ -1,0 +1,68 @@
+"""``equilens predict``: score new, unlabelled images with a trained model."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from equilens.atomic import write_text_atomic
+from equilens.datasets.folder import load_images
+from equilens.datasets.images import IMAGE_SUFFIXES
+from equilens.errors import InputError
+from equilens.evaluation.scoring import pick_device, score_images
+from equilens.weights import load_model
+
+CHUNK = 1024  # images decoded at a time, so memory stays bounded for any number of files
+
+
+def expand_paths(paths: list[str | Path]) -> list[Path]:
+    """Files as given, and image files found recursively in given folders (sorted)."""
+    files: list[Path] = []
+    for entry in map(Path, paths):
+        if entry.is_dir():
+            files += sorted(p for p in entry.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                            and not p.name.startswith("."))
+        elif entry.is_file():
+            files.append(entry)
+        else:
+            raise InputError(f"{entry}: no such file or folder")
+    if not files:
+        raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {', '.join(map(str, paths))}")
+    return files
+
+
+def predict(
+    model_path: str | Path,
+    paths: list[str | Path],
+    out: str | Path,
+    batch_size: int = 256,
+    symmetrize: bool = False,
+    device: str = "auto",
+    overwrite: bool = False,
+) -> Path:
+    """Write ``out`` as CSV: ``path``, the substructure score, and (classifiers) each class's probability.
+
+    The score column is ``p_substructure`` for a classifier and ``anomaly_score`` for an anomaly
+    detector. An existing ``out`` is only replaced with ``overwrite=True``.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise InputError(f"{out}: already exists (choose another --out or pass --overwrite)")
+    model, info = load_model(model_path, pick_device(device))
+    files = expand_paths(paths)
+    classifier = info.get("task", "classify") == "classify"
+    header = ["path", "p_substructure" if classifier else "anomaly_score"]
+    if classifier:
+        header += [f"p_{name}" for name in info["classes"]]
+    rows = io.StringIO()
+    writer = csv.writer(rows)
+    writer.writerow(header)
+    for start in range(0, len(files), CHUNK):
+        chunk = files[start : start + CHUNK]
+        scores, probabilities = score_images(model, load_images(chunk), batch_size=batch_size, symmetrize=symmetrize)
+        for i, path in enumerate(chunk):
+            extra = [f"{p:.6g}" for p in probabilities[i].tolist()] if probabilities is not None else []
+            writer.writerow([str(path), f"{scores[i].item():.6g}", *extra])
+    write_text_atomic(out, rows.getvalue())
+    return out
