@@ -120,6 +120,22 @@ def test_ring_radius_is_einstein_radius(theta_e, round_lens):
     assert abs(ring_radius_arcsec(config) - theta_e) <= config.pixel_scale_arcsec
 
 
+def test_noise_has_the_stated_variance():
+    """(noisy − noiseless) / sqrt(background_rms² + model / t) is standard normal."""
+    config = MODEL_I.replace(num_pix=64)
+    noisy_renderer, clean_renderer = LensRenderer(config), LensRenderer(config.replace(noise=False))
+    pulls = []
+    for seed in range(4):
+        noisy, params = noisy_renderer.simulate("sub", seed, normalize=False)
+        clean, _ = clean_renderer.simulate("sub", seed, normalize=False)
+        sigma = np.sqrt(config.background_rms**2 + np.abs(clean) / params["exposure_time_s"])
+        pulls.append((noisy - clean) / sigma)
+        bright = clean > 0.5 * clean.max()  # shot noise dominates there
+        assert np.std(pulls[-1][bright]) == pytest.approx(1.0, abs=0.15)
+    pulls = np.concatenate([p.ravel() for p in pulls])
+    assert abs(pulls.mean()) < 0.02 and np.std(pulls) == pytest.approx(1.0, abs=0.02)
+
+
 def test_same_seed_same_image_different_seed_different():
     renderer = LensRenderer(TINY)
     a, params_a = renderer.simulate("sub", seed=7)

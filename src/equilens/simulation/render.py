@@ -176,7 +176,12 @@ class LensRenderer:
             )
         return self._image_models[key]
 
-    def _perturber_kwargs(self, params: dict[str, Any]) -> tuple[str, list[dict[str, float]]]:
+    def perturber_lens_kwargs(self, params: dict[str, Any]) -> tuple[str, list[dict[str, float]]]:
+        """Lenstronomy profile name and per-perturber kwargs (arcsec) for ``params``.
+
+        ``"POINT_MASS"`` (theta_E from the DeepLense mass–θ_E relation) for vortices and
+        point-mass subhalos, ``"NFW"`` (Rs, alpha_Rs) for NFW subhalos.
+        """
         cfg = self.config
         masses, xs, ys = params["perturber_mass_msun"], params["perturber_x_arcsec"], params["perturber_y_arcsec"]
         if params["class"] == "sub" and cfg.subhalo_profile == "nfw":
@@ -202,7 +207,7 @@ class LensRenderer:
         physical image before normalisation.
         """
         cfg = self.config
-        profile, perturbers = self._perturber_kwargs(params)
+        profile, perturbers = self.perturber_lens_kwargs(params)
         kwargs_lens = [
             {"theta_E": cfg.einstein_radius_arcsec, "e1": params["lens_e1"], "e2": params["lens_e2"],
              "center_x": 0.0, "center_y": 0.0},

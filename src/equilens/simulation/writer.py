@@ -7,7 +7,8 @@ Layout of ``OUT``::
     OUT/sub/image_000000.npy     8-bit greyscale .png/.jpg
     OUT/axion/...                only when the vortex class is requested
     OUT/metadata.csv             one row per image: file, class, index, seed, drawn parameters
-    OUT/subhalos.csv             one row per subhalo of the "sub" images (mass, position, θ_E)
+    OUT/subhalos.csv             one row per subhalo of the "sub" images (mass, position, and
+                                 theta_E or NFW Rs, alpha_Rs, all in arcsec)
 
 Determinism: image ``index`` of class ``c`` is rendered from an integer seed derived from
 ``(seed, c, index)`` (or ``(seed, index)`` when ``paired``, so that the images with one index
@@ -40,7 +41,7 @@ import numpy as np
 
 from equilens.atomic import atomic_path, write_text_atomic
 from equilens.errors import InputError
-from equilens.simulation.presets import LensSimulationConfig, einstein_radius_arcsec
+from equilens.simulation.presets import LensSimulationConfig
 from equilens.simulation.render import CLASSES, LensRenderer
 
 FILE_FORMATS = ("npy", "png", "jpg")
@@ -205,9 +206,9 @@ def write_tables(
     file_format: str, paired: bool,
 ) -> None:
     """(Re)write ``metadata.csv`` and ``subhalos.csv`` for the whole dataset (no rendering)."""
-    config = renderer.config
     meta_header: list[str] | None = None
     meta_rows: list[list[Any]] = []
+    subhalo_header: list[str] | None = None
     subhalo_rows: list[list[Any]] = []
     for class_name in classes:
         for index in range(n_per_class):
@@ -217,14 +218,20 @@ def write_tables(
             if meta_header is None:
                 meta_header = ["file", "index"] + list(scalars)
             meta_rows.append([file, index] + [scalars[k] for k in meta_header[2:]])
-            if class_name == "sub":
-                masses = params["perturber_mass_msun"]
-                theta_e = einstein_radius_arcsec(masses, config.z_lens, config.z_source)
-                for m, x, y, t in zip(masses, params["perturber_x_arcsec"], params["perturber_y_arcsec"], theta_e):
-                    subhalo_rows.append([file, float(m), float(x), float(y), float(t)])
+            if class_name != "sub":
+                continue
+            # Vortex point masses are fixed by the vortex scalars; subhalos get a row each,
+            # with the lenstronomy parameters they were rendered with (theta_E or Rs, alpha_Rs).
+            _, lens_kwargs = renderer.perturber_lens_kwargs(params)
+            for mass, kwargs in zip(params["perturber_mass_msun"], lens_kwargs):
+                shape_keys = [k for k in kwargs if k not in ("center_x", "center_y")]
+                if subhalo_header is None:
+                    subhalo_header = ["file", "mass_msun", "x_arcsec", "y_arcsec"] + [f"{k}_arcsec" for k in shape_keys]
+                subhalo_rows.append([file, float(mass), kwargs["center_x"], kwargs["center_y"]]
+                                    + [kwargs[k] for k in shape_keys])
     write_text_atomic(out_dir / METADATA_NAME, _csv_text(meta_header, meta_rows))
     if "sub" in classes:
-        header = ["file", "mass_msun", "x_arcsec", "y_arcsec", "point_mass_theta_E_arcsec"]
+        header = subhalo_header or ["file", "mass_msun", "x_arcsec", "y_arcsec"]
         write_text_atomic(out_dir / SUBHALOS_NAME, _csv_text(header, subhalo_rows))
 
 
