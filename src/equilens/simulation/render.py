@@ -43,8 +43,10 @@ CLASSES = ("no_sub", "sub", "axion")
 _MACRO_STREAM, _SUBHALO_STREAM, _VORTEX_STREAM, _NOISE_STREAM = range(4)
 
 
-def _streams(seed: int) -> list[np.random.Generator]:
-    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
+def _stream(seed: int, which: int) -> np.random.Generator:
+    """Generator of stream ``which`` of image ``seed``: ``SeedSequence(seed).spawn(4)[which]``
+    built directly, so that only the streams a class needs are created."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(which,)))
 
 
 def _rotate_spin2(e1: float, e2: float, angle_rad: float) -> tuple[float, float]:
@@ -103,8 +105,7 @@ class LensRenderer:
         if class_name not in CLASSES:
             raise InputError(f"unknown simulation class {class_name!r}; choose from {', '.join(CLASSES)}")
         cfg = self.config
-        streams = _streams(seed)
-        macro = streams[_MACRO_STREAM]
+        macro = _stream(seed, _MACRO_STREAM)
 
         angle = macro.uniform(0.0, 2 * math.pi) if cfg.random_orientation else 0.0
         source_x0, source_y0 = macro.uniform(*cfg.source_centre_range_arcsec, size=2)
@@ -118,7 +119,7 @@ class LensRenderer:
         masses, xs, ys = empty, empty, empty
         vortex_angle, vortex_half_length = math.nan, math.nan
         if class_name == "sub" and cfg.n_subhalos > 0:
-            rng = streams[_SUBHALO_STREAM]
+            rng = _stream(seed, _SUBHALO_STREAM)
             masses = sample_truncated_power_law(
                 rng, cfg.n_subhalos, cfg.subhalo_mass_slope, cfg.subhalo_mass_min_msun, cfg.subhalo_mass_max_msun
             )
@@ -126,7 +127,7 @@ class LensRenderer:
             phi = rng.uniform(0.0, 2 * math.pi, size=cfg.n_subhalos)
             xs, ys = radius * np.cos(phi), radius * np.sin(phi)
         elif class_name == "axion" and cfg.vortex_n_point_masses > 0:
-            rng = streams[_VORTEX_STREAM]
+            rng = _stream(seed, _VORTEX_STREAM)
             vortex_angle = rng.uniform(0.0, 2 * math.pi)
             vortex_half_length = rng.uniform(*cfg.vortex_half_length_range_arcsec)
             along = np.linspace(-vortex_half_length, vortex_half_length, cfg.vortex_n_point_masses)
@@ -228,7 +229,7 @@ class LensRenderer:
 
         image = model
         if cfg.noise:
-            noise_rng = _streams(params["seed"])[_NOISE_STREAM]
+            noise_rng = _stream(params["seed"], _NOISE_STREAM)
             shot_z, background_z = noise_rng.standard_normal((2,) + model.shape)
             shot_sigma = np.sqrt(np.abs(model) / params["exposure_time_s"])
             image = model + shot_sigma * shot_z + cfg.background_rms * background_z
