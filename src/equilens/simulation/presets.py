@@ -21,6 +21,8 @@ import functools
 import math
 from typing import Any
 
+import numpy as np
+
 from equilens.errors import InputError
 
 #: Cosmology of the DeepLense simulations.
@@ -56,8 +58,6 @@ def einstein_radius_arcsec(mass_msun: Any, z_lens: float, z_source: float) -> An
     """
     if not 0 <= z_lens < z_source:
         raise InputError(f"redshifts must satisfy 0 <= z_lens < z_source, got z_lens={z_lens}, z_source={z_source}")
-    import numpy as np
-
     return _einstein_radius_of_one_msun_arcsec(float(z_lens), float(z_source)) * np.sqrt(mass_msun)
 
 
@@ -88,8 +88,6 @@ def nfw_lensing_arcsec(mass_msun: Any, concentration: float, z_lens: float, z_so
     textbook angular-diameter distances, as lenstronomy's ``LensCosmo.nfw_physical2angle``
     does (whose lenstronomy 1.14.2 version needs astropy >= 7, hence this re-implementation).
     """
-    import numpy as np
-
     rho_crit, d_d_mpc, sigma_crit = _nfw_scales(float(z_lens), float(z_source))
     r200_mpc = (3 * np.asarray(mass_msun, dtype=float) / (4 * math.pi * 200 * rho_crit)) ** (1 / 3)
     rs_mpc = r200_mpc / concentration
