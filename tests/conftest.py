@@ -1,0 +1,28 @@
+"""Shared fixtures: a generated easy dataset and one short training run on it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from toy import write_toy_dataset  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def toy_data(tmp_path_factory) -> Path:
+    """120 images per class, 33x33 px: rings vs rings with a clump."""
+    return write_toy_dataset(tmp_path_factory.mktemp("toy") / "data", n_per_class=120, size=33)
+
+
+@pytest.fixture(scope="session")
+def toy_run(toy_data, tmp_path_factory) -> Path:
+    """A D4 steerable classifier trained briefly on ``toy_data``."""
+    from equilens.config import TrainConfig
+    from equilens.training import train
+
+    config = TrainConfig(data=str(toy_data), input_size=33, epochs=4, lr=3e-3, batch_size=32, accelerator="cpu")
+    return train(config, runs_dir=tmp_path_factory.mktemp("runs"))

@@ -1,0 +1,63 @@
+"""Model shapes and exact invariance under the group's pixel-exact actions."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from equilens.errors import InputError
+from equilens.models import build_model, substructure_score
+from equilens.models.geometry import pool_geometry
+from equilens.models.groups import exact_actions, parse_group
+
+
+@pytest.mark.parametrize("size", range(3, 200))
+def test_pool_geometry_keeps_grid_symmetric(size):
+    kernel, padding, out = pool_geometry(size)
+    assert (size + 2 * padding - kernel) // 2 + 1 == out
+    centres = [2 * i - padding + (kernel - 1) / 2 for i in range(out)]  # window centres in input pixels
+    assert centres == [size - 1 - c for c in reversed(centres)]
+
+
+@pytest.mark.parametrize(
+    "group, size",
+    [("C4", 33), ("C4", 64), ("C8", 75), ("D4", 75), ("D4", 128), ("D8", 48), ("C2", 31)],
+)
+def test_steerable_output_invariant_under_exact_actions(group, size):
+    torch.manual_seed(0)
+    model = build_model({"architecture": "steerable", "group": group, "input_size": size, "widths": [3, 4, 6]}).eval()
+    images = torch.rand(6, 1, size, size)
+    actions = exact_actions(group)
+    assert ("flip_x" in actions) == group.startswith("D") and ("rot90" in actions) == (group != "C2")
+    with torch.no_grad():
+        reference = torch.softmax(model(images), dim=1)
+        for name, act in actions.items():
+            moved = torch.softmax(model(act(images)), dim=1)
+            assert (moved - reference).abs().max() < 1e-4, name
+
+
+def test_invariance_holds_through_resizing():
+    """A 150 px image resized to 75 px inside the model keeps exact invariance."""
+    model = build_model({"architecture": "steerable", "group": "D4", "input_size": 75}).eval()
+    images = torch.rand(4, 1, 150, 150)
+    with torch.no_grad():
+        reference = substructure_score(model, images)
+        for act in exact_actions("D4").values():
+            assert (substructure_score(model, act(images)) - reference).abs().max() < 1e-4
+
+
+def test_plain_cnn_shapes_and_multiclass():
+    model = build_model({"architecture": "cnn", "input_size": 40, "num_classes": 3}).eval()
+    assert model(torch.rand(5, 1, 64, 64)).shape == (5, 3)
+    assert substructure_score(model, torch.rand(5, 1, 40, 40)).shape == (5,)
+
+
+@pytest.mark.parametrize("name", ["X4", "C0", "D", "rot4"])
+def test_bad_group_rejected(name):
+    with pytest.raises(InputError, match="is not C<N> or D<N>"):
+        parse_group(name)
+
+
+def test_bad_architecture_rejected():
+    with pytest.raises(InputError, match="unknown architecture"):
+        build_model({"architecture": "transformer"})
