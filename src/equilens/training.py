@@ -155,7 +155,7 @@ def _fit(run_dir: Path, resume: bool) -> None:
         callbacks=[checkpoint],
         logger=CSVLogger(run_dir, name="logs"),
         default_root_dir=run_dir,
-        log_every_n_steps=10,
+        log_every_n_steps=1,  # metrics are logged per epoch; this only silences a warning on small sets
         num_sanity_val_steps=0,
         enable_model_summary=False,
     )

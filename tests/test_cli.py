@@ -1,0 +1,62 @@
+"""The command line end to end: train -> evaluate -> predict, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from equilens.cli import main
+
+
+def test_train_evaluate_predict(toy_data, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["train", "--data", str(toy_data), "--input-size", "17", "--widths", "2", "3", "--epochs", "2",
+                 "--lr", "3e-3", "--accelerator", "cpu", "--runs-dir", str(runs), "--name", "cli"]) == 0
+    run = runs / "cli"
+    assert (run / "model.safetensors").is_file() and (run / "config.json").is_file()
+
+    assert main(["evaluate", str(run), "--bootstrap", "20", "--out", str(tmp_path / "report")]) == 0
+    printed = capsys.readouterr().out
+    assert "AUC:" in printed and "report:" in printed
+    assert (tmp_path / "report" / "metrics.json").is_file()
+
+    scores = tmp_path / "scores.csv"
+    assert main(["predict", str(run / "model.safetensors"), str(toy_data / "sub"), str(toy_data / "no_sub" / "image_0000.npy"),
+                 "--out", str(scores)]) == 0
+    rows = list(csv.DictReader(scores.open()))
+    assert len(rows) == 121 and set(rows[0]) == {"path", "p_substructure", "p_no_sub", "p_sub"}
+    assert all(0.0 <= float(r["p_substructure"]) <= 1.0 for r in rows)
+
+    # An existing output is never replaced silently.
+    before = scores.read_text()
+    assert main(["predict", str(run), str(toy_data / "sub"), "--out", str(scores)]) == 2
+    assert "already exists" in capsys.readouterr().err and scores.read_text() == before
+
+
+def test_predict_reports_a_corrupt_image(toy_run, tmp_path, capsys):
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    np.save(tmp_path / "good.npy", np.zeros((33, 33), np.float32))
+    assert main(["predict", str(toy_run), str(tmp_path), "--out", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.png" in err and "cannot read image" in err and not (tmp_path / "s.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train"], "needs --data DIR"),
+        (["train", "--data", "{missing}"], "dataset folder does not exist"),
+        (["train", "--data", "{toy}", "--group", "E7"], "is not C<N> or D<N>"),
+        (["evaluate", "{missing}"], "no such run folder or weights file"),
+        (["train", "--resume", "{toy}"], "not a training run"),
+    ],
+)
+def test_bad_input_is_one_clear_line(toy_data, tmp_path, args, message):
+    args = [a.format(missing=tmp_path / "missing", toy=toy_data) for a in args]
+    result = subprocess.run([sys.executable, "-m", "equilens.cli", *args], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr

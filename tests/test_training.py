@@ -1,0 +1,108 @@
+"""Training runs: separation on an easy set, run folders, resume after a kill, evaluation."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from equilens.config import TrainConfig
+from equilens.datasets.split import read_split
+from equilens.errors import InputError
+from equilens.evaluation import evaluate
+from equilens.evaluation.plots import read_epoch_metrics
+from equilens.training import read_run_config, resume, train
+
+
+def test_run_folder_contents(toy_run, toy_data):
+    record = read_run_config(toy_run)
+    assert record["classes"] == ["no_sub", "sub"] and record["model"]["group"] == "D4"
+    parts = {name: set(read_split(toy_run / "splits" / f"{name}.txt", toy_data)) for name in ("train", "val", "test")}
+    assert not (parts["train"] & parts["val"] or parts["train"] & parts["test"] or parts["val"] & parts["test"])
+    assert sum(map(len, parts.values())) == 240
+    assert (toy_run / "model.safetensors").is_file() and (toy_run / "checkpoints" / "last.ckpt").is_file()
+    assert sorted(read_epoch_metrics(toy_run)) == [0, 1, 2, 3]
+
+
+def test_short_training_separates_easy_set(toy_run):
+    out, metrics = evaluate(toy_run, n_bootstrap=200)
+    binary = metrics["substructure_vs_none"]
+    assert binary["auc"] > 0.9
+    low, high = binary["auc_ci95"]
+    assert low <= binary["auc"] <= high
+    assert metrics["invariance"]["rot90_max_abs_change"] < 1e-4
+    assert metrics["invariance"]["flip_max_abs_change"] < 1e-4
+    for name in ("roc.png", "confusion_matrix.png", "score_histogram.png", "training_curves.png", "scores.csv"):
+        assert (out / name).stat().st_size > 0
+    assert json.loads((out / "metrics.json").read_text())["substructure_vs_none"]["auc"] == binary["auc"]
+    second, _ = evaluate(toy_run, n_bootstrap=10, invariance_images=0)
+    assert second != out  # a second report never overwrites the first
+
+
+def test_new_run_never_reuses_a_folder(toy_data, tmp_path):
+    config = dict(data=str(toy_data), input_size=17, epochs=1, widths=[2, 2], accelerator="cpu")
+    first = train(TrainConfig(**config), runs_dir=tmp_path, name="same")
+    second = train(TrainConfig(**config), runs_dir=tmp_path, name="same")
+    assert first.name == "same" and second.name == "same-2"
+
+
+def test_resume_continues_from_last_epoch(toy_data, tmp_path):
+    config = TrainConfig(data=str(toy_data), input_size=17, epochs=1, widths=[2, 2], accelerator="cpu")
+    run = train(config, runs_dir=tmp_path)
+    resume(run, epochs=3)
+    assert sorted(read_epoch_metrics(run)) == [0, 1, 2]
+    assert len(list((run / "logs").glob("version_*"))) == 2  # the first session's log is kept
+
+
+def test_resume_after_kill(toy_data, tmp_path):
+    """A training process killed mid-run resumes to completion from its last checkpoint."""
+    command = [
+        sys.executable, "-m", "equilens.cli", "train", "--data", str(toy_data), "--input-size", "17",
+        "--widths", "2", "2", "--epochs", "200", "--accelerator", "cpu", "--runs-dir", str(tmp_path), "--name", "killed",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    last = tmp_path / "killed" / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 120
+    while not last.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert last.exists() and not (tmp_path / "killed" / "model.safetensors").exists()
+    done = set(read_epoch_metrics(tmp_path / "killed"))
+    resume(tmp_path / "killed", epochs=max(done) + 2)
+    assert (tmp_path / "killed" / "model.safetensors").is_file()
+    assert set(read_epoch_metrics(tmp_path / "killed")) >= set(range(max(done) + 2))
+
+
+def test_multiclass_training_and_report(tmp_path):
+    from toy import write_toy_dataset
+
+    data = write_toy_dataset(tmp_path / "data", n_per_class=40, size=17, classes=("no_sub", "cdm", "axion"))
+    config = TrainConfig(data=str(data), input_size=17, epochs=2, widths=[2, 3], lr=3e-3, accelerator="cpu")
+    run = train(config, runs_dir=tmp_path / "runs")
+    _, metrics = evaluate(run, data=data, n_bootstrap=10, invariance_images=0)
+    assert set(metrics["multiclass"]["one_vs_rest"]) == {"no_sub", "axion", "cdm"}
+    assert len(metrics["multiclass"]["confusion_matrix"]) == 3
+
+
+def test_one_class_test_set_rejected(toy_run, tmp_path):
+    (tmp_path / "no_sub").mkdir()
+
+    np.save(tmp_path / "no_sub" / "a.npy", np.zeros((33, 33), np.float32))
+    with pytest.raises(InputError, match="only class 'no_sub' holds images; the ROC AUC needs"):
+        evaluate(toy_run, data=tmp_path)
+
+
+def test_bad_config_rejected(toy_data, tmp_path):
+    with pytest.raises(InputError, match="--val-fraction"):
+        train(TrainConfig(data=str(toy_data), val_fraction=1.5), runs_dir=tmp_path)
+    with pytest.raises(InputError, match="is not C<N> or D<N>"):
+        train(TrainConfig(data=str(toy_data), group="Q4"), runs_dir=tmp_path)
+    assert not any(tmp_path.iterdir())  # nothing created for a rejected run
