@@ -15,6 +15,8 @@ resolution: a cheap 5x5 lift with few fields at full resolution, halved after ev
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from escnn import nn as enn
 from torch import nn
@@ -87,3 +89,25 @@ class SteerableCNN(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) images in [0, 1] -> (N, num_classes) logits."""
         return self.head(self.invariant_features(images))
+
+    def export(self) -> "ExportedSteerableCNN":
+        """A plain-torch copy for inference (escnn's ``export``): the same function, computed with
+        ordinary Conv2d/BatchNorm2d/MaxPool2d layers and no per-call basis bookkeeping."""
+        was_training = self.training
+        self.eval()
+        exported = ExportedSteerableCNN(self.input_size, self.features.export(), self.group_pool.export(), copy.deepcopy(self.head))
+        self.train(was_training)
+        return exported.eval()
+
+
+class ExportedSteerableCNN(nn.Module):
+    """The inference-only form of :class:`SteerableCNN` (same inputs and outputs)."""
+
+    task = "classify"
+
+    def __init__(self, input_size: int, features: nn.Module, group_pool: nn.Module, head: nn.Module):
+        super().__init__()
+        self.input_size, self.features, self.group_pool, self.head = input_size, features, group_pool, head
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.group_pool(self.features(resize(images, self.input_size))).mean(dim=(-2, -1)))
