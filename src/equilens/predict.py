@@ -11,6 +11,7 @@ from equilens.datasets.folder import load_images
 from equilens.datasets.images import IMAGE_SUFFIXES
 from equilens.errors import InputError
 from equilens.evaluation.scoring import pick_device, score_images
+from equilens.models import for_inference
 from equilens.weights import load_model
 
 CHUNK = 1024  # images decoded at a time, so memory stays bounded for any number of files
@@ -50,6 +51,7 @@ def predict(
     if out.exists() and not overwrite:
         raise InputError(f"{out}: already exists (choose another --out or pass --overwrite)")
     model, info = load_model(model_path, pick_device(device))
+    model = for_inference(model)
     files = expand_paths(paths)
     classifier = info.get("task", "classify") == "classify"
     header = ["path", "p_substructure" if classifier else "anomaly_score"]

@@ -22,6 +22,7 @@ from equilens.evaluation import plots
 from equilens.evaluation.metrics import binary_metrics, invariance_errors, multiclass_metrics, youden_threshold
 from equilens.evaluation.scoring import pick_device, score_images
 from equilens.folders import new_folder
+from equilens.models import for_inference
 from equilens.training import read_split_folders
 from equilens.weights import load_model, resolve_weights
 
@@ -54,6 +55,7 @@ def evaluate(
     """
     weights = resolve_weights(model_path)
     model, info = load_model(weights, pick_device(device))
+    model = for_inference(model)
     run_dir = weights.parent if (weights.parent / "config.json").is_file() else None
     folder = _evaluation_set(data, run_dir, info)
     images = load_images(folder.files)

@@ -34,6 +34,11 @@ def build_model(config: dict[str, Any]) -> nn.Module:
     return model.train()
 
 
+def for_inference(model: nn.Module) -> nn.Module:
+    """The model's plain-torch export where it has one (same outputs, faster), else the model."""
+    return model.export() if hasattr(model, "export") else model
+
+
 def substructure_score(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """(N,) score that is high for substructure: p(not ``no_sub``) for a classifier, the
     anomaly score for an anomaly detector."""
@@ -42,4 +47,4 @@ def substructure_score(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     return model.anomaly_score(images)
 
 
-__all__ = ["ARCHITECTURES", "PlainCNN", "SteerableCNN", "build_model", "substructure_score"]
+__all__ = ["ARCHITECTURES", "PlainCNN", "SteerableCNN", "build_model", "for_inference", "substructure_score"]

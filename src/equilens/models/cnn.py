@@ -1,7 +1,7 @@
 """The plain CNN baseline, under the same interface as :class:`SteerableCNN`.
 
     image (N, 1, H, W) --resize--> (N, 1, S, S)
-      -> [Conv -> BatchNorm -> ReLU -> stride-2 max-pool] x len(widths) -> spatial mean -> MLP
+      -> [Conv -> BatchNorm -> ReLU -> stride-2 max-pool] x len(widths) -> spatial mean and max -> MLP
       -> class logits (N, num_classes)
 
 No symmetry is built in: rotations are learned from augmentation only.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from equilens.models.geometry import pool_geometry
+from equilens.models.geometry import global_pool, pool_geometry
 from equilens.transforms import resize
 
 
@@ -48,7 +48,7 @@ class PlainCNN(nn.Module):
             channels = width
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(
-            nn.Linear(channels, head_width),
+            nn.Linear(2 * channels, head_width),
             nn.ReLU(inplace=True),
             nn.Dropout(dropout),
             nn.Linear(head_width, num_classes),
@@ -56,4 +56,4 @@ class PlainCNN(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) images in [0, 1] -> (N, num_classes) logits."""
-        return self.head(self.features(resize(images, self.input_size)).mean(dim=(-2, -1)))
+        return self.head(global_pool(self.features(resize(images, self.input_size))))

@@ -8,6 +8,8 @@ output (n-1)/2) do; we pick whichever output is odd, so the next stage can do th
 
 from __future__ import annotations
 
+import torch
+
 
 def pool_geometry(size: int) -> tuple[int, int, int]:
     """For an input of side ``size``: (kernel, padding, output side) of a symmetric stride-2 pool."""
@@ -18,3 +20,13 @@ def pool_geometry(size: int) -> tuple[int, int, int]:
     if size == 3 or ((size - 1) // 2) % 2 == 1:
         return 3, 0, (size - 1) // 2
     return 3, 1, (size + 1) // 2
+
+
+def global_pool(features: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, 2C): spatial mean and max of each channel.
+
+    Both are unchanged by any permutation of pixels, hence by every symmetry of the grid. The
+    max keeps a small, local perturbation (a subhalo's kink in the arc) from being averaged
+    away over the whole image.
+    """
+    return torch.cat([features.mean(dim=(-2, -1)), features.amax(dim=(-2, -1))], dim=1)

@@ -1,0 +1,108 @@
+"""Equivariant model vs plain CNN at the same wall-clock training budget.
+
+    python benchmarks/auc_vs_budget.py [--budget-min 10] [--n-per-class 2000] [--work DIR]
+
+Simulates (once; reused from --work) a `test-iv` training set at the fixed DeepLense lens
+orientation, a test set like it, and a test set whose lenses are rendered at random
+orientations (physics rotated, not pixels). Trains the default equivariant model and the plain
+CNN for the same budget each, then prints side by side: test AUC on both test sets, training
+and inference throughput, and invariance errors (max |change of p(sub)| under 90-degree
+rotations, median under 45 degrees).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from equilens.config import TrainConfig
+from equilens.datasets.folder import load_images, scan_lens_folder
+from equilens.evaluation import evaluate, score_images
+from equilens.evaluation.plots import read_epoch_metrics
+from equilens.models import for_inference
+from equilens.simulation import get_preset, simulate_dataset
+from equilens.training import train
+from equilens.weights import load_model
+
+
+def simulate_sets(work: Path, n_per_class: int, n_test: int, workers: int) -> dict[str, Path]:
+    physics = get_preset("test-iv")
+    return {
+        "train": simulate_dataset(work / f"train-{n_per_class}", n_per_class, physics, seed=0, workers=workers),
+        "test": simulate_dataset(work / f"test-{n_test}", n_test, physics, seed=1, workers=workers),
+        "test_rotated": simulate_dataset(work / f"test-rotated-{n_test}", n_test, physics.replace(random_orientation=True),
+                                         seed=2, workers=workers),
+    }
+
+
+def run_one(architecture: str, sets: dict[str, Path], budget_min: float, work: Path, args) -> dict[str, float]:
+    config = TrainConfig(
+        data=str(sets["train"]), test_data=str(sets["test"]), architecture=architecture, epochs=1000,
+        max_time=time.strftime("00:%H:%M:%S", time.gmtime(budget_min * 60)), lr=args.lr, seed=args.seed,
+    )
+    if args.input_size:
+        config.input_size = args.input_size
+    start = time.perf_counter()
+    run = train(config, runs_dir=work / "runs")
+    train_seconds = time.perf_counter() - start
+    epochs = len(read_epoch_metrics(run))
+    n_train = sum(1 for _ in (run / "splits" / "train.txt").open())
+    _, fixed = evaluate(run, out=run / "eval-test", n_bootstrap=200)
+    _, rotated = evaluate(run, data=sets["test_rotated"], out=run / "eval-test-rotated", n_bootstrap=200, invariance_images=0)
+    model = for_inference(load_model(run)[0])
+    images = load_images(scan_lens_folder(sets["test"]).files[:1024])
+    score_images(model, images[:64])
+    start = time.perf_counter()
+    score_images(model, images)
+    infer = len(images) / (time.perf_counter() - start)
+    return {
+        "run": str(run),
+        "epochs": epochs,
+        "auc": fixed["substructure_vs_none"]["auc"],
+        "auc_ci": fixed["substructure_vs_none"]["auc_ci95"],
+        "auc_rotated": rotated["substructure_vs_none"]["auc"],
+        "train_img_s": epochs * n_train / train_seconds,
+        "infer_img_s": infer,
+        **fixed["invariance"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget-min", type=float, default=10.0, help="training wall-clock per model, minutes")
+    parser.add_argument("--n-per-class", type=int, default=2000, help="training+validation images per class")
+    parser.add_argument("--n-test-per-class", type=int, default=1000)
+    parser.add_argument("--input-size", type=int, default=None, help="override both models' input size (px)")
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1, help="simulation processes")
+    parser.add_argument("--work", type=Path, default=Path("bench-auc-vs-budget"), help="data and runs (reused)")
+    parser.add_argument("--models", nargs="+", default=["steerable", "cnn"])
+    args = parser.parse_args()
+    sets = simulate_sets(args.work, args.n_per_class, args.n_test_per_class, args.workers)
+    results = {m: run_one(m, sets, args.budget_min, args.work, args) for m in args.models}
+    print(f"\n{args.budget_min:g} min per model, {args.n_per_class} train+val images per class, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    rows = [
+        ("epochs completed", "epochs", "{:.0f}"),
+        ("test AUC (fixed orientation)", "auc", "{:.4f}"),
+        ("  95% CI", "auc_ci", "{0[0]:.4f}-{0[1]:.4f}"),
+        ("test AUC (random orientation)", "auc_rotated", "{:.4f}"),
+        ("training img/s (incl. validation)", "train_img_s", "{:.1f}"),
+        ("inference img/s", "infer_img_s", "{:.0f}"),
+        ("max |dp| under 90-degree rotations", "rot90_max_abs_change", "{:.2e}"),
+        ("max |dp| under flips", "flip_max_abs_change", "{:.2e}"),
+        ("median |dp| under 45-degree rotation", "rot45_median_abs_change", "{:.2e}"),
+    ]
+    print(f"{'':<38}" + "".join(f"{m:>16}" for m in results))
+    for label, key, fmt in rows:
+        print(f"{label:<38}" + "".join(f"{fmt.format(r[key]):>16}" for r in results.values()))
+    for m, r in results.items():
+        print(f"{m} run: {r['run']}")
+
+
+if __name__ == "__main__":
+    main()
