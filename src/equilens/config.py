@@ -92,6 +92,7 @@ class TrainConfig:
         config: dict[str, Any] = {
             "architecture": self.architecture,
             "input_size": self.input_size,
+            "crop_fraction": self.crop_fraction or 1.0,
             "widths": list(self.widths or DEFAULT_WIDTHS[self.architecture]),
             "num_classes": num_classes,
         }

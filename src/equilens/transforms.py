@@ -1,7 +1,13 @@
-"""Batched image operations on tensors (N, 1, H, W): resizing to the model and augmentation.
+"""Batched image operations on tensors (N, 1, H, W): the model's input geometry and augmentation.
 
 Everything runs on the batch's device, so augmentation costs no data-loader workers and runs
 on the GPU when there is one.
+
+Crop and scale are kept identical in training and evaluation: the model itself always takes a
+centred crop (a fraction of the side) and resizes it to its input size; the training
+augmentation shifts the image by up to the crop margin first, so what the model sees in
+training is a random crop of the same size — the torchvision RandomCrop/CenterCrop recipe,
+without the train/test scale mismatch of cropping in training only.
 """
 
 from __future__ import annotations
@@ -25,12 +31,32 @@ def resize(images: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
+def crop_margin(side: int, fraction: float) -> int:
+    """Pixels cut from each edge by a centred crop keeping ``fraction`` of ``side``.
+
+    Equal margins keep the crop centred exactly, so rotations and flips stay exact.
+    """
+    return int(round(side * (1.0 - fraction) / 2))
+
+
+def center_crop(images: torch.Tensor, fraction: float) -> torch.Tensor:
+    """Centred crop of (N, C, H, W) keeping ``fraction`` of each side."""
+    top, left = crop_margin(images.shape[-2], fraction), crop_margin(images.shape[-1], fraction)
+    return images[..., top : images.shape[-2] - top, left : images.shape[-1] - left]
+
+
+def model_input(images: torch.Tensor, crop_fraction: float, size: int) -> torch.Tensor:
+    """(N, 1, H, W) images -> (N, 1, size, size): centred crop, then resize."""
+    return resize(center_crop(images, crop_fraction), size)
+
+
 @dataclass
 class AugmentConfig:
     """The DeepLense training recipe; set a field to None/False to switch that step off.
 
     Attributes:
-        crop_fraction: side of the random square crop as a fraction of the image side.
+        crop_fraction: side of the random square crop as a fraction of the image side (the
+            model takes the centred crop of this size at evaluation).
         rotate: rotate by an angle drawn uniformly over the full circle.
         brightness: multiply each image by a factor drawn uniformly from this range.
     """
@@ -41,22 +67,19 @@ class AugmentConfig:
 
 
 class Augment(nn.Module):
-    """Random crop -> resize to the model's input -> random rotation -> brightness jitter.
+    """Random shift (= random crop after the model's centred crop) -> random rotation -> brightness.
 
-    Input (N, 1, H, W) at the stored resolution; output (N, 1, size, size). Resizing before
-    rotating keeps the rotation cheap at the model's (smaller) input size.
+    Input and output (N, 1, H, W) at the stored resolution.
     """
 
-    def __init__(self, size: int, config: AugmentConfig):
+    def __init__(self, config: AugmentConfig):
         super().__init__()
-        self.size = size
         self.config = config
         self.rotation = K.RandomRotation(degrees=180.0, p=1.0) if config.rotate else None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.config.crop_fraction is not None and self.config.crop_fraction < 1.0:
-            images = random_crop(images, self.config.crop_fraction)
-        images = resize(images, self.size)
+            images = random_shift(images, crop_margin(min(images.shape[-2:]), self.config.crop_fraction))
         if self.rotation is not None:
             images = self.rotation(images)
         if self.config.brightness is not None:
@@ -67,14 +90,16 @@ class Augment(nn.Module):
         return images
 
 
-def random_crop(images: torch.Tensor, fraction: float) -> torch.Tensor:
-    """Crop one random square of side ``fraction * H`` per image (N, C, H, W) -> (N, C, h, h)."""
+def random_shift(images: torch.Tensor, margin: int) -> torch.Tensor:
+    """Shift each image of (N, C, H, W) by its own random integer offset in [-margin, margin]
+    along each axis, filling with zeros; output (N, C, H, W)."""
+    if margin == 0:
+        return images
     n, _, height, width = images.shape
-    side = max(1, round(fraction * min(height, width)))
-    top = torch.randint(0, height - side + 1, (n, 1, 1), device=images.device)
-    left = torch.randint(0, width - side + 1, (n, 1, 1), device=images.device)
-    offsets = torch.arange(side, device=images.device)
-    rows = top + offsets[None, :, None]  # (N, side, 1)
-    cols = left + offsets[None, None, :]  # (N, 1, side)
+    padded = F.pad(images, (margin, margin, margin, margin))
+    top = torch.randint(0, 2 * margin + 1, (n, 1, 1), device=images.device)
+    left = torch.randint(0, 2 * margin + 1, (n, 1, 1), device=images.device)
+    rows = top + torch.arange(height, device=images.device)[None, :, None]  # (N, H, 1)
+    cols = left + torch.arange(width, device=images.device)[None, None, :]  # (N, 1, W)
     batch = torch.arange(n, device=images.device)[:, None, None]
-    return images.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)

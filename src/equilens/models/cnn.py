@@ -1,6 +1,6 @@
 """The plain CNN baseline, under the same interface as :class:`SteerableCNN`.
 
-    image (N, 1, H, W) --resize--> (N, 1, S, S)
+    image (N, 1, H, W) --centred crop, resize--> (N, 1, S, S)
       -> [Conv -> BatchNorm -> ReLU -> stride-2 max-pool] x len(widths) -> spatial mean and max -> MLP
       -> class logits (N, num_classes)
 
@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from equilens.models.geometry import global_pool, pool_geometry
-from equilens.transforms import resize
+from equilens.transforms import model_input
 
 
 class PlainCNN(nn.Module):
@@ -24,6 +24,7 @@ class PlainCNN(nn.Module):
     def __init__(
         self,
         input_size: int = 75,
+        crop_fraction: float = 1.0,
         widths: tuple[int, ...] = (16, 32, 64, 128),
         lift_kernel: int = 5,
         kernel: int = 3,
@@ -33,6 +34,7 @@ class PlainCNN(nn.Module):
     ):
         super().__init__()
         self.input_size = input_size
+        self.crop_fraction = crop_fraction
         layers: list[nn.Module] = []
         channels, side = 1, input_size
         for i, width in enumerate(widths):
@@ -56,4 +58,4 @@ class PlainCNN(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) images in [0, 1] -> (N, num_classes) logits."""
-        return self.head(global_pool(self.features(resize(images, self.input_size))))
+        return self.head(global_pool(self.features(model_input(images, self.crop_fraction, self.input_size))))

@@ -1,6 +1,6 @@
 """The E(2)-steerable classifier: the whole model in one file.
 
-    image (N, 1, H, W) --resize--> (N, 1, S, S)
+    image (N, 1, H, W) --centred crop, resize--> (N, 1, S, S)
       -> [R2Conv -> InnerBatchNorm -> ReLU -> symmetric stride-2 max-pool] x len(widths)
          (regular fields of the group; the first conv lifts the grey image to the group)
       -> GroupPooling (max over each field's |G| channels: invariant features)
@@ -23,7 +23,7 @@ from torch import nn
 
 from equilens.models.geometry import global_pool, pool_geometry
 from equilens.models.groups import gspace
-from equilens.transforms import resize
+from equilens.transforms import model_input
 
 
 class SteerableCNN(nn.Module):
@@ -33,6 +33,7 @@ class SteerableCNN(nn.Module):
         group: symmetry group, ``C<N>`` or ``D<N>`` (e.g. ``D4``: 90-degree rotations and flips).
         input_size: side S in pixels the image is resized to; exact invariance holds for any S
             because every pooling keeps the grid symmetric.
+        crop_fraction: the centred crop (fraction of the image side) taken before resizing.
         widths: regular fields per conv block (channels = width x |G|).
         lift_kernel: side of the first (lifting) convolution's kernel, in pixels.
         kernel: side of the later kernels.
@@ -47,6 +48,7 @@ class SteerableCNN(nn.Module):
         self,
         group: str = "D4",
         input_size: int = 75,
+        crop_fraction: float = 1.0,
         widths: tuple[int, ...] = (6, 12, 24, 32),
         lift_kernel: int = 5,
         kernel: int = 3,
@@ -56,6 +58,7 @@ class SteerableCNN(nn.Module):
     ):
         super().__init__()
         self.input_size = input_size
+        self.crop_fraction = crop_fraction
         space = gspace(group)
         self.input_type = enn.FieldType(space, [space.trivial_repr])
         layers: list[enn.EquivariantModule] = []
@@ -83,7 +86,7 @@ class SteerableCNN(nn.Module):
 
     def invariant_features(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) images in [0, 1] -> (N, 2 * widths[-1]) group-invariant features."""
-        x = enn.GeometricTensor(resize(images, self.input_size), self.input_type)
+        x = enn.GeometricTensor(model_input(images, self.crop_fraction, self.input_size), self.input_type)
         return global_pool(self.group_pool(self.features(x)).tensor)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -95,7 +98,7 @@ class SteerableCNN(nn.Module):
         ordinary Conv2d/BatchNorm2d/MaxPool2d layers and no per-call basis bookkeeping."""
         was_training = self.training
         self.eval()
-        exported = ExportedSteerableCNN(self.input_size, self.features.export(), self.group_pool.export(), copy.deepcopy(self.head))
+        exported = ExportedSteerableCNN(self.input_size, self.crop_fraction, self.features.export(), self.group_pool.export(), copy.deepcopy(self.head))
         self.train(was_training)
         return exported.eval()
 
@@ -105,9 +108,10 @@ class ExportedSteerableCNN(nn.Module):
 
     task = "classify"
 
-    def __init__(self, input_size: int, features: nn.Module, group_pool: nn.Module, head: nn.Module):
+    def __init__(self, input_size: int, crop_fraction: float, features: nn.Module, group_pool: nn.Module, head: nn.Module):
         super().__init__()
-        self.input_size, self.features, self.group_pool, self.head = input_size, features, group_pool, head
+        self.input_size, self.crop_fraction = input_size, crop_fraction
+        self.features, self.group_pool, self.head = features, group_pool, head
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(global_pool(self.group_pool(self.features(resize(images, self.input_size)))))
+        return self.head(global_pool(self.group_pool(self.features(model_input(images, self.crop_fraction, self.input_size)))))

@@ -35,7 +35,7 @@ class LensModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.model = build_model(model)
-        self.augment = Augment(model["input_size"], AugmentConfig(**(augment or {})))
+        self.augment = Augment(AugmentConfig(**(augment or {})))
 
     def augmented(self, images: torch.Tensor) -> torch.Tensor:
         """Training-time augmentation (no gradient flows through it)."""
