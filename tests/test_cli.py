@@ -60,3 +60,14 @@ def test_bad_input_is_one_clear_line(toy_data, tmp_path, args, message):
     result = subprocess.run([sys.executable, "-m", "equilens.cli", *args], capture_output=True, text=True)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ddp_on_two_cpu_processes_shares_one_run_folder(toy_data, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "equilens.cli", "train", "--data", str(toy_data), "--input-size", "17", "--widths", "2", "2",
+         "--epochs", "1", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--runs-dir", str(tmp_path),
+         "--name", "ddp"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [p.name for p in tmp_path.iterdir()] == ["ddp"] and (tmp_path / "ddp" / "model.safetensors").is_file()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import fields
 
@@ -68,7 +69,8 @@ def _run_train(args: argparse.Namespace) -> int:
         values.setdefault("brightness", None)
         config = TrainConfig(**values)
         run_dir = train(config, runs_dir=args.runs_dir, name=args.name)
-    print(f"run: {run_dir}\nweights: {run_dir / 'model.safetensors'}\nnext: equilens evaluate {run_dir}")
+    if os.environ.get("LOCAL_RANK", "0") == "0":  # DDP's extra processes stay quiet
+        print(f"run: {run_dir}\nweights: {run_dir / 'model.safetensors'}\nnext: equilens evaluate {run_dir}")
     return 0
 
 

@@ -12,6 +12,7 @@ A run folder holds::
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -34,10 +35,23 @@ from equilens.trainers.checkpoint import BestAUCCheckpoint
 from equilens.weights import WEIGHTS_NAME, save_weights
 
 CONFIG_NAME = "config.json"
+# Lightning's DDP launcher re-runs the user's command in one process per extra device; those
+# processes must join the parent's run folder instead of making their own.
+RUN_DIR_ENV = "EQUILENS_RUN_DIR"
+
+
+def _ddp_child_run() -> Path | None:
+    if os.environ.get("LOCAL_RANK", "0") != "0" and RUN_DIR_ENV in os.environ:
+        return Path(os.environ[RUN_DIR_ENV])
+    return None
 
 
 def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None = None) -> Path:
     """Start a new training run in a new folder under ``runs_dir``; return the run folder."""
+    child = _ddp_child_run()
+    if child is not None:
+        _fit(child, resume=False)
+        return child
     config.validate()
     if config.task not in TASKS:
         raise InputError(f"--task {config.task!r}: choose one of {sorted(TASKS)}")
@@ -67,7 +81,7 @@ def resume(run_dir: str | Path, epochs: int | None = None, max_time: str | None 
     """Continue an interrupted run from its last checkpoint (optionally with a new epoch or time limit)."""
     run_dir = Path(run_dir)
     record = read_run_config(run_dir)
-    if epochs is not None or max_time is not None:
+    if _ddp_child_run() is None and (epochs is not None or max_time is not None):
         record["train"].update({k: v for k, v in {"epochs": epochs, "max_time": max_time}.items() if v is not None})
         write_text_atomic(run_dir / CONFIG_NAME, json.dumps(record, indent=2) + "\n")
     _fit(run_dir, resume=True)
@@ -159,6 +173,7 @@ def _fit(run_dir: Path, resume: bool) -> None:
         num_sanity_val_steps=0,
         enable_model_summary=False,
     )
+    os.environ[RUN_DIR_ENV] = str(run_dir.resolve())
     last = run_dir / "checkpoints" / "last.ckpt"
     if resume and not last.is_file():
         raise InputError(f"{run_dir}: nothing to resume (no checkpoints/last.ckpt)")
