@@ -83,7 +83,8 @@ class TrainConfig:
         """The :func:`equilens.models.build_model` config this run trains."""
         if self.task == "anomaly":
             # An autoencoder: no classes; its widths and latent size default to the model's own.
-            config = {"architecture": f"{self.architecture}_autoencoder", "input_size": self.input_size}
+            config = {"architecture": f"{self.architecture}_autoencoder", "input_size": self.input_size,
+                      "crop_fraction": self.crop_fraction or 1.0}
             if self.widths:
                 config["widths"] = list(self.widths)
             if self.architecture == "steerable":

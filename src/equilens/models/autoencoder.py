@@ -1,6 +1,6 @@
 """Autoencoders for unsupervised substructure detection: trained on ``no_sub`` images only.
 
-    image (N, 1, H, W) --resize--> x (N, 1, S, S)
+    image (N, 1, H, W) --centred crop, resize--> x (N, 1, S, S)
       encoder: [conv -> batch norm -> ReLU -> symmetric stride-2 max-pool] x len(widths)
                -> dense conv over the whole s x s map -> latent (N, latent x |G|, 1, 1)
       decoder: dense transposed conv back to s x s -> [bilinear upsample to the encoder's side
@@ -42,7 +42,7 @@ from torch.nn import functional as F
 
 from equilens.models.geometry import pool_geometry
 from equilens.models.groups import gspace
-from equilens.transforms import resize
+from equilens.transforms import model_input
 
 
 def encoder_sides(input_size: int, stages: int) -> list[int]:
@@ -57,13 +57,15 @@ def encoder_sides(input_size: int, stages: int) -> list[int]:
 
 
 class _Autoencoder(nn.Module):
-    """What both autoencoders share: input resizing, the score region and the anomaly score.
+    """What both autoencoders share: the input geometry, the score region and the anomaly score.
 
     Subclasses set ``self.sides`` (from :func:`encoder_sides`) and implement
-    :meth:`reconstruct` and :meth:`encode` on images already resized to S.
+    :meth:`reconstruct` and :meth:`encode` on model inputs (already cropped and resized to S).
 
     Args:
         input_size: side S in pixels the image is resized to.
+        crop_fraction: the centred crop (fraction of the image side) taken before resizing,
+            as the classifiers do (see :func:`equilens.transforms.model_input`).
         score_radius: radius of the disc the score averages over, as a fraction of S
             (0.5 touches the image border; None scores the whole image). The default 0.35
             covers the Einstein ring and the subhalo region of Test-IV lenses.
@@ -71,9 +73,10 @@ class _Autoencoder(nn.Module):
 
     task = "anomaly"
 
-    def __init__(self, input_size: int, score_radius: float | None):
+    def __init__(self, input_size: int, crop_fraction: float, score_radius: float | None):
         super().__init__()
         self.input_size = input_size
+        self.crop_fraction = crop_fraction
         self.score_radius = score_radius
         # A disc about the grid centre maps onto itself under 90-degree turns and flips, so the
         # masked score keeps the reconstruction's exact symmetry. Not a parameter: not saved.
@@ -82,21 +85,25 @@ class _Autoencoder(nn.Module):
         limit = float("inf") if score_radius is None else score_radius * input_size
         self.register_buffer("score_mask", (radius <= limit).float(), persistent=False)
 
+    def model_input(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, 1, H, W) images -> (N, 1, S, S): what the autoencoder reconstructs."""
+        return model_input(images, self.crop_fraction, self.input_size)
+
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 1, S, S) resized images -> (N, 1, S, S) reconstructions."""
+        """(N, 1, S, S) model inputs -> (N, 1, S, S) reconstructions."""
         raise NotImplementedError
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 1, S, S) resized images -> (N, latent_dim) latent vectors."""
+        """(N, 1, S, S) model inputs -> (N, latent_dim) latent vectors."""
         raise NotImplementedError
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, 1, H, W) images in [0, 1] -> (N, 1, S, S) reconstruction of the resized image."""
-        return self.reconstruct(resize(images, self.input_size))
+        """(N, 1, H, W) images in [0, 1] -> (N, 1, S, S) reconstruction of the model input."""
+        return self.reconstruct(self.model_input(images))
 
     def pixel_errors(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) images -> (N, 1, S, S) squared reconstruction error, per pixel."""
-        x = resize(images, self.input_size)
+        x = self.model_input(images)
         return (self.reconstruct(x) - x) ** 2
 
     def region_mean(self, errors: torch.Tensor) -> torch.Tensor:
@@ -114,7 +121,7 @@ class SteerableAutoencoder(_Autoencoder):
 
     Args:
         group: symmetry group, ``C<N>`` or ``D<N>``.
-        input_size: side S in pixels the image is resized to.
+        input_size, crop_fraction: see :class:`_Autoencoder`.
         widths: regular fields per encoder block (the decoder mirrors them).
         latent: regular fields of the 1 x 1 latent (latent dimension = latent x |G|).
         lift_kernel: side of the first and last convolution's kernel, in pixels.
@@ -126,13 +133,14 @@ class SteerableAutoencoder(_Autoencoder):
         self,
         group: str = "D4",
         input_size: int = 75,
+        crop_fraction: float = 1.0,
         widths: tuple[int, ...] = (6, 12, 24, 32),
         latent: int = 4,
         lift_kernel: int = 5,
         kernel: int = 3,
         score_radius: float | None = 0.35,
     ):
-        super().__init__(input_size, score_radius)
+        super().__init__(input_size, crop_fraction, score_radius)
         space = gspace(group)
         self.sides = encoder_sides(input_size, len(widths))
         self.image_type = enn.FieldType(space, [space.trivial_repr])
@@ -182,7 +190,7 @@ class PlainAutoencoder(_Autoencoder):
     """The plain-CNN baseline with the same layout as :class:`SteerableAutoencoder`.
 
     Args:
-        input_size: side S in pixels the image is resized to.
+        input_size, crop_fraction: see :class:`_Autoencoder`.
         widths: channels per encoder block (the decoder mirrors them).
         latent: channels of the 1 x 1 latent.
         lift_kernel, kernel, score_radius: as for :class:`SteerableAutoencoder`.
@@ -191,13 +199,14 @@ class PlainAutoencoder(_Autoencoder):
     def __init__(
         self,
         input_size: int = 75,
+        crop_fraction: float = 1.0,
         widths: tuple[int, ...] = (16, 32, 64, 128),
         latent: int = 32,
         lift_kernel: int = 5,
         kernel: int = 3,
         score_radius: float | None = 0.35,
     ):
-        super().__init__(input_size, score_radius)
+        super().__init__(input_size, crop_fraction, score_radius)
         self.sides = encoder_sides(input_size, len(widths))
 
         def block(in_channels: int, out_channels: int, size: int, padding: int) -> list[nn.Module]:
