@@ -8,7 +8,19 @@ from typing import Any
 from equilens.errors import InputError
 from equilens.models.groups import parse_group
 
-DEFAULT_WIDTHS = {"steerable": (6, 12, 24, 32), "cnn": (16, 32, 64, 128)}
+# Channels per block. A steerable model gets the same channel budget, as regular fields of
+# |G| channels each, so both architectures cost about the same per image.
+DEFAULT_CHANNELS = (16, 32, 64, 128)
+ARCHITECTURE_NAMES = ("steerable", "cnn")
+
+
+def default_widths(architecture: str, group: str) -> list[int]:
+    """Fields (steerable: channels / |G|) or channels (cnn) per block."""
+    if architecture == "cnn":
+        return list(DEFAULT_CHANNELS)
+    flips, order = parse_group(group)
+    group_size = order * (2 if flips else 1)
+    return [max(1, channels // group_size) for channels in DEFAULT_CHANNELS]
 
 
 @dataclass
@@ -23,7 +35,8 @@ class TrainConfig:
         architecture: ``steerable`` (escnn, equivariant) or ``cnn`` (plain baseline).
         group: symmetry group of the steerable model, ``C<N>`` or ``D<N>``.
         input_size: side in pixels the images are resized to before the model.
-        widths: fields (steerable) or channels (cnn) per block; None takes the default.
+        widths: fields (steerable) or channels (cnn) per block; None takes the default, the
+            same channels for both (16, 32, 64, 128), i.e. fields = channels / |G|.
         epochs, batch_size, lr, lr_step_epochs, lr_gamma: Adam + StepLR schedule.
         val_fraction, test_fraction: per-class split fractions.
         seed: seeds the split, initialisation and augmentation.
@@ -59,8 +72,8 @@ class TrainConfig:
     num_workers: int = 0
 
     def validate(self) -> "TrainConfig":
-        if self.architecture not in DEFAULT_WIDTHS:
-            raise InputError(f"--architecture {self.architecture!r}: choose one of {sorted(DEFAULT_WIDTHS)}")
+        if self.architecture not in ARCHITECTURE_NAMES:
+            raise InputError(f"--model {self.architecture!r}: choose one of {list(ARCHITECTURE_NAMES)}")
         parse_group(self.group)
         checks = [
             (self.input_size >= 8, f"--input-size {self.input_size}: must be at least 8 pixels"),
@@ -94,7 +107,7 @@ class TrainConfig:
             "architecture": self.architecture,
             "input_size": self.input_size,
             "crop_fraction": self.crop_fraction or 1.0,
-            "widths": list(self.widths or DEFAULT_WIDTHS[self.architecture]),
+            "widths": list(self.widths or default_widths(self.architecture, self.group)),
             "num_classes": num_classes,
         }
         if self.architecture == "steerable":

@@ -33,10 +33,10 @@ class QuickstartConfig:
     """
 
     out: str = "."
-    n_per_class: int = 1500
+    n_per_class: int = 2000
     n_test_per_class: int = 500
     preset: str = "test-iv"
-    epochs: int = 20
+    epochs: int = 40
     max_time: str | None = "00:00:09:00"
     lr: float = 2e-3
     batch_size: int = 64
