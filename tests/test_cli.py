@@ -71,3 +71,15 @@ def test_ddp_on_two_cpu_processes_shares_one_run_folder(toy_data, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert [p.name for p in tmp_path.iterdir()] == ["ddp"] and (tmp_path / "ddp" / "model.safetensors").is_file()
+
+
+def test_quickstart_end_to_end_small(tmp_path, capsys):
+    """The main job with tiny budgets: simulate -> train -> evaluate -> report."""
+    assert main(["quickstart", "--out", str(tmp_path), "--n-per-class", "16", "--n-test-per-class", "8",
+                 "--epochs", "1", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "AUC:" in printed
+    (root,) = tmp_path.glob("quickstart*")
+    assert len(list((root / "data" / "train" / "sub").glob("*.npy"))) == 16
+    (report,) = root.glob("runs/*/evaluation")
+    assert (report / "metrics.json").is_file() and (report / "roc.png").is_file()

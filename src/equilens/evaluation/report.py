@@ -65,7 +65,7 @@ def evaluate(
     task = info.get("task", "classify")
     if threshold is None:
         threshold = 0.5 if task == "classify" else youden_threshold(is_substructure, scores)
-        threshold_rule = "0.5 on p(substructure)" if task == "classify" else "Youden's J maximum on this set"
+        threshold_rule = "default for probabilities" if task == "classify" else "Youden's J maximum on this set"
     else:
         threshold_rule = "given"
     metrics: dict[str, Any] = {
@@ -115,7 +115,7 @@ def _write_report(
         curves.update({f"{name} vs rest": v for name, v in metrics["multiclass"]["one_vs_rest"].items()})
     plots.plot_roc(curves, out_dir / "roc.png")
     plots.plot_confusion(binary["confusion_matrix"], ["none", "substructure"], out_dir / "confusion_matrix.png",
-                         f"threshold {binary['threshold']:.3g} ({metrics['threshold_rule']})")
+                         f"score >= {binary['threshold']:.3g} ({metrics['threshold_rule']})")
     if multiclass:
         plots.plot_confusion(metrics["multiclass"]["confusion_matrix"], list(folder.classes),
                              out_dir / "confusion_matrix_classes.png", "argmax of class probabilities")
