@@ -38,7 +38,6 @@ from __future__ import annotations
 import torch
 from escnn import nn as enn
 from torch import nn
-from torch.nn import functional as F
 
 from equilens.models.geometry import pool_geometry
 from equilens.models.groups import gspace
@@ -60,7 +59,7 @@ class _Autoencoder(nn.Module):
     """What both autoencoders share: the input geometry, the score region and the anomaly score.
 
     Subclasses set ``self.sides`` (from :func:`encoder_sides`) and implement
-    :meth:`reconstruct` and :meth:`encode` on model inputs (already cropped and resized to S).
+    :meth:`reconstruct` on model inputs (already cropped and resized to S).
 
     Args:
         input_size: side S in pixels the image is resized to.
@@ -91,10 +90,6 @@ class _Autoencoder(nn.Module):
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 1, S, S) model inputs -> (N, 1, S, S) reconstructions."""
-        raise NotImplementedError
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 1, S, S) model inputs -> (N, latent_dim) latent vectors."""
         raise NotImplementedError
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -179,9 +174,6 @@ class SteerableAutoencoder(_Autoencoder):
         ]
         self.decoder = enn.SequentialModule(*decoder)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(enn.GeometricTensor(x, self.image_type)).tensor.flatten(1)
-
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(enn.GeometricTensor(x, self.image_type))).tensor
 
@@ -238,9 +230,6 @@ class PlainAutoencoder(_Autoencoder):
             nn.Conv2d(widths[0], 1, lift_kernel, padding=lift_kernel // 2),
         ]
         self.decoder = nn.Sequential(*decoder)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x).flatten(1)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))
