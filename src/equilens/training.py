@@ -32,6 +32,7 @@ from equilens.folders import new_folder
 from equilens.log import logger
 from equilens.trainers import TASKS
 from equilens.trainers.checkpoint import BestAUCCheckpoint
+from equilens.trainers.precise_bn import PreciseBatchNorm
 from equilens.weights import WEIGHTS_NAME, save_weights
 
 CONFIG_NAME = "config.json"
@@ -166,7 +167,7 @@ def _fit(run_dir: Path, resume: bool) -> None:
         devices=_devices(config.devices),
         strategy=config.strategy,
         precision=config.precision,
-        callbacks=[checkpoint],
+        callbacks=[PreciseBatchNorm(), checkpoint],
         logger=CSVLogger(run_dir, name="logs"),
         default_root_dir=run_dir,
         log_every_n_steps=1,  # metrics are logged per epoch; this only silences a warning on small sets
