@@ -42,6 +42,9 @@ def run_one(architecture: str, sets: dict[str, Path], budget_min: float, work: P
     config = TrainConfig(
         data=str(sets["train"]), test_data=str(sets["test"]), architecture=architecture, epochs=1000,
         max_time=time.strftime("00:%H:%M:%S", time.gmtime(budget_min * 60)), lr=args.lr, seed=args.seed,
+        # StepLR counts epochs; keep the optimiser steps between decays as at 2,000 images per
+        # class, or a small set decays its learning rate to nothing before it has learned.
+        lr_step_epochs=max(1, round(5 * 2000 / args.n_per_class)),
     )
     if args.input_size:
         config.input_size = args.input_size
