@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from equilens.atomic import write_text_atomic
-from equilens.datasets.folder import load_images
+from equilens.datasets.folder import list_images, load_images
 from equilens.datasets.images import IMAGE_SUFFIXES
 from equilens.errors import InputError
 from equilens.evaluation.scoring import pick_device, score_images
@@ -22,8 +22,7 @@ def expand_paths(paths: list[str | Path]) -> list[Path]:
     files: list[Path] = []
     for entry in map(Path, paths):
         if entry.is_dir():
-            files += sorted(p for p in entry.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                            and not p.name.startswith("."))
+            files += list_images(entry, recursive=True)
         elif entry.is_file():
             files.append(entry)
         else:

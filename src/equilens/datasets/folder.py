@@ -54,10 +54,12 @@ class LensFolder:
         return LensFolder(self.root, self.classes, tuple(files), np.asarray(labels, dtype=np.int64))
 
 
-def list_images(folder: Path) -> list[Path]:
-    """Image files directly inside ``folder`` (hidden and other files ignored), sorted by name."""
+def list_images(folder: Path, recursive: bool = False) -> list[Path]:
+    """Image files inside ``folder`` (and its sub-folders if ``recursive``), hidden and other
+    files ignored, sorted by path."""
+    entries = folder.rglob("*") if recursive else folder.iterdir()
     return sorted(
-        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+        p for p in entries if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
     )
 
 

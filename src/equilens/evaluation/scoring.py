@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from equilens.models import score_and_probabilities
 from equilens.models.groups import exact_actions
 
 
@@ -13,13 +14,6 @@ def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
-
-
-def _score_batch(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    if model.task == "classify":
-        probabilities = torch.softmax(model(images).float(), dim=1)
-        return 1.0 - probabilities[:, 0], probabilities
-    return model.anomaly_score(images).float(), None
 
 
 @torch.inference_mode()
@@ -43,7 +37,7 @@ def score_images(
     scores, probabilities = [], []
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size].to(device)
-        outputs = [_score_batch(model, act(batch)) for act in actions]
+        outputs = [score_and_probabilities(model, act(batch)) for act in actions]
         scores.append(torch.stack([s for s, _ in outputs]).mean(0).cpu())
         if outputs[0][1] is not None:
             probabilities.append(torch.stack([p for _, p in outputs]).mean(0).cpu())

@@ -39,12 +39,19 @@ def for_inference(model: nn.Module) -> nn.Module:
     return model.export() if hasattr(model, "export") else model
 
 
-def substructure_score(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """(N,) score that is high for substructure: p(not ``no_sub``) for a classifier, the
-    anomaly score for an anomaly detector."""
+def score_and_probabilities(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(N,) score that is high for substructure, and (N, C) class probabilities (None for an
+    anomaly detector). A classifier's score is p(not ``no_sub``); an anomaly detector's is its
+    anomaly score."""
     if model.task == "classify":
-        return 1.0 - torch.softmax(model(images), dim=1)[:, 0]
-    return model.anomaly_score(images)
+        probabilities = torch.softmax(model(images).float(), dim=1)
+        return 1.0 - probabilities[:, 0], probabilities
+    return model.anomaly_score(images).float(), None
 
 
-__all__ = ["ARCHITECTURES", "PlainCNN", "SteerableCNN", "build_model", "for_inference", "substructure_score"]
+def substructure_score(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """(N,) score that is high for substructure (see :func:`score_and_probabilities`)."""
+    return score_and_probabilities(model, images)[0]
+
+
+__all__ = ["ARCHITECTURES", "PlainCNN", "SteerableCNN", "build_model", "for_inference", "score_and_probabilities", "substructure_score"]
