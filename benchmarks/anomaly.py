@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--minutes", type=float, default=20.0, help="training wall-clock budget per model (default 20)")
     parser.add_argument("--group", default="D4")
     parser.add_argument("--input-size", type=int, default=75)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--batch-size", type=int, help="default: equilens train's for the anomaly task")
+    parser.add_argument("--lr", type=float, help="default: equilens train's for the anomaly task")
     parser.add_argument("--models", nargs="+", default=["steerable", "cnn"], choices=["steerable", "cnn"])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -73,13 +73,11 @@ def main(argv: list[str] | None = None) -> None:
     max_time = f"00:{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
     rows = []
     for architecture in args.models:
+        given = {k: v for k, v in {"batch_size": args.batch_size, "lr": args.lr}.items() if v is not None}
+        # The rest of the recipe is what `equilens train --task anomaly` does by default.
         config = TrainConfig(
             data=str(data), task="anomaly", architecture=architecture, group=args.group,
-            input_size=args.input_size, epochs=10_000, max_time=max_time, batch_size=args.batch_size,
-            lr=args.lr, lr_step_epochs=10_000, seed=args.seed,
-            # Test-IV lenses are centred, share one orientation and are min-max normalised:
-            # crops, rotations and brightness changes would only widen what "normal" means.
-            crop_fraction=None, rotate=False, brightness=None,
+            input_size=args.input_size, epochs=10_000, max_time=max_time, seed=args.seed, **given,
         )
         started = time.perf_counter()
         run_dir = train(config, args.out)
@@ -88,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append({
             "model": f"{architecture}" + (f" ({args.group})" if architecture == "steerable" else ""),
             "params": sum(p.numel() for p in model.parameters()),
-            "img/s": images_trained(run_dir, args.batch_size) / elapsed,
+            "img/s": images_trained(run_dir, config.batch_size) / elapsed,
             "val AUC": info["val_auc"],
             "test AUC": test_auc(run_dir),
             "run": str(run_dir),

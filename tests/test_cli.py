@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from equilens.cli import main
+from equilens.cli import build_parser, main, train_config
 
 
 def test_train_evaluate_predict(toy_data, tmp_path, capsys):
@@ -83,3 +83,18 @@ def test_quickstart_end_to_end_small(tmp_path, capsys):
     assert len(list((root / "data" / "train" / "sub").glob("*.npy"))) == 16
     (report,) = root.glob("runs/*/evaluation")
     assert (report / "metrics.json").is_file() and (report / "roc.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ([], {"task": "classify", "lr": 1e-4, "batch_size": 64, "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]}),
+        (["--task", "anomaly"], {"lr": 3e-3, "batch_size": 32, "crop_fraction": None, "rotate": False, "brightness": None}),
+        (["--task", "anomaly", "--lr", "1e-3", "--crop-fraction", "0.8", "--rotate"], {"lr": 1e-3, "crop_fraction": 0.8, "rotate": True}),
+        (["--no-crop", "--no-rotate", "--no-brightness", "--batch-size", "8"],
+         {"crop_fraction": None, "rotate": False, "brightness": None, "batch_size": 8}),
+    ],
+)
+def test_train_options_take_task_defaults_unless_given(args, expected):
+    config = train_config(build_parser().parse_args(["train", "--data", "x", *args]))
+    assert {k: getattr(config, k) for k in expected} == expected

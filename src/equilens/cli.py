@@ -13,9 +13,14 @@ import sys
 from dataclasses import fields
 
 from equilens import __version__
-from equilens.config import TrainConfig
+from equilens.config import TASK_DEFAULTS, TrainConfig
 from equilens.errors import InputError
 from equilens.log import logger
+
+
+def _task_defaults(name: str) -> str:
+    """Help text: a field's default for each task."""
+    return "default: " + ", ".join(f"{task} {values[name]}" for task, values in TASK_DEFAULTS.items())
 
 
 def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,19 +37,24 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-size", type=int, default=defaults.input_size, help="image side in pixels fed to the model (images are resized)")
     parser.add_argument("--widths", type=int, nargs="+", help="fields (steerable) or channels (cnn) per block")
     parser.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {defaults.epochs})")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate")
+    parser.add_argument("--batch-size", type=int, default=argparse.SUPPRESS, help=f"images per batch ({_task_defaults('batch_size')})")
+    parser.add_argument("--lr", type=float, default=argparse.SUPPRESS, help=f"Adam learning rate ({_task_defaults('lr')})")
     parser.add_argument("--lr-step-epochs", type=int, default=defaults.lr_step_epochs, help="StepLR: epochs between decays")
     parser.add_argument("--lr-gamma", type=float, default=defaults.lr_gamma, help="StepLR: learning-rate factor per step")
     parser.add_argument("--val-fraction", type=float, default=defaults.val_fraction, help="per-class validation fraction")
     parser.add_argument("--test-fraction", type=float, default=defaults.test_fraction, help="per-class test fraction (without --test-data)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seeds split, initialisation, augmentation")
-    parser.add_argument("--crop-fraction", type=float, default=defaults.crop_fraction, help="random square crop side / image side")
-    parser.add_argument("--no-crop", dest="crop_fraction", action="store_const", const=None, help="no random crop")
-    parser.add_argument("--no-rotate", dest="rotate", action="store_false", help="no random rotation")
-    parser.add_argument("--brightness", type=float, nargs=2, default=defaults.brightness, metavar=("LOW", "HIGH"),
-                        help="multiply each image by a factor uniform in [LOW, HIGH]")
-    parser.add_argument("--no-brightness", dest="brightness", action="store_const", const=None, help="no brightness jitter")
+    parser.add_argument("--crop-fraction", type=float, default=argparse.SUPPRESS,
+                        help=f"random square crop side / image side ({_task_defaults('crop_fraction')})")
+    parser.add_argument("--no-crop", dest="crop_fraction", action="store_const", const=None, default=argparse.SUPPRESS,
+                        help="no random crop")
+    parser.add_argument("--rotate", dest="rotate", action="store_true", default=argparse.SUPPRESS,
+                        help=f"random rotation by any angle ({_task_defaults('rotate')})")
+    parser.add_argument("--no-rotate", dest="rotate", action="store_false", default=argparse.SUPPRESS, help="no random rotation")
+    parser.add_argument("--brightness", type=float, nargs=2, default=argparse.SUPPRESS, metavar=("LOW", "HIGH"),
+                        help=f"multiply each image by a factor uniform in [LOW, HIGH] ({_task_defaults('brightness')})")
+    parser.add_argument("--no-brightness", dest="brightness", action="store_const", const=None, default=argparse.SUPPRESS,
+                        help="no brightness jitter")
     parser.add_argument("--max-time", default=None, help="wall-clock limit DD:HH:MM:SS; the best checkpoint so far is kept")
     parser.add_argument("--accelerator", default=defaults.accelerator, help="Lightning accelerator: auto, cpu, gpu ...")
     parser.add_argument("--devices", default=defaults.devices, help="Lightning devices: auto, or a count (several GPUs use DDP)")
@@ -55,6 +65,14 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="run folder name (default: task-model-group-timestamp)")
 
 
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig of parsed ``equilens train`` options."""
+    names = {f.name for f in fields(TrainConfig)}
+    # Options left out are absent (SUPPRESS) or None; either way the config's (task) default applies.
+    switched_off = {"crop_fraction", "brightness"}  # None here comes from --no-crop / --no-brightness
+    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names and (v is not None or k in switched_off)})
+
+
 def _run_train(args: argparse.Namespace) -> int:
     from equilens.training import resume, train
 
@@ -63,12 +81,7 @@ def _run_train(args: argparse.Namespace) -> int:
     else:
         if not args.data:
             raise InputError("equilens train needs --data DIR (or --resume RUN)")
-        names = {f.name for f in fields(TrainConfig)}
-        values = {k: v for k, v in vars(args).items() if k in names and v is not None}
-        values.setdefault("crop_fraction", None)
-        values.setdefault("brightness", None)
-        config = TrainConfig(**values)
-        run_dir = train(config, runs_dir=args.runs_dir, name=args.name)
+        run_dir = train(train_config(args), runs_dir=args.runs_dir, name=args.name)
     if os.environ.get("LOCAL_RANK", "0") == "0":  # DDP's extra processes stay quiet
         print(f"run: {run_dir}\nweights: {run_dir / 'model.safetensors'}\nnext: equilens evaluate {run_dir}")
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from equilens.errors import InputError
@@ -12,6 +12,18 @@ from equilens.models.groups import parse_group
 # |G| channels each, so both architectures cost about the same per image.
 DEFAULT_CHANNELS = (16, 32, 64, 128)
 ARCHITECTURE_NAMES = ("steerable", "cnn")
+
+# Marks a field whose default depends on the task (see TASK_DEFAULTS); resolved on construction.
+UNSET: Any = type("TaskDefault", (), {"__repr__": lambda self: "<task default>"})()
+
+#: Per-task defaults of the fields marked UNSET. The classifier follows the DeepLense recipe.
+#: The autoencoder learns what normal lenses look like: shifts, rotations and brightness
+#: changes would only widen that, and it trains fastest at a higher rate on smaller batches
+#: (measured in benchmarks/anomaly.py; see equilens.models.autoencoder).
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "classify": {"batch_size": 64, "lr": 1e-4, "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]},
+    "anomaly": {"batch_size": 32, "lr": 3e-3, "crop_fraction": None, "rotate": False, "brightness": None},
+}
 
 
 def default_widths(architecture: str, group: str) -> list[int]:
@@ -38,6 +50,8 @@ class TrainConfig:
         widths: fields (steerable) or channels (cnn) per block; None takes the default, the
             same channels for both (16, 32, 64, 128), i.e. fields = channels / |G|.
         epochs, batch_size, lr, lr_step_epochs, lr_gamma: Adam + StepLR schedule.
+            batch_size, lr, crop_fraction, rotate and brightness default per task
+            (:data:`TASK_DEFAULTS`); a value given explicitly always wins.
         val_fraction, test_fraction: per-class split fractions.
         seed: seeds the split, initialisation and augmentation.
         crop_fraction, rotate, brightness: augmentation (None/False switches a step off).
@@ -54,22 +68,28 @@ class TrainConfig:
     input_size: int = 75
     widths: list[int] | None = None
     epochs: int = 10
-    batch_size: int = 64
-    lr: float = 1e-4
+    batch_size: int = UNSET
+    lr: float = UNSET
     lr_step_epochs: int = 5
     lr_gamma: float = 0.7
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     seed: int = 0
-    crop_fraction: float | None = 0.9
-    rotate: bool = True
-    brightness: list[float] | None = field(default_factory=lambda: [0.8, 1.2])
+    crop_fraction: float | None = UNSET
+    rotate: bool = UNSET
+    brightness: list[float] | None = UNSET
     max_time: str | None = None
     accelerator: str = "auto"
     devices: str = "auto"
     strategy: str = "auto"
     precision: str = "32-true"
     num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        # An unknown task keeps the classifier's defaults; training rejects it by name.
+        for name, value in TASK_DEFAULTS.get(self.task, TASK_DEFAULTS["classify"]).items():
+            if getattr(self, name) is UNSET:
+                setattr(self, name, list(value) if isinstance(value, list) else value)
 
     def validate(self) -> "TrainConfig":
         if self.architecture not in ARCHITECTURE_NAMES:

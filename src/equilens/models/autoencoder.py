@@ -64,8 +64,11 @@ def encoder_sides(input_size: int, stages: int) -> list[int]:
 class _Autoencoder(nn.Module):
     """What both autoencoders share: the input geometry, the score region and the anomaly score.
 
-    Subclasses set ``self.sides`` (from :func:`encoder_sides`) and implement
-    :meth:`reconstruct` on model inputs (already cropped and resized to S).
+    Subclasses set ``self.sides`` (from :func:`encoder_sides`), implement :meth:`reconstruct`
+    on model inputs (already cropped and resized to S), and zero the weights of their last
+    convolution: the first reconstructions are then a flat image (its bias) instead of the
+    random-weight decoder's output, whose error starts ~100x above the data's variance and
+    takes epochs to come down.
 
     Args:
         input_size: side S in pixels the image is resized to.
@@ -107,14 +110,10 @@ class _Autoencoder(nn.Module):
         x = self.model_input(images)
         return (self.reconstruct(x) - x) ** 2
 
-    def region_mean(self, errors: torch.Tensor) -> torch.Tensor:
-        """(N, 1, S, S) per-pixel errors -> (N,) their mean inside the score disc."""
-        return (errors * self.score_mask).sum(dim=(1, 2, 3)) / self.score_mask.sum()
-
     def anomaly_score(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) images in [0, 1] -> (N,) mean squared error inside the score disc
         (units: squared image intensity); high means unlike the ``no_sub`` training images."""
-        return self.region_mean(self.pixel_errors(images))
+        return (self.pixel_errors(images) * self.score_mask).sum(dim=(1, 2, 3)) / self.score_mask.sum()
 
 
 class SteerableAutoencoder(_Autoencoder):
@@ -179,6 +178,8 @@ class SteerableAutoencoder(_Autoencoder):
             enn.R2Conv(types[0], self.image_type, kernel_size=lift_kernel, padding=lift_kernel // 2),
         ]
         self.decoder = enn.SequentialModule(*decoder)
+        with torch.no_grad():
+            decoder[-1].weights.zero_()  # see _Autoencoder.__init__
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(enn.GeometricTensor(x, self.image_type))).tensor
@@ -236,6 +237,7 @@ class PlainAutoencoder(_Autoencoder):
             nn.Conv2d(widths[0], 1, lift_kernel, padding=lift_kernel // 2),
         ]
         self.decoder = nn.Sequential(*decoder)
+        nn.init.zeros_(decoder[-1].weight)  # see _Autoencoder.__init__
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))

@@ -12,8 +12,11 @@ from equilens.trainers.base import LensModule
 class AnomalyModule(LensModule):
     """Trains an autoencoder (``model.task == "anomaly"``) on ``no_sub`` images only.
 
-    Logs per epoch: ``train_loss`` and ``val_loss``, the mean squared reconstruction error per
-    pixel of the (augmented) ``no_sub`` training and the ``no_sub`` validation images; and
+    The loss is the anomaly score itself, the mean squared reconstruction error inside the
+    model's score disc: the pixels outside hold only noise, whose gradients slow learning.
+
+    Logs per epoch: ``train_loss`` and ``val_loss``, that loss on the (augmented) ``no_sub``
+    training and the ``no_sub`` validation images; and
     ``val_auc``, the ROC AUC of ``model.anomaly_score`` for substructure (label > 0) against
     ``no_sub`` over the whole validation split (which holds every class). Labels are used only
     for these validation figures and to refuse a training batch that is not all ``no_sub``.
@@ -33,16 +36,16 @@ class AnomalyModule(LensModule):
                 f"anomaly training batch {batch_idx} holds {int((labels != 0).sum())} image(s) that "
                 f"are not '{self.hparams.classes[0]}': the autoencoder must only see normal lenses"
             )
-        loss = self.model.pixel_errors(self.augmented(images)).mean()
+        loss = self.model.anomaly_score(self.augmented(images)).mean()
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(labels), sync_dist=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
         images, labels = batch
-        errors = self.model.pixel_errors(images)  # one forward pass serves both figures
+        scores = self.model.anomaly_score(images)
         normal = labels == 0
         if normal.any():
-            self.val_loss.update(errors[normal].mean(dim=(1, 2, 3)))
-        self.val_auc.update(self.model.region_mean(errors), (labels > 0).long())
+            self.val_loss.update(scores[normal])
+        self.val_auc.update(scores, (labels > 0).long())
         self.log("val_loss", self.val_loss, on_epoch=True, prog_bar=True)
         self.log("val_auc", self.val_auc, on_epoch=True, prog_bar=True)
