@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from equilens.errors import InputError
-from equilens.models import build_model, substructure_score
+from equilens.models import build_model, for_inference, substructure_score
 from equilens.models.geometry import pool_geometry
 from equilens.models.groups import exact_actions, parse_group
 
@@ -61,3 +61,18 @@ def test_bad_group_rejected(name):
 def test_bad_architecture_rejected():
     with pytest.raises(InputError, match="unknown architecture"):
         build_model({"architecture": "transformer"})
+
+
+@pytest.mark.parametrize("architecture", ["steerable", "cnn"])
+def test_inference_export_matches_model_with_batch_norm_folded(architecture):
+    config = {"architecture": architecture, "input_size": 33, "widths": [2, 4] if architecture == "steerable" else [8, 16]}
+    model = build_model(config)
+    model(torch.rand(16, 1, 40, 40))  # a training step's batch statistics, so batch norm is not the identity
+    model.eval()
+    images = torch.rand(4, 1, 40, 40)
+    with torch.no_grad():
+        reference = model(images)
+        exported = for_inference(model)
+        assert torch.allclose(exported(images), reference, atol=1e-5)
+        assert torch.equal(model(images), reference)  # the model itself is left as it was
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in exported.modules())

@@ -9,9 +9,12 @@ No symmetry is built in: rotations are learned from augmentation only.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
+from equilens.models.fusion import fuse_conv_bn
 from equilens.models.geometry import global_pool, pool_geometry
 from equilens.transforms import model_input
 
@@ -59,3 +62,10 @@ class PlainCNN(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) images in [0, 1] -> (N, num_classes) logits."""
         return self.head(global_pool(self.features(model_input(images, self.crop_fraction, self.input_size))))
+
+    def export(self) -> "PlainCNN":
+        """An eval-mode copy for inference with batch norm folded into the convolutions (same
+        outputs), as :meth:`SteerableCNN.export` does: inference speeds compare like with like."""
+        exported = copy.deepcopy(self).eval()
+        exported.features = fuse_conv_bn(exported.features)
+        return exported

@@ -25,6 +25,7 @@ import torch
 from escnn import nn as enn
 from torch import nn
 
+from equilens.models.fusion import fuse_conv_bn
 from equilens.models.geometry import global_pool, pool_geometry
 from equilens.models.groups import gspace
 from equilens.transforms import model_input
@@ -99,10 +100,12 @@ class SteerableCNN(nn.Module):
 
     def export(self) -> "ExportedSteerableCNN":
         """A plain-torch copy for inference (escnn's ``export``): the same function, computed with
-        ordinary Conv2d/BatchNorm2d/MaxPool2d layers and no per-call basis bookkeeping."""
+        ordinary Conv2d/MaxPool2d layers (batch norm folded into the convs) and no per-call
+        basis bookkeeping."""
         was_training = self.training
         self.eval()
-        exported = ExportedSteerableCNN(self.input_size, self.crop_fraction, self.features.export(), self.group_pool.export(), copy.deepcopy(self.head))
+        features = fuse_conv_bn(self.features.export().eval())
+        exported = ExportedSteerableCNN(self.input_size, self.crop_fraction, features, self.group_pool.export(), copy.deepcopy(self.head))
         self.train(was_training)
         return exported.eval()
 
