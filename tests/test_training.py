@@ -10,6 +10,7 @@ import sys
 import time
 
 import numpy as np
+import torch
 import pytest
 
 from equilens.config import TrainConfig
@@ -106,3 +107,14 @@ def test_bad_config_rejected(toy_data, tmp_path):
     with pytest.raises(InputError, match="is not C<N> or D<N>"):
         train(TrainConfig(data=str(toy_data), group="Q4"), runs_dir=tmp_path)
     assert not any(tmp_path.iterdir())  # nothing created for a rejected run
+
+
+@pytest.mark.parametrize("max_time", [None, "00:00:00:02"])
+def test_cosine_schedule_ends_at_zero_over_epochs_or_time(toy_data, tmp_path, max_time):
+    # Over the epochs, the last step lands on zero; over a 2 s budget (shorter than 50 epochs
+    # of this set), the rate has decayed with the clock by the time training stops.
+    config = TrainConfig(data=str(toy_data), input_size=17, epochs=2 if max_time is None else 50, widths=[2, 2],
+                         lr=1e-2, lr_schedule="cosine", max_time=max_time, accelerator="cpu")
+    run = train(config, runs_dir=tmp_path)
+    last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert last["lr_schedulers"][0]["_last_lr"][0] < 1e-2 * 0.05

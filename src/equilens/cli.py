@@ -13,7 +13,7 @@ import sys
 from dataclasses import fields
 
 from equilens import __version__
-from equilens.config import TASK_DEFAULTS, TrainConfig
+from equilens.config import LR_SCHEDULES, TASK_DEFAULTS, TrainConfig
 from equilens.errors import InputError
 from equilens.log import logger
 
@@ -39,6 +39,8 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {defaults.epochs})")
     parser.add_argument("--batch-size", type=int, default=argparse.SUPPRESS, help=f"images per batch ({_task_defaults('batch_size')})")
     parser.add_argument("--lr", type=float, default=argparse.SUPPRESS, help=f"Adam learning rate ({_task_defaults('lr')})")
+    parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=defaults.lr_schedule,
+                        help="step: StepLR (below); cosine: decay to zero over --max-time, else over --epochs")
     parser.add_argument("--lr-step-epochs", type=int, default=defaults.lr_step_epochs, help="StepLR: epochs between decays")
     parser.add_argument("--lr-gamma", type=float, default=defaults.lr_gamma, help="StepLR: learning-rate factor per step")
     parser.add_argument("--val-fraction", type=float, default=defaults.val_fraction, help="per-class validation fraction")

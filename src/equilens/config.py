@@ -12,6 +12,7 @@ from equilens.models.groups import parse_group
 # |G| channels each, so both architectures cost about the same per image.
 DEFAULT_CHANNELS = (16, 32, 64, 128)
 ARCHITECTURE_NAMES = ("steerable", "cnn")
+LR_SCHEDULES = ("step", "cosine")
 
 # Marks a field whose default depends on the task (see TASK_DEFAULTS); resolved on construction.
 UNSET: Any = type("TaskDefault", (), {"__repr__": lambda self: "<task default>"})()
@@ -49,7 +50,9 @@ class TrainConfig:
         input_size: side in pixels the images are resized to before the model.
         widths: fields (steerable) or channels (cnn) per block; None takes the default, the
             same channels for both (16, 32, 64, 128), i.e. fields = channels / |G|.
-        epochs, batch_size, lr, lr_step_epochs, lr_gamma: Adam + StepLR schedule.
+        epochs, batch_size, lr: Adam's epochs, images per batch and learning rate.
+        lr_schedule, lr_step_epochs, lr_gamma: ``step`` (StepLR: lr x gamma every
+            lr_step_epochs epochs) or ``cosine`` (to zero over --max-time, else over --epochs).
             batch_size, lr, crop_fraction, rotate and brightness default per task
             (:data:`TASK_DEFAULTS`); a value given explicitly always wins.
         val_fraction, test_fraction: per-class split fractions.
@@ -70,6 +73,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = UNSET
     lr: float = UNSET
+    lr_schedule: str = "step"
     lr_step_epochs: int = 5
     lr_gamma: float = 0.7
     val_fraction: float = 0.1
@@ -100,6 +104,7 @@ class TrainConfig:
             (self.epochs >= 1, f"--epochs {self.epochs}: must be at least 1"),
             (self.batch_size >= 1, f"--batch-size {self.batch_size}: must be at least 1"),
             (self.lr > 0, f"--lr {self.lr}: must be positive"),
+            (self.lr_schedule in LR_SCHEDULES, f"--lr-schedule {self.lr_schedule!r}: choose one of {list(LR_SCHEDULES)}"),
             (0 < self.val_fraction < 1, f"--val-fraction {self.val_fraction}: must be in (0, 1)"),
             (0 < self.test_fraction < 1, f"--test-fraction {self.test_fraction}: must be in (0, 1)"),
             (self.val_fraction + self.test_fraction < 1, "--val-fraction + --test-fraction must be below 1"),

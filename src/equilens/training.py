@@ -155,6 +155,7 @@ def _fit(run_dir: Path, resume: bool) -> None:
         model=record["model"],
         classes=record["classes"],
         lr=config.lr,
+        lr_schedule=config.lr_schedule,
         lr_step_epochs=config.lr_step_epochs,
         lr_gamma=config.lr_gamma,
         augment=config.augment_config(),

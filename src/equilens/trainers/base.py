@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import lightning.pytorch as L
 import torch
+from lightning.pytorch.callbacks import Timer
 
 from equilens.models import build_model
 from equilens.weights import canonical_state_dict
@@ -19,7 +21,11 @@ class LensModule(L.LightningModule):
         model: :func:`equilens.models.build_model` config (with ``input_size``).
         classes: class names of the dataset, ``no_sub`` first.
         lr: Adam learning rate.
-        lr_step_epochs, lr_gamma: StepLR schedule (multiply lr by gamma every that many epochs).
+        lr_schedule: ``step``: StepLR, multiply lr by ``lr_gamma`` every ``lr_step_epochs``
+            epochs (the DeepLense recipe); ``cosine``: cosine decay to zero over the run, i.e.
+            over the wall-clock budget when the trainer has one (``max_time``), else over its
+            epochs; so a run ends at a small rate however long it was allowed to be.
+        lr_step_epochs, lr_gamma: the step schedule's parameters.
         augment: :class:`AugmentConfig` fields.
     """
 
@@ -28,6 +34,7 @@ class LensModule(L.LightningModule):
         model: dict[str, Any],
         classes: list[str],
         lr: float = 1e-4,
+        lr_schedule: str = "step",
         lr_step_epochs: int = 5,
         lr_gamma: float = 0.7,
         augment: dict[str, Any] | None = None,
@@ -47,8 +54,22 @@ class LensModule(L.LightningModule):
         # buffers; store the train-mode keys so the checkpoint loads strictly on resume.
         checkpoint["state_dict"] = canonical_state_dict(self)
 
+    def run_progress(self) -> float:
+        """Fraction of the run done, in [0, 1]: the larger of the steps and the wall-clock time
+        used (Lightning's Timer keeps the time across a resume)."""
+        trainer = self.trainer
+        progress = trainer.global_step / max(1, trainer.estimated_stepping_batches)
+        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        if timer is not None and timer.time_remaining() is not None:
+            elapsed = timer.time_elapsed()
+            progress = max(progress, elapsed / max(1e-9, elapsed + timer.time_remaining()))
+        return min(1.0, progress)
+
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.model.parameters(), lr=self.hparams.lr)
+        if self.hparams.lr_schedule == "cosine":
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 0.5 * (1 + math.cos(math.pi * self.run_progress())))
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
         scheduler = torch.optim.lr_scheduler.StepLR(
             optimizer, step_size=self.hparams.lr_step_epochs, gamma=self.hparams.lr_gamma
         )
