@@ -40,11 +40,10 @@ def simulate_sets(work: Path, n_per_class: int, n_test: int, workers: int) -> di
 
 def run_one(architecture: str, sets: dict[str, Path], budget_min: float, work: Path, args) -> dict[str, float]:
     config = TrainConfig(
-        data=str(sets["train"]), test_data=str(sets["test"]), architecture=architecture, epochs=1000,
-        max_time=time.strftime("00:%H:%M:%S", time.gmtime(budget_min * 60)), lr=args.lr, seed=args.seed,
-        # StepLR counts epochs; keep the optimiser steps between decays as at 2,000 images per
-        # class, or a small set decays its learning rate to nothing before it has learned.
-        lr_step_epochs=max(1, round(5 * 2000 / args.n_per_class)),
+        data=str(sets["train"]), test_data=str(sets["test"]), architecture=architecture, group=args.group,
+        epochs=100_000, max_time=time.strftime("00:%H:%M:%S", time.gmtime(budget_min * 60)), lr=args.lr,
+        # Decay with the clock: the budget, not the set size or the speed, sets the schedule.
+        lr_schedule="cosine", seed=args.seed,
     )
     if args.input_size:
         config.input_size = args.input_size
@@ -80,6 +79,7 @@ def main() -> None:
     parser.add_argument("--n-test-per-class", type=int, default=1000)
     parser.add_argument("--input-size", type=int, default=None, help="override both models' input size (px)")
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--group", default="D4", help="the steerable model's group")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1, help="simulation processes")
     parser.add_argument("--work", type=Path, default=Path("bench-auc-vs-budget"), help="data and runs (reused)")

@@ -27,7 +27,8 @@ class QuickstartConfig:
         n_per_class: simulated training+validation images per class.
         n_test_per_class: simulated test images per class (a different seed: unseen lenses).
         preset: simulation preset.
-        epochs, max_time, lr, batch_size: training budget (max_time ``DD:HH:MM:SS`` caps it).
+        epochs, max_time, lr, batch_size: training budget (max_time ``DD:HH:MM:SS`` caps it);
+            the learning rate decays to zero (cosine) over whichever limit ends training.
         workers: simulation processes.
         seed: seeds simulation and training.
     """
@@ -56,6 +57,9 @@ def quickstart(config: QuickstartConfig) -> tuple[Path, dict[str, Any]]:
     train_config = TrainConfig(
         data=str(train_data), test_data=str(test_data), epochs=config.epochs, max_time=config.max_time,
         lr=config.lr, batch_size=config.batch_size, seed=config.seed,
+        # Decays to zero by whichever ends first, the epochs or the time limit, so the model
+        # is trained out on a slow CPU as on a GPU.
+        lr_schedule="cosine",
         accelerator="auto" if config.device == "auto" else config.device,
     )
     run_dir = train(train_config, runs_dir=root / "runs")
