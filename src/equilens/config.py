@@ -40,6 +40,9 @@ def default_widths(architecture: str, group: str) -> list[int]:
 class TrainConfig:
     """Everything a training run depends on; every field is a CLI flag of ``equilens train``.
 
+    ``batch_size``, ``lr``, ``crop_fraction``, ``rotate`` and ``brightness`` default per task
+    (:data:`TASK_DEFAULTS`); a value given explicitly always wins.
+
     Attributes:
         data: dataset folder (``no_sub/`` plus positive class folders).
         test_data: separate labelled test folder; if None a test split is held out of ``data``.
@@ -53,8 +56,6 @@ class TrainConfig:
         epochs, batch_size, lr: Adam's epochs, images per batch and learning rate.
         lr_schedule, lr_step_epochs, lr_gamma: ``step`` (StepLR: lr x gamma every
             lr_step_epochs epochs) or ``cosine`` (to zero over --max-time, else over --epochs).
-            batch_size, lr, crop_fraction, rotate and brightness default per task
-            (:data:`TASK_DEFAULTS`); a value given explicitly always wins.
         val_fraction, test_fraction: per-class split fractions.
         seed: seeds the split, initialisation and augmentation.
         crop_fraction, rotate, brightness: augmentation (None/False switches a step off).
