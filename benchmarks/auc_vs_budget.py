@@ -47,6 +47,8 @@ def run_one(architecture: str, sets: dict[str, Path], budget_min: float, work: P
     )
     if args.input_size:
         config.input_size = args.input_size
+    if args.widths and architecture == "steerable":
+        config.widths = args.widths
     start = time.perf_counter()
     run = train(config, runs_dir=work / "runs")
     train_seconds = time.perf_counter() - start
@@ -80,6 +82,7 @@ def main() -> None:
     parser.add_argument("--input-size", type=int, default=None, help="override both models' input size (px)")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--group", default="D4", help="the steerable model's group")
+    parser.add_argument("--widths", type=int, nargs="+", help="the steerable model's fields per block (default: train's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1, help="simulation processes")
     parser.add_argument("--work", type=Path, default=Path("bench-auc-vs-budget"), help="data and runs (reused)")
