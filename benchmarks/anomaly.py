@@ -71,10 +71,10 @@ def main(argv: list[str] | None = None) -> None:
         data = simulate_dataset(args.out / "data-test-iv", args.n_per_class, PRESETS["test-iv"], seed=args.seed)
     seconds = round(args.minutes * 60)
     max_time = f"00:{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    # Only what was given here; the rest of the recipe is `equilens train --task anomaly`'s default.
+    given = {k: v for k, v in {"batch_size": args.batch_size, "lr": args.lr}.items() if v is not None}
     rows = []
     for architecture in args.models:
-        given = {k: v for k, v in {"batch_size": args.batch_size, "lr": args.lr}.items() if v is not None}
-        # The rest of the recipe is what `equilens train --task anomaly` does by default.
         config = TrainConfig(
             data=str(data), task="anomaly", architecture=architecture, group=args.group,
             input_size=args.input_size, epochs=10_000, max_time=max_time, seed=args.seed, **given,

@@ -10,8 +10,8 @@ import sys
 import time
 
 import numpy as np
-import torch
 import pytest
+import torch
 
 from equilens.config import TrainConfig
 from equilens.datasets.split import read_split
