@@ -6,8 +6,8 @@ Simulates (once; reused from --work) a `test-iv` training set at the fixed DeepL
 orientation, a test set like it, and a test set whose lenses are rendered at random
 orientations (physics rotated, not pixels). Trains the default equivariant model and the plain
 CNN for the same budget each, then prints side by side: test AUC on both test sets, training
-and inference throughput, and invariance errors (max |change of p(sub)| under 90-degree
-rotations, median under 45 degrees).
+and inference throughput (exported, and exported then torch.compile'd), and invariance errors
+(max |change of p(sub)| under 90-degree rotations, median under 45 degrees).
 """
 
 from __future__ import annotations
@@ -56,12 +56,16 @@ def run_one(architecture: str, sets: dict[str, Path], budget_min: float, work: P
     n_train = sum(1 for _ in (run / "splits" / "train.txt").open())
     _, fixed = evaluate(run, out=run / "eval-test", n_bootstrap=200)
     _, rotated = evaluate(run, data=sets["test_rotated"], out=run / "eval-test-rotated", n_bootstrap=200, invariance_images=0)
-    model = for_inference(load_model(run)[0])
     images = load_images(scan_lens_folder(sets["test"]).files[:1024])
-    score_images(model, images[:64])
-    start = time.perf_counter()
-    score_images(model, images)
-    infer = len(images) / (time.perf_counter() - start)
+    speed = {}
+    for name, compiled in (("infer_img_s", False), ("compiled_infer_img_s", True)):
+        model = for_inference(load_model(run)[0], compiled)
+        start = time.perf_counter()
+        score_images(model, images[:256])  # warm-up; for the compiled model, the compile
+        speed["compile_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        score_images(model, images)
+        speed[name] = len(images) / (time.perf_counter() - start)
     return {
         "run": str(run),
         "epochs": epochs,
@@ -69,7 +73,7 @@ def run_one(architecture: str, sets: dict[str, Path], budget_min: float, work: P
         "auc_ci": fixed["substructure_vs_none"]["auc_ci95"],
         "auc_rotated": rotated["substructure_vs_none"]["auc"],
         "train_img_s": epochs * n_train / train_seconds,
-        "infer_img_s": infer,
+        **speed,
         **fixed["invariance"],
     }
 
@@ -98,7 +102,9 @@ def main() -> None:
         ("  95% CI", "auc_ci", "{0[0]:.4f}-{0[1]:.4f}"),
         ("test AUC (random orientation)", "auc_rotated", "{:.4f}"),
         ("training img/s (incl. validation)", "train_img_s", "{:.1f}"),
-        ("inference img/s", "infer_img_s", "{:.0f}"),
+        ("inference img/s (exported)", "infer_img_s", "{:.0f}"),
+        ("  torch.compile'd", "compiled_infer_img_s", "{:.0f}"),
+        ("  compile + first batch, s", "compile_s", "{:.1f}"),
         ("max |dp| under 90-degree rotations", "rot90_max_abs_change", "{:.2e}"),
         ("max |dp| under flips", "flip_max_abs_change", "{:.2e}"),
         ("median |dp| under 45-degree rotation", "rot45_median_abs_change", "{:.2e}"),

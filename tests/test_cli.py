@@ -36,6 +36,13 @@ def test_train_evaluate_predict(toy_data, tmp_path, capsys):
     assert main(["predict", str(run), str(toy_data / "sub"), "--out", str(scores)]) == 2
     assert "already exists" in capsys.readouterr().err and scores.read_text() == before
 
+    # The torch.compile'd export scores the same.
+    assert main(["predict", str(run), str(toy_data / "sub"), str(toy_data / "no_sub" / "image_0000.npy"),
+                 "--out", str(scores), "--overwrite", "--compile"]) == 0
+    compiled_rows = list(csv.DictReader(scores.open()))
+    assert [r["path"] for r in compiled_rows] == [r["path"] for r in rows]
+    assert all(abs(float(a["p_substructure"]) - float(b["p_substructure"])) < 1e-5 for a, b in zip(rows, compiled_rows))
+
 
 def test_predict_reports_a_corrupt_image(toy_run, tmp_path, capsys):
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")

@@ -76,3 +76,22 @@ def test_inference_export_matches_model_with_batch_norm_folded(architecture):
         assert torch.allclose(exported(images), reference, atol=1e-5)
         assert torch.equal(model(images), reference)  # the model itself is left as it was
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in exported.modules())
+
+
+def test_compiled_export_matches_and_stays_invariant():
+    model = build_model({"architecture": "steerable", "input_size": 33, "widths": [2, 4]}).eval()
+    images = torch.rand(8, 1, 40, 40)
+    with torch.no_grad():
+        reference = model(images)
+        compiled = for_inference(model, compiled=True)
+        assert torch.allclose(compiled(images), reference, atol=1e-5)
+        for act in exact_actions("D4").values():
+            assert torch.allclose(compiled(act(images)), reference, atol=1e-4)
+    assert compiled.task == "classify"
+
+
+def test_compile_without_cpp_compiler_rejected(monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    model = build_model({"architecture": "cnn", "input_size": 17, "widths": [4]}).eval()
+    with pytest.raises(InputError, match="needs a C\\+\\+ compiler"):
+        for_inference(model, compiled=True)

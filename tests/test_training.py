@@ -118,3 +118,5 @@ def test_cosine_schedule_ends_at_zero_over_epochs_or_time(toy_data, tmp_path, ma
     run = train(config, runs_dir=tmp_path)
     last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert last["lr_schedulers"][0]["_last_lr"][0] < 1e-2 * 0.05
+    # last.ckpt is the latest epoch (what a resume needs), not the best one.
+    assert last["epoch"] == max(read_epoch_metrics(run))

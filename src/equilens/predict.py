@@ -40,17 +40,19 @@ def predict(
     symmetrize: bool = False,
     device: str = "auto",
     overwrite: bool = False,
+    compiled: bool = False,
 ) -> Path:
     """Write ``out`` as CSV: ``path``, the substructure score, and (classifiers) each class's probability.
 
     The score column is ``p_substructure`` for a classifier and ``anomaly_score`` for an anomaly
-    detector. An existing ``out`` is only replaced with ``overwrite=True``.
+    detector. An existing ``out`` is only replaced with ``overwrite=True``. ``compiled`` runs the
+    export through ``torch.compile`` (see :func:`equilens.models.for_inference`).
     """
     out = Path(out)
     if out.exists() and not overwrite:
         raise InputError(f"{out}: already exists (choose another --out or pass --overwrite)")
     model, info = load_model(model_path, pick_device(device))
-    model = for_inference(model)
+    model = for_inference(model, compiled)
     files = expand_paths(paths)
     classifier = info.get("task", "classify") == "classify"
     header = ["path", "p_substructure" if classifier else "anomaly_score"]

@@ -37,6 +37,7 @@ def evaluate(
     invariance_images: int = 256,
     batch_size: int = 256,
     device: str = "auto",
+    compiled: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
     """Evaluate a model on labelled images and write the report.
 
@@ -49,13 +50,14 @@ def evaluate(
         symmetrize: average scores over the 8 exact symmetries of the square.
         n_bootstrap: bootstrap replicates of the AUC confidence interval.
         invariance_images: images used to measure invariance errors (0 skips).
+        compiled: run the export through ``torch.compile`` (see :func:`equilens.models.for_inference`).
 
     Returns:
         (report folder, metrics dict as written to metrics.json).
     """
     weights = resolve_weights(model_path)
     model, info = load_model(weights, pick_device(device))
-    model = for_inference(model)
+    model = for_inference(model, compiled)
     run_dir = weights.parent if (weights.parent / "config.json").is_file() else None
     folder = _evaluation_set(data, run_dir, info)
     images = load_images(folder.files)

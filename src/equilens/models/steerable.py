@@ -54,7 +54,7 @@ class SteerableCNN(nn.Module):
         group: str = "D4",
         input_size: int = 75,
         crop_fraction: float = 1.0,
-        widths: tuple[int, ...] = (2, 4, 8, 16),
+        widths: tuple[int, ...] = (3, 6, 12, 24),
         lift_kernel: int = 5,
         kernel: int = 3,
         num_classes: int = 2,

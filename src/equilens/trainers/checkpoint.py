@@ -40,6 +40,12 @@ class BestAUCCheckpoint(ModelCheckpoint):
             self.best_val_loss = float(loss)
         return better or tie
 
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        # Lightning >= 2.6 writes last.ckpt only with a new best; a resume needs the latest epoch.
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "best_val_loss": self.best_val_loss}
 
