@@ -10,11 +10,14 @@ Every layer before the group pooling is equivariant, the pooling makes the featu
 and the spatial mean and max are unchanged by any permutation of the grid, so the logits are
 invariant under the group's exact actions (90-degree rotations, flips for D_N).
 
-Cost is set by channels x resolution, not by escnn: the defaults give the plain CNN's channel
-count (16-32-64-128 as 2-4-8-16 regular D4 fields), a cheap 5x5 lift at 75 px and a halving
-after every conv. Measured (benchmarks/throughput.py, 2 busy CPU cores, 128 px): 0.9x the
-plain CNN's training speed with ~1/10 of its parameters; 6-12-24-32 D4 fields (the width of
-escnn's examples) trained 5x slower (16 vs 84 img/s at 75 px, one thread).
+Cost is set by channels x resolution, not by escnn: a cheap 5x5 lift at 75 px and a halving
+after every conv. The default width, 3-6-12-24 regular D4 fields (24-48-96-192 channels, 1.5x
+the plain CNN's 16-32-64-128), was chosen on a 10-minute CPU budget
+(benchmarks/auc_vs_budget.py, README): it trains at about half the plain CNN's images/s and
+reaches a higher test AUC (0.997) than both the CNN (0.995) and the 2-4-8-16 D4 model with
+the CNN's channel count (0.995), which trains as fast as the CNN. 6-12-24-32 D4 fields (the
+width of escnn's examples) trained 5x slower than 2-4-8-16 (16 vs 84 img/s at 75 px, one
+thread).
 """
 
 from __future__ import annotations
