@@ -38,7 +38,8 @@ def build_model(config: dict[str, Any]) -> nn.Module:
 
 
 def for_inference(model: nn.Module, compiled: bool = False) -> nn.Module:
-    """The model's plain-torch export where it has one (same outputs, faster), else the model.
+    """The model's plain-torch export where it has one (same outputs, faster; channels-last
+    layout), else the model.
 
     ``compiled=True`` also wraps the export in ``torch.compile`` (TorchInductor): measured on 2
     CPU cores, 1.9x the images/s of the D4 classifier's export, after a one-off compile of
@@ -49,7 +50,9 @@ def for_inference(model: nn.Module, compiled: bool = False) -> nn.Module:
         if compiled:
             logger.warning("compile: %s has no plain-torch export; it runs uncompiled", type(model).__name__)
         return model
-    exported = model.export()
+    # Channels-last: CPU max-pooling and oneDNN convolutions run about 2x faster on it (measured
+    # on both exported classifiers); only the conv weights change layout, not the outputs.
+    exported = model.export().to(memory_format=torch.channels_last)
     if not compiled:
         return exported
     device = next(exported.parameters()).device
