@@ -10,11 +10,12 @@ from equilens.models.groups import parse_group
 
 # Channels per block of the plain CNN.
 DEFAULT_CHANNELS = (16, 32, 64, 128)
-# Channels per block of the steerable model, as regular fields of |G| channels each (D4: 3-6-12-24
-# fields). 1.5x the CNN's: on a 10-minute CPU budget it reached a higher test AUC than at the
-# CNN's channel count (0.9955-0.9975 vs 0.9946) and a 6x smaller change under 45-degree
-# rotations, training at half the speed (benchmarks/auc_vs_budget.py, README).
-DEFAULT_STEERABLE_CHANNELS = (24, 48, 96, 192)
+# Channels per block of the steerable model, as regular fields of |G| channels each (D4: 3-8-16-32
+# fields), and how many of its last blocks downsample by a stride-2 convolution rather than a
+# full-resolution convolution and a max-pool. Chosen on a 10-minute CPU budget
+# (benchmarks/auc_vs_budget.py; the measurements are in equilens.models.steerable and README).
+DEFAULT_STEERABLE_CHANNELS = (24, 64, 128, 256)
+DEFAULT_STRIDED_BLOCKS = 3
 ARCHITECTURE_NAMES = ("steerable", "cnn")
 LR_SCHEDULES = ("step", "cosine")
 
@@ -55,8 +56,10 @@ class TrainConfig:
         architecture: ``steerable`` (escnn, equivariant) or ``cnn`` (plain baseline).
         group: symmetry group of the steerable model, ``C<N>`` or ``D<N>``.
         input_size: side in pixels the images are resized to before the model.
-        widths: fields (steerable) or channels (cnn) per block; None takes the default, the
-            same channels for both (16, 32, 64, 128), i.e. fields = channels / |G|.
+        widths: fields (steerable) or channels (cnn) per block; None takes the architecture's
+            default (:data:`DEFAULT_STEERABLE_CHANNELS` / |G| fields, :data:`DEFAULT_CHANNELS`).
+        strided_blocks: steerable model only: how many of the last blocks downsample with a
+            stride-2 convolution rather than a convolution and a max-pool.
         epochs, batch_size, lr: Adam's epochs, images per batch and learning rate.
         lr_schedule, lr_step_epochs, lr_gamma: ``step`` (StepLR: lr x gamma every
             lr_step_epochs epochs) or ``cosine`` (to zero over --max-time, else over --epochs).
@@ -75,6 +78,7 @@ class TrainConfig:
     group: str = "D4"
     input_size: int = 75
     widths: list[int] | None = None
+    strided_blocks: int = DEFAULT_STRIDED_BLOCKS
     epochs: int = 10
     batch_size: int = UNSET
     lr: float = UNSET
@@ -106,6 +110,8 @@ class TrainConfig:
         parse_group(self.group)
         checks = [
             (self.input_size >= 8, f"--input-size {self.input_size}: must be at least 8 pixels"),
+            (0 <= self.strided_blocks <= len(self.widths or DEFAULT_CHANNELS),
+             f"--strided-blocks {self.strided_blocks}: must be between 0 and the number of blocks"),
             (self.epochs >= 1, f"--epochs {self.epochs}: must be at least 1"),
             (self.batch_size >= 1, f"--batch-size {self.batch_size}: must be at least 1"),
             (self.lr > 0, f"--lr {self.lr}: must be positive"),
@@ -142,6 +148,7 @@ class TrainConfig:
         }
         if self.architecture == "steerable":
             config["group"] = self.group.upper()
+            config["strided_blocks"] = self.strided_blocks
         return config
 
     def augment_config(self) -> dict[str, Any]:

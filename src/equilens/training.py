@@ -30,6 +30,7 @@ from equilens.datasets.split import read_split, stratified_split, write_split
 from equilens.errors import InputError
 from equilens.folders import new_folder
 from equilens.log import logger
+from equilens.memory import keep_freed_memory
 from equilens.trainers import TASKS
 from equilens.trainers.checkpoint import BestAUCCheckpoint
 from equilens.trainers.precise_bn import PreciseBatchNorm
@@ -142,6 +143,7 @@ def read_split_folders(run_dir: Path) -> dict[str, LensFolder]:
 
 
 def _fit(run_dir: Path, resume: bool) -> None:
+    keep_freed_memory()
     record = read_run_config(run_dir)
     config = TrainConfig.from_dict(record["train"])
     splits = read_split_folders(run_dir)

@@ -28,6 +28,9 @@ def build_model(config: dict[str, Any]) -> nn.Module:
     for key in ("widths",):
         if key in config:
             config[key] = tuple(config[key])
+    if name == "steerable":
+        # Configs saved before the option existed (weights files, run folders) meant what 0 means.
+        config.setdefault("strided_blocks", 0)
     try:
         model = ARCHITECTURES[name](**config)
     except TypeError as error:

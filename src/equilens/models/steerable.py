@@ -29,7 +29,7 @@ from escnn import nn as enn
 from torch import nn
 
 from equilens.models.fusion import fuse_conv_bn
-from equilens.models.geometry import global_pool, pool_geometry
+from equilens.models.geometry import global_pool, pool_geometry, strided_conv_geometry
 from equilens.models.groups import gspace
 from equilens.transforms import model_input
 
@@ -57,12 +57,13 @@ class SteerableCNN(nn.Module):
         group: str = "D4",
         input_size: int = 75,
         crop_fraction: float = 1.0,
-        widths: tuple[int, ...] = (3, 6, 12, 24),
+        widths: tuple[int, ...] = (3, 8, 16, 32),
         lift_kernel: int = 5,
         kernel: int = 3,
         num_classes: int = 2,
         head_width: int = 64,
         dropout: float = 0.0,
+        strided_blocks: int = 3,
     ):
         super().__init__()
         self.input_size = input_size
@@ -74,12 +75,14 @@ class SteerableCNN(nn.Module):
         for i, width in enumerate(widths):
             out_type = enn.FieldType(space, width * [space.regular_repr])
             size = lift_kernel if i == 0 else kernel
-            layers += [
-                enn.R2Conv(field_type, out_type, kernel_size=size, padding=size // 2, bias=False),
-                enn.InnerBatchNorm(out_type),
-                enn.ReLU(out_type, inplace=True),
-            ]
-            if side > 2:
+            strided = strided_conv_geometry(side, size) if i >= len(widths) - strided_blocks and side > 2 else None
+            if strided:
+                padding, side = strided
+                layers.append(enn.R2Conv(field_type, out_type, kernel_size=size, padding=padding, stride=2, bias=False))
+            else:
+                layers.append(enn.R2Conv(field_type, out_type, kernel_size=size, padding=size // 2, bias=False))
+            layers += [enn.InnerBatchNorm(out_type), enn.ReLU(out_type, inplace=True)]
+            if not strided and side > 2:
                 pool, padding, side = pool_geometry(side)
                 layers.append(enn.PointwiseMaxPool2D(out_type, kernel_size=pool, stride=2, padding=padding))
             field_type = out_type
