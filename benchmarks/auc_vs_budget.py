@@ -49,8 +49,8 @@ def run_one(architecture: str, sets: dict[str, Path], budget_min: float, work: P
         config.input_size = args.input_size
     if args.widths and architecture == "steerable":
         config.widths = args.widths
-    if args.strided_blocks is not None:
-        config.strided_blocks = args.strided_blocks
+    if args.pooled_blocks is not None:
+        config.pooled_blocks = args.pooled_blocks
     start = time.perf_counter()
     run = train(config, runs_dir=work / "runs")
     train_seconds = time.perf_counter() - start
@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--group", default="D4", help="the steerable model's group")
     parser.add_argument("--widths", type=int, nargs="+", help="the steerable model's fields per block (default: train's)")
-    parser.add_argument("--strided-blocks", type=int, help="the steerable model's strided blocks (default: train's)")
+    parser.add_argument("--pooled-blocks", type=int, help="the steerable model's pooled blocks (default: train's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1, help="simulation processes")
     parser.add_argument("--work", type=Path, default=Path("bench-auc-vs-budget"), help="data and runs (reused)")

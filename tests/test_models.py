@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from equilens.config import TrainConfig
 from equilens.errors import InputError
 from equilens.models import build_model, for_inference, substructure_score
-from equilens.models.geometry import pool_geometry
+from equilens.models.geometry import pool_geometry, strided_conv_geometry
 from equilens.models.groups import exact_actions, parse_group
 
 
@@ -19,13 +20,28 @@ def test_pool_geometry_keeps_grid_symmetric(size):
     assert centres == [size - 1 - c for c in reversed(centres)]
 
 
+@pytest.mark.parametrize("size", range(3, 120))
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_strided_conv_geometry_keeps_grid_symmetric(size, kernel):
+    geometry = strided_conv_geometry(size, kernel)
+    if size % 2 == 0:
+        assert geometry is None  # no odd kernel sits symmetrically at stride 2 on an even grid
+        return
+    padding, out = geometry
+    assert (size + 2 * padding - kernel) // 2 + 1 == out == pool_geometry(size)[2]
+    centres = [2 * i - padding + (kernel - 1) / 2 for i in range(out)]
+    assert centres == [size - 1 - c for c in reversed(centres)]
+
+
 @pytest.mark.parametrize(
     "group, size",
     [("C4", 33), ("C4", 64), ("C8", 75), ("D4", 75), ("D4", 128), ("D8", 48), ("C2", 31)],
 )
-def test_steerable_output_invariant_under_exact_actions(group, size):
+@pytest.mark.parametrize("pooled_blocks", [None, 1])
+def test_steerable_output_invariant_under_exact_actions(group, size, pooled_blocks):
     torch.manual_seed(0)
-    model = build_model({"architecture": "steerable", "group": group, "input_size": size, "widths": [3, 4, 6]}).eval()
+    config = {"architecture": "steerable", "group": group, "input_size": size, "widths": [3, 4, 6], "pooled_blocks": pooled_blocks}
+    model = build_model(config).eval()
     images = torch.rand(6, 1, size, size)
     actions = exact_actions(group)
     assert ("flip_x" in actions) == group.startswith("D") and ("rot90" in actions) == (group != "C2")
@@ -36,9 +52,23 @@ def test_steerable_output_invariant_under_exact_actions(group, size):
             assert (moved - reference).abs().max() < 1e-4, name
 
 
+def test_later_blocks_stride_and_old_configs_pool_everywhere():
+    def layers(config):
+        return [type(m).__name__ for m in build_model({"architecture": "steerable", "input_size": 75, **config}).features]
+
+    strided = layers({"widths": [2, 3, 4], "pooled_blocks": 1})
+    assert strided.count("PointwiseMaxPool2D") == 1 and strided.count("R2Conv") == 3
+    assert layers({"widths": [2, 3, 4], "pooled_blocks": 0}).count("PointwiseMaxPool2D") == 0
+    # A config saved before the option existed has no key: it meant a pool after every conv.
+    assert layers({"widths": [2, 3, 4]}).count("PointwiseMaxPool2D") == 3
+    # An even grid has no symmetric stride-2 conv: those blocks pool instead, keeping invariance.
+    assert layers({"widths": [2, 3, 4], "pooled_blocks": 0, "input_size": 64}).count("PointwiseMaxPool2D") == 3
+
+
 def test_invariance_holds_through_resizing():
     """A 150 px image, centre-cropped to 90% and resized to 75 px inside the model, keeps exact invariance."""
-    model = build_model({"architecture": "steerable", "group": "D4", "input_size": 75, "crop_fraction": 0.9}).eval()
+    model = build_model(TrainConfig(data="").model_config(num_classes=2)).eval()  # the default equivariant model
+    assert model.input_size == 75 and model.crop_fraction == 0.9
     images = torch.rand(4, 1, 150, 150)
     with torch.no_grad():
         reference = substructure_score(model, images)
@@ -65,7 +95,9 @@ def test_bad_architecture_rejected():
 
 @pytest.mark.parametrize("architecture", ["steerable", "cnn"])
 def test_inference_export_matches_model_with_batch_norm_folded(architecture):
-    config = {"architecture": architecture, "input_size": 33, "widths": [2, 4] if architecture == "steerable" else [8, 16]}
+    config = {"architecture": architecture, "input_size": 33, "widths": [2, 4, 4] if architecture == "steerable" else [8, 16]}
+    if architecture == "steerable":
+        config["pooled_blocks"] = 2  # both kinds of block: conv + pool, stride-2 conv
     model = build_model(config)
     model(torch.rand(16, 1, 40, 40))  # a training step's batch statistics, so batch norm is not the identity
     model.eval()

@@ -36,8 +36,9 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group", default=defaults.group, help="symmetry group of the steerable model: C<N> or D<N> (C4, C8, D4, D8 ...)")
     parser.add_argument("--input-size", type=int, default=defaults.input_size, help="image side in pixels fed to the model (images are resized)")
     parser.add_argument("--widths", type=int, nargs="+", help="fields (steerable) or channels (cnn) per block")
-    parser.add_argument("--strided-blocks", type=int, default=defaults.strided_blocks,
-                        help="steerable model: last blocks that downsample by a stride-2 convolution, not conv + max-pool")
+    parser.add_argument("--pooled-blocks", type=int, default=defaults.pooled_blocks,
+                        help="steerable model: first blocks that max-pool after a full-resolution conv; "
+                        "later ones downsample by a stride-2 conv")
     parser.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {defaults.epochs})")
     parser.add_argument("--batch-size", type=int, default=argparse.SUPPRESS, help=f"images per batch ({_task_defaults('batch_size')})")
     parser.add_argument("--lr", type=float, default=argparse.SUPPRESS, help=f"Adam learning rate ({_task_defaults('lr')})")

@@ -11,11 +11,11 @@ from equilens.models.groups import parse_group
 # Channels per block of the plain CNN.
 DEFAULT_CHANNELS = (16, 32, 64, 128)
 # Channels per block of the steerable model, as regular fields of |G| channels each (D4: 3-8-16-32
-# fields), and how many of its last blocks downsample by a stride-2 convolution rather than a
-# full-resolution convolution and a max-pool. Chosen on a 10-minute CPU budget
+# fields), and how many of its first blocks convolve at full resolution and max-pool (the later
+# ones downsample by a stride-2 convolution). Chosen on a 10-minute CPU budget
 # (benchmarks/auc_vs_budget.py; the measurements are in equilens.models.steerable and README).
 DEFAULT_STEERABLE_CHANNELS = (24, 64, 128, 256)
-DEFAULT_STRIDED_BLOCKS = 3
+DEFAULT_POOLED_BLOCKS = 1
 ARCHITECTURE_NAMES = ("steerable", "cnn")
 LR_SCHEDULES = ("step", "cosine")
 
@@ -58,8 +58,8 @@ class TrainConfig:
         input_size: side in pixels the images are resized to before the model.
         widths: fields (steerable) or channels (cnn) per block; None takes the architecture's
             default (:data:`DEFAULT_STEERABLE_CHANNELS` / |G| fields, :data:`DEFAULT_CHANNELS`).
-        strided_blocks: steerable model only: how many of the last blocks downsample with a
-            stride-2 convolution rather than a convolution and a max-pool.
+        pooled_blocks: steerable model only: how many of the first blocks max-pool after a
+            full-resolution convolution; the later ones downsample by a stride-2 convolution.
         epochs, batch_size, lr: Adam's epochs, images per batch and learning rate.
         lr_schedule, lr_step_epochs, lr_gamma: ``step`` (StepLR: lr x gamma every
             lr_step_epochs epochs) or ``cosine`` (to zero over --max-time, else over --epochs).
@@ -78,7 +78,7 @@ class TrainConfig:
     group: str = "D4"
     input_size: int = 75
     widths: list[int] | None = None
-    strided_blocks: int = DEFAULT_STRIDED_BLOCKS
+    pooled_blocks: int = DEFAULT_POOLED_BLOCKS
     epochs: int = 10
     batch_size: int = UNSET
     lr: float = UNSET
@@ -110,8 +110,7 @@ class TrainConfig:
         parse_group(self.group)
         checks = [
             (self.input_size >= 8, f"--input-size {self.input_size}: must be at least 8 pixels"),
-            (0 <= self.strided_blocks <= len(self.widths or DEFAULT_CHANNELS),
-             f"--strided-blocks {self.strided_blocks}: must be between 0 and the number of blocks"),
+            (self.pooled_blocks >= 0, f"--pooled-blocks {self.pooled_blocks}: must be at least 0"),
             (self.epochs >= 1, f"--epochs {self.epochs}: must be at least 1"),
             (self.batch_size >= 1, f"--batch-size {self.batch_size}: must be at least 1"),
             (self.lr > 0, f"--lr {self.lr}: must be positive"),
@@ -148,7 +147,7 @@ class TrainConfig:
         }
         if self.architecture == "steerable":
             config["group"] = self.group.upper()
-            config["strided_blocks"] = self.strided_blocks
+            config["pooled_blocks"] = self.pooled_blocks
         return config
 
     def augment_config(self) -> dict[str, Any]:

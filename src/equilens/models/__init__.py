@@ -29,8 +29,8 @@ def build_model(config: dict[str, Any]) -> nn.Module:
         if key in config:
             config[key] = tuple(config[key])
     if name == "steerable":
-        # Configs saved before the option existed (weights files, run folders) meant what 0 means.
-        config.setdefault("strided_blocks", 0)
+        # Configs saved before the option existed (weights files, run folders) pooled in every block.
+        config.setdefault("pooled_blocks", None)
     try:
         model = ARCHITECTURES[name](**config)
     except TypeError as error:

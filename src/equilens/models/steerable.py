@@ -1,23 +1,23 @@
 """The E(2)-steerable classifier: the whole model in one file.
 
     image (N, 1, H, W) --centred crop, resize--> (N, 1, S, S)
-      -> [R2Conv -> InnerBatchNorm -> ReLU -> symmetric stride-2 max-pool] x len(widths)
+      -> [R2Conv -> InnerBatchNorm -> ReLU -> symmetric stride-2 max-pool] x pooled_blocks
+      -> [stride-2 R2Conv -> InnerBatchNorm -> ReLU] x (len(widths) - pooled_blocks)
          (regular fields of the group; the first conv lifts the grey image to the group)
       -> GroupPooling (max over each field's |G| channels: invariant features)
       -> spatial mean and max -> MLP -> class logits (N, num_classes)
 
 Every layer before the group pooling is equivariant, the pooling makes the features invariant,
 and the spatial mean and max are unchanged by any permutation of the grid, so the logits are
-invariant under the group's exact actions (90-degree rotations, flips for D_N).
+invariant under the group's exact actions (90-degree rotations, flips for D_N). Every
+downsampling, pooled or strided, samples a grid that maps onto itself under those actions
+(equilens.models.geometry).
 
-Cost is set by channels x resolution, not by escnn: a cheap 5x5 lift at 75 px and a halving
-after every conv. The default width, 3-6-12-24 regular D4 fields (24-48-96-192 channels, 1.5x
-the plain CNN's 16-32-64-128), was chosen on a 10-minute CPU budget
-(benchmarks/auc_vs_budget.py, README): it trains at about half the plain CNN's images/s and
-reached test AUC 0.9955-0.9975 in three runs, level with the CNN, where 2-4-8-16 fields (the
-CNN's channel count, as fast as the CNN) reached 0.9946; its median change of p(sub) under a
-45-degree rotation is 0.003-0.004 against 0.021. 6-12-24-32 D4 fields (the width of escnn's
-examples) trained 5x slower than 2-4-8-16 (16 vs 84 img/s at 75 px, one thread).
+Cost is set by channels x resolution, not by escnn. The default (3-8-16-32 regular D4 fields,
+the lift at full 75 px resolution and max-pooled, the three later convs strided) spends its
+compute where the pixels are: a stride-2 conv computes a quarter of the outputs of a conv
+followed by a pool, with no pooling pass, so the later blocks are wide and cheap.
+RESULTS_PLACEHOLDER
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ class SteerableCNN(nn.Module):
             because every pooling keeps the grid symmetric.
         crop_fraction: the centred crop (fraction of the image side) taken before resizing.
         widths: regular fields per conv block (channels = width x |G|).
+        pooled_blocks: how many of the first blocks convolve at full resolution and then
+            max-pool; the later ones downsample by a stride-2 convolution instead (None: all
+            pool). A block whose input side is even pools anyway: no odd kernel is centred
+            symmetrically on an even grid at stride 2.
         lift_kernel: side of the first (lifting) convolution's kernel, in pixels.
         kernel: side of the later kernels.
         num_classes: outputs; class 0 is ``no_sub``.
@@ -63,7 +67,7 @@ class SteerableCNN(nn.Module):
         num_classes: int = 2,
         head_width: int = 64,
         dropout: float = 0.0,
-        strided_blocks: int = 3,
+        pooled_blocks: int | None = 1,
     ):
         super().__init__()
         self.input_size = input_size
@@ -75,7 +79,7 @@ class SteerableCNN(nn.Module):
         for i, width in enumerate(widths):
             out_type = enn.FieldType(space, width * [space.regular_repr])
             size = lift_kernel if i == 0 else kernel
-            strided = strided_conv_geometry(side, size) if i >= len(widths) - strided_blocks and side > 2 else None
+            strided = strided_conv_geometry(side, size) if pooled_blocks is not None and i >= pooled_blocks and side > 2 else None
             if strided:
                 padding, side = strided
                 layers.append(enn.R2Conv(field_type, out_type, kernel_size=size, padding=padding, stride=2, bias=False))
