@@ -58,6 +58,7 @@ def test_predict_reports_a_corrupt_image(toy_run, tmp_path, capsys):
         (["train"], "needs --data DIR"),
         (["train", "--data", "{missing}"], "dataset folder does not exist"),
         (["train", "--data", "{toy}", "--group", "E7"], "is not C<N> or D<N>"),
+        (["train", "--data", "{toy}", "--pooled-blocks", "-1"], "--pooled-blocks -1: must be at least 0"),
         (["evaluate", "{missing}"], "no such run folder or weights file"),
         (["train", "--resume", "{toy}"], "not a training run"),
     ],

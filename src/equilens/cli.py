@@ -38,7 +38,7 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--widths", type=int, nargs="+", help="fields (steerable) or channels (cnn) per block")
     parser.add_argument("--pooled-blocks", type=int, default=defaults.pooled_blocks,
                         help="steerable model: first blocks that max-pool after a full-resolution conv; "
-                        "later ones downsample by a stride-2 conv")
+                        f"later ones downsample by a stride-2 conv (default {defaults.pooled_blocks})")
     parser.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {defaults.epochs})")
     parser.add_argument("--batch-size", type=int, default=argparse.SUPPRESS, help=f"images per batch ({_task_defaults('batch_size')})")
     parser.add_argument("--lr", type=float, default=argparse.SUPPRESS, help=f"Adam learning rate ({_task_defaults('lr')})")
