@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import sys
 
 # mallopt parameters (glibc's malloc.h)
@@ -24,9 +25,10 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 
 
+@functools.cache
 def keep_freed_memory() -> bool:
     """Tell glibc's malloc to serve large blocks from the heap and never trim it (process-wide,
-    from now on). Returns whether it applied: False where the C library is not glibc."""
+    from now on; once). Returns whether it applied: False where the C library is not glibc."""
     if not sys.platform.startswith("linux"):
         return False
     try:

@@ -1,8 +1,8 @@
 """Downsampling that keeps the pixel grid symmetric, so 90-degree rotations stay exact.
 
-A stride-2 pooling (or convolution) samples the input at positions that must map onto themselves under the
-image flip i -> n-1-i. For even n, 2x2 windows (0,1), (2,3), ... do. For odd n, 3x3 windows
-centred on 0, 2, ..., n-1 (padding 1, output (n+1)/2) or on 1, 3, ..., n-2 (no padding,
+A stride-2 pooling or convolution samples the input at positions that must map onto themselves
+under the image flip i -> n-1-i. For even n, 2x2 windows (0,1), (2,3), ... do. For odd n, 3x3
+windows centred on 0, 2, ..., n-1 (padding 1, output (n+1)/2) or on 1, 3, ..., n-2 (no padding,
 output (n-1)/2) do; we pick whichever output is odd, so the next stage can do the same.
 """
 
