@@ -18,10 +18,10 @@ the lift at full 75 px resolution and max-pooled, the three later convs strided)
 compute where the pixels are: a stride-2 conv computes a quarter of the outputs of a conv
 followed by a pool, with no pooling pass, so the later blocks are wide and cheap.
 Measured with benchmarks/auc_vs_budget.py (10 minutes of training on 2,000 `test-iv` images
-per class, 2 CPU cores; README): test AUC 0.9975 and 0.9982 (seeds 0 and 1) against the plain
-CNN's 0.9948 and 0.9970 in the same runs, 0.9979 and 0.9991 on randomly oriented lenses, at
-0.85-0.88x the CNN's training images/s, with a median change of p(sub) under a 45-degree
-rotation of 0.001-0.002. The same 10 minutes, one run each at seed 0:
+per class, 2 CPU cores; README): test AUC 0.9975, 0.9982, 0.9981 (seeds 0-2) against the
+plain CNN's 0.9948, 0.9970, 0.9957 in the same runs, 0.9979-0.9993 on randomly oriented
+lenses, at 0.85-0.88x the CNN's training images/s, with a median change of p(sub) under a
+45-degree rotation of 0.0005-0.002. The same 10 minutes, one run each at seed 0:
   - a pool after every conv, 3-6-12-24 fields: AUC 0.9955-0.9975 over three runs, at 0.5x the
     CNN's speed before equilens.memory (0.6x after, in a profile);
   - stride-2 convs in the last two of those blocks: 0.9967;
