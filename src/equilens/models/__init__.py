@@ -46,10 +46,9 @@ def for_inference(model: nn.Module, compiled: bool = False) -> nn.Module:
 
     ``compiled=True`` also wraps the export in ``torch.compile`` (TorchInductor): measured on 2
     CPU cores, 1.06-1.2x the images/s of the default D4 classifier's export (2,800-3,000 ->
-    3,000-3,500 in three runs),
-    after a one-off compile of seconds (2-20 s, less with inductor's cache warm) and again on
-    the first batch of a new shape (the last, smaller batch). Autoencoders have no export and run
-    uncompiled.
+    3,000-3,500 in three runs), after a one-off compile of seconds (2-20 s, less with
+    inductor's cache warm) and again on the first batch of a new shape (the last, smaller
+    batch). Autoencoders have no export and run uncompiled.
     """
     if not hasattr(model, "export"):
         if compiled:
