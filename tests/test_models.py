@@ -12,12 +12,18 @@ from equilens.models.geometry import pool_geometry, strided_conv_geometry
 from equilens.models.groups import exact_actions, parse_group
 
 
-@pytest.mark.parametrize("size", range(3, 200))
-def test_pool_geometry_keeps_grid_symmetric(size):
-    kernel, padding, out = pool_geometry(size)
+def assert_stride_2_grid_symmetric(size: int, kernel: int, padding: int, out: int) -> None:
+    """A stride-2 window of ``kernel`` with ``padding`` gives ``out`` outputs, centred on input
+    positions that the flip i -> size-1-i maps onto each other."""
     assert (size + 2 * padding - kernel) // 2 + 1 == out
     centres = [2 * i - padding + (kernel - 1) / 2 for i in range(out)]  # window centres in input pixels
     assert centres == [size - 1 - c for c in reversed(centres)]
+
+
+@pytest.mark.parametrize("size", range(3, 200))
+def test_pool_geometry_keeps_grid_symmetric(size):
+    kernel, padding, out = pool_geometry(size)
+    assert_stride_2_grid_symmetric(size, kernel, padding, out)
 
 
 @pytest.mark.parametrize("size", range(3, 120))
@@ -28,9 +34,8 @@ def test_strided_conv_geometry_keeps_grid_symmetric(size, kernel):
         assert geometry is None  # no odd kernel sits symmetrically at stride 2 on an even grid
         return
     padding, out = geometry
-    assert (size + 2 * padding - kernel) // 2 + 1 == out == pool_geometry(size)[2]
-    centres = [2 * i - padding + (kernel - 1) / 2 for i in range(out)]
-    assert centres == [size - 1 - c for c in reversed(centres)]
+    assert out == pool_geometry(size)[2]
+    assert_stride_2_grid_symmetric(size, kernel, padding, out)
 
 
 @pytest.mark.parametrize(
