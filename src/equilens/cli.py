@@ -13,14 +13,14 @@ import sys
 from dataclasses import fields
 
 from equilens import __version__
-from equilens.config import LR_SCHEDULES, TASK_DEFAULTS, TrainConfig
+from equilens.config import DEFAULT_RECIPE, LR_SCHEDULES, RECIPES, TrainConfig
 from equilens.errors import InputError
 from equilens.log import logger
 
 
 def _task_defaults(name: str) -> str:
-    """Help text: a field's default for each task."""
-    return "default: " + ", ".join(f"{task} {values[name]}" for task, values in TASK_DEFAULTS.items())
+    """Help text: a field's default for each task of the default recipe."""
+    return "default: " + ", ".join(f"{task} {values[name]}" for task, values in RECIPES[DEFAULT_RECIPE].items())
 
 
 def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,11 +39,16 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pooled-blocks", type=int, default=defaults.pooled_blocks,
                         help="steerable model: first blocks that max-pool after a full-resolution conv; "
                         f"later ones downsample by a stride-2 conv (default {defaults.pooled_blocks})")
-    parser.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {defaults.epochs})")
+    parser.add_argument("--recipe", choices=list(RECIPES), default=defaults.recipe,
+                        help="defaults of the options below: equilens (chosen on the real Test IV images: Adam 2e-3, "
+                        "cosine decay over a 9-minute budget) or deeplense (the DeepLense write-up's: Adam 1e-4, "
+                        f"StepLR(5, 0.7), 10 epochs); an option given explicitly wins (default {defaults.recipe})")
+    parser.add_argument("--epochs", type=int, default=None, help=f"training epochs at most ({_task_defaults('epochs')})")
     parser.add_argument("--batch-size", type=int, default=argparse.SUPPRESS, help=f"images per batch ({_task_defaults('batch_size')})")
     parser.add_argument("--lr", type=float, default=argparse.SUPPRESS, help=f"Adam learning rate ({_task_defaults('lr')})")
-    parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=defaults.lr_schedule,
-                        help="step: StepLR (below); cosine: decay to zero over --max-time, else over --epochs")
+    parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=argparse.SUPPRESS,
+                        help="step: StepLR (below); cosine: decay to zero over --epochs or --max-time, whichever "
+                        f"ends the run first ({_task_defaults('lr_schedule')})")
     parser.add_argument("--lr-step-epochs", type=int, default=defaults.lr_step_epochs, help="StepLR: epochs between decays")
     parser.add_argument("--lr-gamma", type=float, default=defaults.lr_gamma, help="StepLR: learning-rate factor per step")
     parser.add_argument("--val-fraction", type=float, default=defaults.val_fraction, help="per-class validation fraction")
@@ -60,7 +65,8 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"multiply each image by a factor uniform in [LOW, HIGH] ({_task_defaults('brightness')})")
     parser.add_argument("--no-brightness", dest="brightness", action="store_const", const=None, default=argparse.SUPPRESS,
                         help="no brightness jitter")
-    parser.add_argument("--max-time", default=None, help="wall-clock limit DD:HH:MM:SS; the best checkpoint so far is kept")
+    parser.add_argument("--max-time", default=None, help="wall-clock limit DD:HH:MM:SS, or 'none'; the best checkpoint "
+                        f"so far is kept ({_task_defaults('max_time')})")
     parser.add_argument("--accelerator", default=defaults.accelerator, help="Lightning accelerator: auto, cpu, gpu ...")
     parser.add_argument("--devices", default=defaults.devices, help="Lightning devices: auto, or a count (several GPUs use DDP)")
     parser.add_argument("--strategy", default=defaults.strategy, help="Lightning strategy (auto, ddp ...)")
@@ -73,9 +79,12 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
 def train_config(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig of parsed ``equilens train`` options."""
     names = {f.name for f in fields(TrainConfig)}
-    # Options left out are absent (SUPPRESS) or None; either way the config's (task) default applies.
+    # Options left out are absent (SUPPRESS) or None; either way the config's (recipe) default applies.
     switched_off = {"crop_fraction", "brightness"}  # None here comes from --no-crop / --no-brightness
-    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names and (v is not None or k in switched_off)})
+    values = {k: v for k, v in vars(args).items() if k in names and (v is not None or k in switched_off)}
+    if isinstance(values.get("max_time"), str) and values["max_time"].lower() == "none":
+        values["max_time"] = None
+    return TrainConfig(**values)
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -93,7 +102,8 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="training run folder or .safetensors weights file")
+    parser.add_argument("model", nargs="?", help="training run folder or .safetensors weights file")
+    _add_pretrained_argument(parser)
     parser.add_argument("--data", help="labelled folder to evaluate on (default: the run's held-out test split)")
     parser.add_argument("--out", help="report folder (default: a new evaluation* folder inside the run)")
     parser.add_argument("--threshold", type=float, help="decision threshold for the confusion matrix "
@@ -101,6 +111,26 @@ def _add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for the AUC 95%% interval")
     parser.add_argument("--invariance-images", type=int, default=256, help="images used to measure invariance errors (0: skip)")
     _add_scoring_arguments(parser)
+
+
+def _add_pretrained_argument(parser: argparse.ArgumentParser) -> None:
+    from equilens.pretrained import PRETRAINED
+
+    parser.add_argument("--pretrained", choices=PRETRAINED, help="use a model that ships with equilens instead of "
+                        "MODEL (test-iv: trained on the real DeepLense Test IV images; see its model card)")
+
+
+def _model_path(model: str | None, pretrained: str | None) -> str:
+    """MODEL, or the weights of --pretrained; exactly one of them."""
+    from equilens.pretrained import pretrained_weights
+
+    if pretrained:
+        if model is not None:
+            raise InputError(f"give MODEL ({model}) or --pretrained {pretrained}, not both")
+        return str(pretrained_weights(pretrained))
+    if model is None:
+        raise InputError("name a MODEL (run folder or .safetensors file), or --pretrained test-iv")
+    return model
 
 
 def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
@@ -114,8 +144,10 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
 def _run_evaluate(args: argparse.Namespace) -> int:
     from equilens.evaluation import evaluate
 
+    if args.pretrained and not args.data:
+        raise InputError(f"--pretrained {args.pretrained} has no held-out split of its own: pass --data DIR")
     out, metrics = evaluate(
-        args.model, data=args.data, out=args.out, threshold=args.threshold, symmetrize=args.symmetrize,
+        _model_path(args.model, args.pretrained), data=args.data, out=args.out, threshold=args.threshold, symmetrize=args.symmetrize,
         n_bootstrap=args.bootstrap, invariance_images=args.invariance_images, batch_size=args.batch_size,
         device=args.device, compiled=args.compile,
     )
@@ -137,8 +169,10 @@ def _print_summary(out, metrics: dict) -> None:
 
 
 def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="training run folder or .safetensors weights file")
-    parser.add_argument("paths", nargs="+", help="image files or folders (searched recursively)")
+    parser.add_argument("inputs", nargs="+", metavar="[MODEL] PATH",
+                        help="training run folder or .safetensors weights file (unless --pretrained), then image "
+                        "files or folders (searched recursively)")
+    _add_pretrained_argument(parser)
     parser.add_argument("--out", required=True, help="CSV to write: path, score (and class probabilities)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     _add_scoring_arguments(parser)
@@ -147,7 +181,10 @@ def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
 def _run_predict(args: argparse.Namespace) -> int:
     from equilens.predict import predict
 
-    out = predict(args.model, args.paths, args.out, batch_size=args.batch_size, symmetrize=args.symmetrize,
+    model, paths = (None, args.inputs) if args.pretrained else (args.inputs[0], args.inputs[1:])
+    if not paths:
+        raise InputError("name the images to score after MODEL (files or folders)")
+    out = predict(_model_path(model, args.pretrained), paths, args.out, batch_size=args.batch_size, symmetrize=args.symmetrize,
                   device=args.device, overwrite=args.overwrite, compiled=args.compile)
     print(f"scores: {out}")
     return 0
@@ -161,10 +198,10 @@ def _add_quickstart_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-per-class", type=int, default=defaults.n_per_class, help="training+validation images per class")
     parser.add_argument("--n-test-per-class", type=int, default=defaults.n_test_per_class, help="test images per class")
     parser.add_argument("--preset", default=defaults.preset, help="simulation preset")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--max-time", default=defaults.max_time, help="training wall-clock limit DD:HH:MM:SS")
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--epochs", type=int, help="training epochs at most (default: equilens train's)")
+    parser.add_argument("--max-time", help="training wall-clock limit DD:HH:MM:SS (default: equilens train's)")
+    parser.add_argument("--lr", type=float, help="Adam learning rate (default: equilens train's)")
+    parser.add_argument("--batch-size", type=int, help="images per batch (default: equilens train's)")
     parser.add_argument("--workers", type=int, default=defaults.workers, help="simulation processes")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--device", default=defaults.device, help="auto, cpu, gpu")

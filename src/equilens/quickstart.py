@@ -27,8 +27,8 @@ class QuickstartConfig:
         n_per_class: simulated training+validation images per class.
         n_test_per_class: simulated test images per class (a different seed: unseen lenses).
         preset: simulation preset.
-        epochs, max_time, lr, batch_size: training budget (max_time ``DD:HH:MM:SS`` caps it);
-            the learning rate decays to zero (cosine) over whichever limit ends training.
+        epochs, max_time, lr, batch_size: training options; None takes ``equilens train``'s
+            default (:data:`equilens.config.RECIPES`), as a user's own run would.
         workers: simulation processes.
         seed: seeds simulation and training.
     """
@@ -37,10 +37,10 @@ class QuickstartConfig:
     n_per_class: int = 2000
     n_test_per_class: int = 500
     preset: str = "test-iv"
-    epochs: int = 40
-    max_time: str | None = "00:00:09:00"
-    lr: float = 2e-3
-    batch_size: int = 64
+    epochs: int | None = None
+    max_time: str | None = None
+    lr: float | None = None
+    batch_size: int | None = None
     workers: int = 1
     seed: int = 0
     device: str = "auto"
@@ -53,15 +53,14 @@ def quickstart(config: QuickstartConfig) -> tuple[Path, dict[str, Any]]:
     print(f"[1/3] simulating {config.n_per_class}+{config.n_test_per_class} '{config.preset}' images per class into {root / 'data'}")
     train_data = simulate_dataset(root / "data" / "train", config.n_per_class, physics, seed=config.seed, workers=config.workers)
     test_data = simulate_dataset(root / "data" / "test", config.n_test_per_class, physics, seed=config.seed + 1, workers=config.workers)
-    print(f"[2/3] training the default equivariant model (max {config.epochs} epochs, time limit {config.max_time})")
+    given = {name: getattr(config, name) for name in ("epochs", "max_time", "lr", "batch_size")}
     train_config = TrainConfig(
-        data=str(train_data), test_data=str(test_data), epochs=config.epochs, max_time=config.max_time,
-        lr=config.lr, batch_size=config.batch_size, seed=config.seed,
-        # Decays to zero by whichever ends first, the epochs or the time limit, so the model
-        # is trained out on a slow CPU as on a GPU.
-        lr_schedule="cosine",
+        data=str(train_data), test_data=str(test_data), seed=config.seed,
         accelerator="auto" if config.device == "auto" else config.device,
+        **{name: value for name, value in given.items() if value is not None},
     )
+    print(f"[2/3] training the default equivariant model (at most {train_config.epochs} epochs, "
+          f"time limit {train_config.max_time})")
     run_dir = train(train_config, runs_dir=root / "runs")
     print("[3/3] evaluating on the held-out simulated test set")
     report, metrics = evaluate(run_dir, device=config.device)

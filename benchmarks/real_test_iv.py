@@ -1,0 +1,160 @@
+"""The default models on the users' real images: DeepLense Test IV (or any labelled folder).
+
+    python benchmarks/real_test_iv.py compare [--seeds 0 1 2] [--budget-min 9]
+    python benchmarks/real_test_iv.py small-data [--sizes 50 100 250 1000] [--models steerable cnn]
+    python benchmarks/real_test_iv.py anomaly [--seeds 0]
+    python benchmarks/real_test_iv.py small-data --holdout val --sizes 100 --set rotate=false   # a design choice
+
+For each seed the folder's images are split, per class, into a held-out set (``--n-holdout``
+per class, drawn with that seed) and a pool; nothing of the held-out set is ever trained on.
+
+* ``compare``: the default steerable model, the plain CNN and the DeepLense write-up's recipe
+  (``--recipe deeplense``), each trained on the whole pool (its own 10% validation split
+  inside) for the same wall-clock budget;
+* ``small-data``: N images per class of the pool (the same N for every model, nested across N),
+  trained with ``equilens train``'s defaults: the small-data curve;
+* ``anomaly``: the default equivariant and plain autoencoders, trained on the pool's ``no_sub``
+  images only (``--task anomaly``), scored on every class of the held-out set.
+
+Prints, per run, the held-out AUC with its bootstrap 95% interval, accuracy at p = 0.5 (the
+Youden threshold for anomaly scores), epochs, training time and images/s, and the invariance
+errors; writes them to ``results.json`` in ``--work``. ``--holdout val`` takes the held-out set
+from the pool's far end instead of the test images (still disjoint from training), for
+choosing defaults without looking at test data; ``--set KEY=VALUE`` overrides a training option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from equilens.config import TrainConfig
+from equilens.datasets.folder import scan_lens_folder
+from equilens.evaluation import evaluate
+from equilens.evaluation.plots import read_epoch_metrics
+from equilens.training import train
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "test-iv"
+MODELS = {
+    "steerable": {},
+    "cnn": {"architecture": "cnn"},
+    "deeplense": {"recipe": "deeplense"},
+}
+ANOMALY_MODELS = {
+    "steerable-ae": {"task": "anomaly"},
+    "cnn-ae": {"task": "anomaly", "architecture": "cnn"},
+}
+
+
+def link_folder(folder: Path, files: list[Path]) -> Path:
+    """A dataset folder of symbolic links ``folder/<class>/<name>`` to ``files`` (made once)."""
+    if not folder.is_dir():
+        for f in files:
+            target = folder / f.parent.name / f.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(f.resolve())
+    return folder
+
+
+def split_by_class(data: Path, seed: int, n_holdout: int, holdout: str) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
+    """Per class: (pool files in a seeded random order, held-out files).
+
+    The test set is the first ``n_holdout`` files of each class's seeded permutation; with
+    ``holdout == "val"`` the held-out set is instead the last ``n_holdout`` of the rest, so
+    design choices are made without the test images.
+    """
+    folder = scan_lens_folder(data)
+    pool, held = {}, {}
+    for label, name in enumerate(folder.classes):
+        files = [f for f, y in zip(folder.files, folder.labels) if y == label]
+        order = [files[i] for i in np.random.default_rng(seed).permutation(len(files))]
+        test, rest = order[:n_holdout], order[n_holdout:]
+        if holdout == "val":
+            held[name], pool[name] = rest[-n_holdout:], rest[:-n_holdout]
+        else:
+            held[name], pool[name] = test, rest
+    return pool, held
+
+
+def run_one(name: str, options: dict[str, Any], train_dir: Path, held_dir: Path, work: Path, args) -> dict[str, Any]:
+    config = TrainConfig(data=str(train_dir), test_data=str(held_dir), seed=args.seed_now, **options)
+    if args.budget_min is not None:
+        # The same wall-clock budget for every model; the epoch cap only guards a fast machine.
+        config.max_time = time.strftime("00:%H:%M:%S", time.gmtime(args.budget_min * 60))
+        config.epochs = 100_000
+    for key, value in args.set:
+        setattr(config, key, json.loads(value))
+    start = time.perf_counter()
+    run = train(config, runs_dir=work / "runs", name=f"{name}-{train_dir.name}-seed{args.seed_now}-{time.strftime('%H%M%S')}")
+    seconds = time.perf_counter() - start
+    epochs = read_epoch_metrics(run)
+    n_train = sum(1 for _ in (run / "splits" / "train.txt").open())
+    _, metrics = evaluate(run, out=run / "eval-holdout", n_bootstrap=1000)
+    binary = metrics["substructure_vs_none"]
+    return {
+        "model": name, "train_set": train_dir.name, "seed": args.seed_now, "run": str(run),
+        "n_train": n_train, "epochs": len(epochs), "train_s": seconds, "train_img_s": len(epochs) * n_train / seconds,
+        "auc": binary["auc"], "auc_ci95": binary["auc_ci95"], "accuracy": binary["accuracy"],
+        **metrics.get("invariance", {}),
+    }
+
+
+def print_table(results: list[dict[str, Any]]) -> None:
+    print(f"{'model':<14}{'train set':<16}{'seed':>5}{'AUC':>8}{'95% CI':>16}{'acc':>7}{'epochs':>7}"
+          f"{'train s':>9}{'img/s':>7}{'max|dp| 90/flip':>18}{'med|dp| 45':>11}")
+    for r in results:
+        low, high = r["auc_ci95"]
+        invariance = (f"{r['rot90_max_abs_change']:.1e}/{r['flip_max_abs_change']:.1e}"
+                      if "rot90_max_abs_change" in r else "-")
+        rot45 = f"{r['rot45_median_abs_change']:.4f}" if "rot45_median_abs_change" in r else "-"
+        print(f"{r['model']:<14}{r['train_set']:<16}{r['seed']:>5}{r['auc']:>8.4f}{f'{low:.4f}-{high:.4f}':>16}"
+              f"{r['accuracy']:>7.3f}{r['epochs']:>7}{r['train_s']:>9.0f}{r['train_img_s']:>7.0f}{invariance:>18}{rot45:>11}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["compare", "small-data", "anomaly"])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"labelled folder (default {DEFAULT_DATA})")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one held-out split and training seed each")
+    parser.add_argument("--n-holdout", type=int, default=1000, help="held-out images per class (default 1000)")
+    parser.add_argument("--holdout", choices=["test", "val"], default="test",
+                        help="val: hold out validation images of the pool instead (for choosing defaults)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 250, 1000], help="small-data: images per class")
+    parser.add_argument("--models", nargs="+", help="subset of the mode's models (default: all of them)")
+    parser.add_argument("--budget-min", type=float, default=None,
+                        help="training wall-clock per run, minutes (default: equilens train's own default)")
+    parser.add_argument("--set", type=lambda s: tuple(s.split("=", 1)), action="append", default=[], metavar="KEY=JSON",
+                        help="override a TrainConfig field, e.g. rotate=false or brightness=null")
+    parser.add_argument("--work", type=Path, default=Path("bench-real-test-iv"), help="links, runs and results")
+    args = parser.parse_args(argv)
+    catalogue = ANOMALY_MODELS if args.mode == "anomaly" else {k: v for k, v in MODELS.items()
+                                                               if args.mode == "compare" or k != "deeplense"}
+    models = {k: catalogue[k] for k in (args.models or catalogue)}
+    results = []
+    for seed in args.seeds:
+        args.seed_now = seed
+        pool, held = split_by_class(args.data, seed, args.n_holdout, args.holdout)
+        base = args.work / f"{args.holdout}-seed{seed}"
+        held_dir = link_folder(base / "holdout", [f for files in held.values() for f in files])
+        if args.mode == "small-data":
+            train_sets = [link_folder(base / f"train-{n}-per-class", [f for files in pool.values() for f in files[:n]])
+                          for n in args.sizes]
+        else:
+            train_sets = [link_folder(base / "pool", [f for files in pool.values() for f in files])]
+        for train_dir in train_sets:
+            for name, options in models.items():
+                results.append(run_one(name, options, train_dir, held_dir, args.work, args))
+                print_table(results[-1:])
+    (args.work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\n{args.mode} on {args.data} (held-out: {args.holdout}, {args.n_holdout} per class)"
+          + "".join(f"; {k}={v}" for k, v in args.set))
+    print_table(results)
+
+
+if __name__ == "__main__":
+    main()
