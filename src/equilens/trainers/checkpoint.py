@@ -20,8 +20,11 @@ class BestAUCCheckpoint(ModelCheckpoint):
     """
 
     def __init__(self, dirpath: str | Path):
+        # Both saves at validation end: saving last.ckpt there (below) marks the step as saved,
+        # which would make Lightning skip a best checkpoint due at the train epoch's end.
         super().__init__(
-            dirpath=dirpath, filename="best-{epoch:03d}", monitor="val_auc", mode="max", save_top_k=1, save_last=True
+            dirpath=dirpath, filename="best-{epoch:03d}", monitor="val_auc", mode="max", save_top_k=1, save_last=True,
+            save_on_train_epoch_end=False,
         )
         self.best_val_loss = math.inf
 
@@ -43,6 +46,7 @@ class BestAUCCheckpoint(ModelCheckpoint):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_validation_end(trainer, pl_module)
         # Lightning >= 2.6 writes last.ckpt only with a new best; a resume needs the latest epoch.
+        # (Skipped when the best checkpoint was just saved at this step: last.ckpt came with it.)
         if self.save_last and not self._should_skip_saving_checkpoint(trainer):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
