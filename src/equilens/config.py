@@ -50,6 +50,12 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
 }
 DEFAULT_RECIPE = "equilens"
 
+#: The anomaly score of new autoencoders (see equilens.models.autoencoder): the squared error
+#: of a log-stretched image, log(1 + 50 x) / log(1 + 50), in a ring of 0.08-0.25 S about the
+#: centre, away from the bright lens light and covering the arcs. Chosen on validation images
+#: of real Test IV lenses (benchmarks/real_test_iv.py anomaly --holdout val; README).
+ANOMALY_SCORE_DEFAULTS = {"intensity_stretch": 50.0, "score_inner_radius": 0.08, "score_radius": 0.25}
+
 
 def default_widths(architecture: str, group: str) -> list[int]:
     """Fields (steerable: channels / |G|) or channels (cnn) per block."""
@@ -158,7 +164,7 @@ class TrainConfig:
         if self.task == "anomaly":
             # An autoencoder: no classes; its widths and latent size default to the model's own.
             config = {"architecture": f"{self.architecture}_autoencoder", "input_size": self.input_size,
-                      "crop_fraction": self.crop_fraction or 1.0}
+                      "crop_fraction": self.crop_fraction or 1.0, **ANOMALY_SCORE_DEFAULTS}
             if self.widths:
                 config["widths"] = list(self.widths)
             if self.architecture == "steerable":

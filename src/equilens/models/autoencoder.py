@@ -46,6 +46,8 @@ StepLR(5, 0.7), no augmentation; a quiet 2-core CPU; test set 500 ``no_sub`` + 2
 
 from __future__ import annotations
 
+import math
+
 import torch
 from escnn import nn as enn
 from torch import nn
@@ -79,28 +81,43 @@ class _Autoencoder(nn.Module):
         input_size: side S in pixels the image is resized to.
         crop_fraction: the centred crop (fraction of the image side) taken before resizing,
             as the classifiers do (see :func:`equilens.transforms.model_input`).
-        score_radius: radius of the disc the score averages over, as a fraction of S
-            (0.5 touches the image border; None scores the whole image). The default 0.35
-            covers the Einstein ring and the subhalo region of Test-IV lenses.
+        score_radius: outer radius of the ring the score averages over, as a fraction of S
+            (0.5 touches the image border; None scores the whole image).
+        score_inner_radius: its inner radius (0: a disc), a fraction of S.
+        intensity_stretch: a > 0 reconstructs log(1 + a x) / log(1 + a) of the image x, not
+            x itself; None keeps x.
+
+    The constructor's defaults (linear intensities, a disc of 0.35 S) are those of the models
+    saved before the options existed; new runs take
+    :data:`equilens.config.ANOMALY_SCORE_DEFAULTS`.
     """
 
     task = "anomaly"
 
-    def __init__(self, input_size: int, crop_fraction: float, score_radius: float | None):
+    def __init__(self, input_size: int, crop_fraction: float, score_radius: float | None,
+                 score_inner_radius: float = 0.0, intensity_stretch: float | None = None):
         super().__init__()
         self.input_size = input_size
         self.crop_fraction = crop_fraction
         self.score_radius = score_radius
-        # A disc about the grid centre maps onto itself under 90-degree turns and flips, so the
+        self.score_inner_radius = score_inner_radius
+        self.intensity_stretch = intensity_stretch
+        # A ring about the grid centre maps onto itself under 90-degree turns and flips, so the
         # masked score keeps the reconstruction's exact symmetry. Not a parameter: not saved.
         centred = torch.arange(input_size, dtype=torch.float32) - (input_size - 1) / 2
         radius = torch.hypot(centred[:, None], centred[None, :])
         limit = float("inf") if score_radius is None else score_radius * input_size
-        self.register_buffer("score_mask", (radius <= limit).float(), persistent=False)
+        self.register_buffer("score_mask", ((radius <= limit) & (radius >= score_inner_radius * input_size)).float(),
+                             persistent=False)
 
     def model_input(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) images -> (N, 1, S, S): what the autoencoder reconstructs."""
-        return model_input(images, self.crop_fraction, self.input_size)
+        x = model_input(images, self.crop_fraction, self.input_size)
+        if self.intensity_stretch is None:
+            return x
+        # Pixel-wise, so it commutes with every rotation and flip.
+        a = self.intensity_stretch
+        return torch.log1p(a * x.clamp(min=0)) / math.log1p(a)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 1, S, S) model inputs -> (N, 1, S, S) reconstructions."""
@@ -116,8 +133,8 @@ class _Autoencoder(nn.Module):
         return (self.reconstruct(x) - x) ** 2
 
     def anomaly_score(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, 1, H, W) images in [0, 1] -> (N,) mean squared error inside the score disc
-        (units: squared image intensity); high means unlike the ``no_sub`` training images."""
+        """(N, 1, H, W) images in [0, 1] -> (N,) mean squared error inside the score ring
+        (units: squared model-input intensity); high means unlike the ``no_sub`` training images."""
         return (self.pixel_errors(images) * self.score_mask).sum(dim=(1, 2, 3)) / self.score_mask.sum()
 
 
@@ -131,7 +148,7 @@ class SteerableAutoencoder(_Autoencoder):
         latent: regular fields of the 1 x 1 latent (latent dimension = latent x |G|).
         lift_kernel: side of the first and last convolution's kernel, in pixels.
         kernel: side of the other kernels.
-        score_radius: see :class:`_Autoencoder`.
+        score_radius, score_inner_radius, intensity_stretch: see :class:`_Autoencoder`.
     """
 
     def __init__(
@@ -144,8 +161,10 @@ class SteerableAutoencoder(_Autoencoder):
         lift_kernel: int = 5,
         kernel: int = 3,
         score_radius: float | None = 0.35,
+        score_inner_radius: float = 0.0,
+        intensity_stretch: float | None = None,
     ):
-        super().__init__(input_size, crop_fraction, score_radius)
+        super().__init__(input_size, crop_fraction, score_radius, score_inner_radius, intensity_stretch)
         space = gspace(group)
         self.sides = encoder_sides(input_size, len(widths))
         self.image_type = enn.FieldType(space, [space.trivial_repr])
@@ -197,7 +216,8 @@ class PlainAutoencoder(_Autoencoder):
         input_size, crop_fraction: see :class:`_Autoencoder`.
         widths: channels per encoder block (the decoder mirrors them).
         latent: channels of the 1 x 1 latent.
-        lift_kernel, kernel, score_radius: as for :class:`SteerableAutoencoder`.
+        lift_kernel, kernel, score_radius, score_inner_radius, intensity_stretch: as for
+            :class:`SteerableAutoencoder`.
     """
 
     def __init__(
@@ -209,8 +229,10 @@ class PlainAutoencoder(_Autoencoder):
         lift_kernel: int = 5,
         kernel: int = 3,
         score_radius: float | None = 0.35,
+        score_inner_radius: float = 0.0,
+        intensity_stretch: float | None = None,
     ):
-        super().__init__(input_size, crop_fraction, score_radius)
+        super().__init__(input_size, crop_fraction, score_radius, score_inner_radius, intensity_stretch)
         self.sides = encoder_sides(input_size, len(widths))
 
         def block(in_channels: int, out_channels: int, size: int, padding: int) -> list[nn.Module]:

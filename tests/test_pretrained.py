@@ -1,0 +1,72 @@
+"""The model that ships in the package: strict loading, exact invariance, scoring with no training."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+
+from equilens.cli import main
+from equilens.datasets.folder import load_images
+from equilens.errors import InputError
+from equilens.models import substructure_score
+from equilens.models.groups import exact_actions
+from equilens.pretrained import PRETRAINED, model_card, pretrained_weights
+from equilens.weights import load_model, read_info
+
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "test-iv"
+
+
+def real_files(n_per_class: int) -> list[Path]:
+    if not REAL_DATA.is_dir():
+        pytest.skip(f"real Test IV images not present at {REAL_DATA}")
+    return [f for name in ("no_sub", "sub") for f in sorted((REAL_DATA / name).glob("*.jpg"))[:n_per_class]]
+
+
+@pytest.mark.parametrize("name", PRETRAINED)
+def test_shipped_model_loads_strictly_with_its_card(name):
+    weights = pretrained_weights(name)
+    assert weights.stat().st_size < 5e6
+    model, info = load_model(weights)  # strict: every key matches the config's model
+    assert info["pretrained"] == name and info["task"] == "classify" and info["classes"] == ["no_sub", "sub"]
+    assert model_card(name).read_text().startswith("# ")
+    assert read_info(weights)["held_out"]["auc"] > 0.99
+
+
+def test_shipped_model_invariant_under_exact_group_actions():
+    model, info = load_model(pretrained_weights("test-iv"))
+    images = torch.rand(4, 1, 150, 150) ** 4  # faint, peaked, like the real images
+    with torch.no_grad():
+        reference = substructure_score(model, images)
+        for name, act in exact_actions(info["model"]["group"]).items():
+            assert (substructure_score(model, act(images)) - reference).abs().max() < 1e-4, name
+
+
+def test_shipped_model_separates_real_images():
+    files = real_files(20)
+    model, _ = load_model(pretrained_weights("test-iv"))
+    with torch.no_grad():
+        scores = substructure_score(model, load_images(files))
+    none, substructure = scores[:20], scores[20:]
+    # Every pair ordered right would be AUC 1; the model's held-out AUC is above 0.999.
+    assert (substructure[:, None] > none[None, :]).float().mean() > 0.95
+
+
+def test_predict_pretrained_writes_the_run_columns(tmp_path):
+    files = real_files(3)
+    out = tmp_path / "scores.csv"
+    assert main(["predict", "--pretrained", "test-iv", *map(str, files), "--out", str(out), "--device", "cpu"]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [row["path"] for row in rows] == list(map(str, files))
+    assert set(rows[0]) == {"path", "p_substructure", "p_no_sub", "p_sub"}
+
+
+def test_pretrained_options_checked(tmp_path, capsys):
+    assert main(["evaluate", "runs/x", "--pretrained", "test-iv", "--data", str(tmp_path)]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["evaluate", "--pretrained", "test-iv"]) == 2  # no split of its own: needs --data
+    assert "--data" in capsys.readouterr().err
+    with pytest.raises(InputError, match="choose one of"):
+        pretrained_weights("model-ii")
