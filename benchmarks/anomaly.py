@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
             "model": f"{architecture}" + (f" ({args.group})" if architecture == "steerable" else ""),
             "params": sum(p.numel() for p in model.parameters()),
             "img/s": images_trained(run_dir, config.batch_size) / elapsed,
-            "val AUC": info["val_auc"],
+            "best val AUC": info["best_val_auc"],
             "test AUC": test_auc(run_dir),
             "run": str(run_dir),
         })

@@ -97,8 +97,8 @@ def test_quickstart_end_to_end_small(tmp_path, capsys):
     "args, expected",
     [
         ([], {"task": "classify", "recipe": "equilens", "lr": 2e-3, "lr_schedule": "cosine", "max_time": "00:00:09:00",
-              "epochs": 1000, "batch_size": 64, "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]}),
-        (["--recipe", "deeplense"], {"lr": 1e-4, "lr_schedule": "step", "lr_step_epochs": 5, "lr_gamma": 0.7,
+              "epochs": 1000, "select": "last", "batch_size": 64, "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]}),
+        (["--recipe", "deeplense"], {"lr": 1e-4, "lr_schedule": "step", "select": "best", "lr_step_epochs": 5, "lr_gamma": 0.7,
                                      "epochs": 10, "max_time": None, "batch_size": 64}),
         (["--recipe", "deeplense", "--epochs", "3", "--max-time", "00:00:01:00"], {"lr": 1e-4, "epochs": 3,
                                                                                   "max_time": "00:00:01:00"}),

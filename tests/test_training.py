@@ -29,9 +29,16 @@ def test_run_folder_contents(toy_run, toy_data):
     assert sum(map(len, parts.values())) == 240
     assert (toy_run / "model.safetensors").is_file() and (toy_run / "checkpoints" / "last.ckpt").is_file()
     assert sorted(read_epoch_metrics(toy_run)) == [0, 1, 2, 3]
-    # The exported weights are the best validation epoch's, kept beside last.ckpt.
-    (best,) = (toy_run / "checkpoints").glob("best-epoch=*.ckpt")
-    assert json.loads((toy_run / "model.json").read_text())["checkpoint"] == best.name
+    # The default keeps the last epoch's weights; the best validation epoch's are kept beside.
+    assert len(list((toy_run / "checkpoints").glob("best-epoch=*.ckpt"))) == 1
+    assert json.loads((toy_run / "model.json").read_text())["checkpoint"] == "last.ckpt"
+
+
+def test_select_best_exports_the_best_checkpoint(toy_data, tmp_path):
+    run = train(TrainConfig(data=str(toy_data), input_size=17, epochs=2, widths=[2, 2], select="best",
+                            accelerator="cpu"), runs_dir=tmp_path)
+    (best,) = (run / "checkpoints").glob("best-epoch=*.ckpt")
+    assert json.loads((run / "model.json").read_text())["checkpoint"] == best.name
 
 
 def test_short_training_separates_easy_set(toy_run):

@@ -49,6 +49,11 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=argparse.SUPPRESS,
                         help="step: StepLR (below); cosine: decay to zero over --epochs or --max-time, whichever "
                         f"ends the run first ({_task_defaults('lr_schedule')})")
+    parser.add_argument("--weight-decay", type=float, default=argparse.SUPPRESS,
+                        help=f"AdamW's decoupled weight decay ({_task_defaults('weight_decay')})")
+    parser.add_argument("--select", choices=["last", "best"], default=argparse.SUPPRESS,
+                        help="weights kept as model.safetensors: the last epoch's, or the best validation AUC's "
+                        f"({_task_defaults('select')})")
     parser.add_argument("--lr-step-epochs", type=int, default=defaults.lr_step_epochs, help="StepLR: epochs between decays")
     parser.add_argument("--lr-gamma", type=float, default=defaults.lr_gamma, help="StepLR: learning-rate factor per step")
     parser.add_argument("--val-fraction", type=float, default=defaults.val_fraction, help="per-class validation fraction")

@@ -157,6 +157,7 @@ def _fit(run_dir: Path, resume: bool) -> None:
         model=record["model"],
         classes=record["classes"],
         lr=config.lr,
+        weight_decay=config.weight_decay,
         lr_schedule=config.lr_schedule,
         lr_step_epochs=config.lr_step_epochs,
         lr_gamma=config.lr_gamma,
@@ -183,13 +184,14 @@ def _fit(run_dir: Path, resume: bool) -> None:
         raise InputError(f"{run_dir}: nothing to resume (no checkpoints/last.ckpt)")
     trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume else None, weights_only=True)
     if trainer.is_global_zero:
-        _export_best(run_dir, module, checkpoint, record)
+        _export(run_dir, module, checkpoint, record, config.select)
 
 
-def _export_best(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpoint, record: dict) -> None:
-    """Write the best checkpoint's model as ``model.safetensors`` (falls back to last)."""
-    best = checkpoint.best_model_path or str(checkpoint.last_model_path)
-    state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpoint, record: dict, select: str) -> None:
+    """Write the last or the best checkpoint's model as ``model.safetensors``."""
+    last = str(run_dir / "checkpoints" / "last.ckpt")
+    chosen = (checkpoint.best_model_path or last) if select == "best" else last
+    state = torch.load(chosen, map_location="cpu", weights_only=True)["state_dict"]
     module.train()  # checkpoints hold train-mode keys (see LensModule.on_save_checkpoint)
     module.load_state_dict(state, strict=True)
     info = {
@@ -197,8 +199,8 @@ def _export_best(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCh
         "classes": record["classes"],
         "task": record["train"]["task"],
         "run": str(run_dir.resolve()),
-        "checkpoint": Path(best).name,
-        "val_auc": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
+        "checkpoint": Path(chosen).name,
+        "best_val_auc": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
     }
     save_weights(module.model, run_dir / WEIGHTS_NAME, info)
 

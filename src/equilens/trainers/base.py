@@ -21,6 +21,7 @@ class LensModule(L.LightningModule):
         model: :func:`equilens.models.build_model` config (with ``input_size``).
         classes: class names of the dataset, ``no_sub`` first.
         lr: Adam learning rate.
+        weight_decay: AdamW's decoupled weight decay (0: the same steps as Adam).
         lr_schedule: ``step``: StepLR, multiply lr by ``lr_gamma`` every ``lr_step_epochs``
             epochs (the DeepLense recipe); ``cosine``: cosine decay to zero over the run, i.e.
             over the wall-clock budget when the trainer has one (``max_time``), else over its
@@ -34,6 +35,7 @@ class LensModule(L.LightningModule):
         model: dict[str, Any],
         classes: list[str],
         lr: float = 1e-4,
+        weight_decay: float = 0.0,
         lr_schedule: str = "step",
         lr_step_epochs: int = 5,
         lr_gamma: float = 0.7,
@@ -66,7 +68,7 @@ class LensModule(L.LightningModule):
         return min(1.0, progress)
 
     def configure_optimizers(self):
-        optimizer = torch.optim.Adam(self.model.parameters(), lr=self.hparams.lr)
+        optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
         if self.hparams.lr_schedule == "cosine":
             scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 0.5 * (1 + math.cos(math.pi * self.run_progress())))
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
