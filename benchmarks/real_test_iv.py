@@ -81,8 +81,8 @@ def split_by_class(data: Path, seed: int, n_holdout: int, holdout: str) -> tuple
     return pool, held
 
 
-def run_one(name: str, options: dict[str, Any], train_dir: Path, held_dir: Path, work: Path, args) -> dict[str, Any]:
-    config = TrainConfig(data=str(train_dir), test_data=str(held_dir), seed=args.seed_now, **options)
+def run_one(name: str, options: dict[str, Any], train_dir: Path, held_dir: Path, seed: int, args) -> dict[str, Any]:
+    config = TrainConfig(data=str(train_dir), test_data=str(held_dir), seed=seed, **options)
     if args.budget_min is not None:
         # The same wall-clock budget for every model; the epoch cap only guards a fast machine.
         config.max_time = time.strftime("00:%H:%M:%S", time.gmtime(args.budget_min * 60))
@@ -90,14 +90,14 @@ def run_one(name: str, options: dict[str, Any], train_dir: Path, held_dir: Path,
     for key, value in args.set:
         setattr(config, key, json.loads(value))
     start = time.perf_counter()
-    run = train(config, runs_dir=work / "runs", name=f"{name}-{train_dir.name}-seed{args.seed_now}-{time.strftime('%H%M%S')}")
+    run = train(config, runs_dir=args.work / "runs", name=f"{name}-{train_dir.name}-seed{seed}-{time.strftime('%H%M%S')}")
     seconds = time.perf_counter() - start
     epochs = read_epoch_metrics(run)
     n_train = sum(1 for _ in (run / "splits" / "train.txt").open())
     _, metrics = evaluate(run, out=run / "eval-holdout", n_bootstrap=1000)
     binary = metrics["substructure_vs_none"]
     return {
-        "model": name, "train_set": train_dir.name, "seed": args.seed_now, "run": str(run),
+        "model": name, "train_set": train_dir.name, "seed": seed, "run": str(run),
         "n_train": n_train, "epochs": len(epochs), "train_s": seconds, "train_img_s": len(epochs) * n_train / seconds,
         "auc": binary["auc"], "auc_ci95": binary["auc_ci95"], "accuracy": binary["accuracy"],
         **metrics.get("invariance", {}),
@@ -137,7 +137,6 @@ def main(argv: list[str] | None = None) -> None:
     models = {k: catalogue[k] for k in (args.models or catalogue)}
     results = []
     for seed in args.seeds:
-        args.seed_now = seed
         pool, held = split_by_class(args.data, seed, args.n_holdout, args.holdout)
         base = args.work / f"{args.holdout}-seed{seed}"
         held_dir = link_folder(base / "holdout", [f for files in held.values() for f in files])
@@ -148,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
             train_sets = [link_folder(base / "pool", [f for files in pool.values() for f in files])]
         for train_dir in train_sets:
             for name, options in models.items():
-                results.append(run_one(name, options, train_dir, held_dir, args.work, args))
+                results.append(run_one(name, options, train_dir, held_dir, seed, args))
                 print_table(results[-1:])
     (args.work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"\n{args.mode} on {args.data} (held-out: {args.holdout}, {args.n_holdout} per class)"

@@ -55,11 +55,15 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
 }
 DEFAULT_RECIPE = "equilens"
 
-#: The anomaly score of new autoencoders (see equilens.models.autoencoder): the squared error
-#: of a log-stretched image, log(1 + 50 x) / log(1 + 50), in a ring of 0.08-0.25 S about the
-#: centre, away from the bright lens light and covering the arcs. Chosen on validation images
-#: of real Test IV lenses (benchmarks/real_test_iv.py anomaly --holdout val; README).
-ANOMALY_SCORE_DEFAULTS = {"intensity_stretch": 50.0, "score_inner_radius": 0.08, "score_radius": 0.25}
+#: What new autoencoders reconstruct and score (see equilens.models.autoencoder): the
+#: log-stretched image log(1 + 50 x) / log(1 + 50), so that faint arcs weigh as much as the
+#: bright lens light; trained on the squared error in a ring of 0.08-0.25 S about the centre
+#: (the arcs, without the lens light); scored by the 3 x 3 box-filtered residual, squared, in
+#: the ring 0.1-0.2 S that holds the Einstein ring. Chosen for Test IV lenses on validation
+#: images of the real ones (benchmarks/real_test_iv.py anomaly --holdout val; README): lenses
+#: of another size on the image need other rings.
+ANOMALY_SCORE_DEFAULTS = {"intensity_stretch": 50.0, "loss_ring": [0.08, 0.25], "score_ring": [0.1, 0.2],
+                          "score_smoothing": 3}
 
 
 def default_widths(architecture: str, group: str) -> list[int]:

@@ -49,6 +49,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from escnn import nn as enn
 from torch import nn
 
@@ -81,34 +82,52 @@ class _Autoencoder(nn.Module):
         input_size: side S in pixels the image is resized to.
         crop_fraction: the centred crop (fraction of the image side) taken before resizing,
             as the classifiers do (see :func:`equilens.transforms.model_input`).
-        score_radius: outer radius of the ring the score averages over, as a fraction of S
-            (0.5 touches the image border; None scores the whole image).
-        score_inner_radius: its inner radius (0: a disc), a fraction of S.
+        score_ring: (inner, outer) radius of the ring about the centre that the anomaly
+            score averages over, as fractions of S (0.5 touches the image border; outer None:
+            the whole image).
+        loss_ring: the ring that the training loss (mean squared error) averages over; None:
+            the score ring.
+        score_smoothing: side in pixels of the box filter applied to the residual before the
+            score squares it (1: none): a subhalo's distortion spans a few pixels, a
+            reconstruction's pixel-scale errors do not.
         intensity_stretch: a > 0 reconstructs log(1 + a x) / log(1 + a) of the image x, not
             x itself; None keeps x.
 
-    The constructor's defaults (linear intensities, a disc of 0.35 S) are those of the models
-    saved before the options existed; new runs take
+    The constructor's defaults (linear intensities, a disc of 0.35 S for loss and score, no
+    smoothing) are those of the models saved before these options existed; new runs take
     :data:`equilens.config.ANOMALY_SCORE_DEFAULTS`.
     """
 
     task = "anomaly"
 
-    def __init__(self, input_size: int, crop_fraction: float, score_radius: float | None,
-                 score_inner_radius: float = 0.0, intensity_stretch: float | None = None):
+    def __init__(
+        self,
+        input_size: int,
+        crop_fraction: float,
+        score_ring: tuple[float, float | None] = (0.0, 0.35),
+        loss_ring: tuple[float, float | None] | None = None,
+        score_smoothing: int = 1,
+        intensity_stretch: float | None = None,
+    ):
         super().__init__()
+        if score_smoothing < 1 or score_smoothing % 2 == 0:
+            raise ValueError(f"score_smoothing {score_smoothing}: must be an odd number of pixels")
         self.input_size = input_size
         self.crop_fraction = crop_fraction
-        self.score_radius = score_radius
-        self.score_inner_radius = score_inner_radius
+        self.score_smoothing = score_smoothing
         self.intensity_stretch = intensity_stretch
         # A ring about the grid centre maps onto itself under 90-degree turns and flips, so the
-        # masked score keeps the reconstruction's exact symmetry. Not a parameter: not saved.
+        # masked score keeps the reconstruction's exact symmetry (as does the centred box
+        # filter). Not parameters: not saved.
         centred = torch.arange(input_size, dtype=torch.float32) - (input_size - 1) / 2
-        radius = torch.hypot(centred[:, None], centred[None, :])
-        limit = float("inf") if score_radius is None else score_radius * input_size
-        self.register_buffer("score_mask", ((radius <= limit) & (radius >= score_inner_radius * input_size)).float(),
-                             persistent=False)
+        radius = torch.hypot(centred[:, None], centred[None, :]) / input_size
+
+        def ring_mask(ring: tuple[float, float | None]) -> torch.Tensor:
+            inner, outer = ring
+            return ((radius >= inner) & (radius <= (float("inf") if outer is None else outer))).float()
+
+        self.register_buffer("score_mask", ring_mask(tuple(score_ring)), persistent=False)
+        self.register_buffer("loss_mask", ring_mask(tuple(loss_ring or score_ring)), persistent=False)
 
     def model_input(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) images -> (N, 1, S, S): what the autoencoder reconstructs."""
@@ -127,15 +146,24 @@ class _Autoencoder(nn.Module):
         """(N, 1, H, W) images in [0, 1] -> (N, 1, S, S) reconstruction of the model input."""
         return self.reconstruct(self.model_input(images))
 
-    def pixel_errors(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, 1, H, W) images -> (N, 1, S, S) squared reconstruction error, per pixel."""
+    def residual(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, 1, H, W) images -> (N, 1, S, S) reconstruction minus model input, per pixel."""
         x = self.model_input(images)
-        return (self.reconstruct(x) - x) ** 2
+        return self.reconstruct(x) - x
+
+    def reconstruction_loss(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, 1, H, W) images in [0, 1] -> (N,) mean squared error inside the loss ring:
+        what training minimises on ``no_sub`` images."""
+        return (self.residual(images) ** 2 * self.loss_mask).sum(dim=(1, 2, 3)) / self.loss_mask.sum()
 
     def anomaly_score(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, 1, H, W) images in [0, 1] -> (N,) mean squared error inside the score ring
-        (units: squared model-input intensity); high means unlike the ``no_sub`` training images."""
-        return (self.pixel_errors(images) * self.score_mask).sum(dim=(1, 2, 3)) / self.score_mask.sum()
+        """(N, 1, H, W) images in [0, 1] -> (N,) mean squared box-filtered residual inside the
+        score ring (units: squared model-input intensity); high means unlike the ``no_sub``
+        training images."""
+        residual = self.residual(images)
+        if self.score_smoothing > 1:
+            residual = F.avg_pool2d(residual, self.score_smoothing, stride=1, padding=self.score_smoothing // 2)
+        return (residual**2 * self.score_mask).sum(dim=(1, 2, 3)) / self.score_mask.sum()
 
 
 class SteerableAutoencoder(_Autoencoder):
@@ -148,7 +176,8 @@ class SteerableAutoencoder(_Autoencoder):
         latent: regular fields of the 1 x 1 latent (latent dimension = latent x |G|).
         lift_kernel: side of the first and last convolution's kernel, in pixels.
         kernel: side of the other kernels.
-        score_radius, score_inner_radius, intensity_stretch: see :class:`_Autoencoder`.
+        score_options: ``score_ring``, ``loss_ring``, ``score_smoothing``, ``intensity_stretch``:
+            see :class:`_Autoencoder`.
     """
 
     def __init__(
@@ -160,11 +189,9 @@ class SteerableAutoencoder(_Autoencoder):
         latent: int = 4,
         lift_kernel: int = 5,
         kernel: int = 3,
-        score_radius: float | None = 0.35,
-        score_inner_radius: float = 0.0,
-        intensity_stretch: float | None = None,
+        **score_options,
     ):
-        super().__init__(input_size, crop_fraction, score_radius, score_inner_radius, intensity_stretch)
+        super().__init__(input_size, crop_fraction, **score_options)
         space = gspace(group)
         self.sides = encoder_sides(input_size, len(widths))
         self.image_type = enn.FieldType(space, [space.trivial_repr])
@@ -216,8 +243,7 @@ class PlainAutoencoder(_Autoencoder):
         input_size, crop_fraction: see :class:`_Autoencoder`.
         widths: channels per encoder block (the decoder mirrors them).
         latent: channels of the 1 x 1 latent.
-        lift_kernel, kernel, score_radius, score_inner_radius, intensity_stretch: as for
-            :class:`SteerableAutoencoder`.
+        lift_kernel, kernel, score_options: as for :class:`SteerableAutoencoder`.
     """
 
     def __init__(
@@ -228,11 +254,9 @@ class PlainAutoencoder(_Autoencoder):
         latent: int = 32,
         lift_kernel: int = 5,
         kernel: int = 3,
-        score_radius: float | None = 0.35,
-        score_inner_radius: float = 0.0,
-        intensity_stretch: float | None = None,
+        **score_options,
     ):
-        super().__init__(input_size, crop_fraction, score_radius, score_inner_radius, intensity_stretch)
+        super().__init__(input_size, crop_fraction, **score_options)
         self.sides = encoder_sides(input_size, len(widths))
 
         def block(in_channels: int, out_channels: int, size: int, padding: int) -> list[nn.Module]:

@@ -12,8 +12,9 @@ from equilens.trainers.base import LensModule
 class AnomalyModule(LensModule):
     """Trains an autoencoder (``model.task == "anomaly"``) on ``no_sub`` images only.
 
-    The loss is the anomaly score itself, the mean squared reconstruction error inside the
-    model's score disc: the pixels outside hold only noise, whose gradients slow learning.
+    The loss is the model's ``reconstruction_loss``, the mean squared reconstruction error
+    inside its loss ring: the pixels outside hold only noise or the lens light, whose gradients
+    slow learning the arcs.
 
     Logs per epoch: ``train_loss`` and ``val_loss``, that loss on the (augmented) ``no_sub``
     training and the ``no_sub`` validation images; and
@@ -36,7 +37,7 @@ class AnomalyModule(LensModule):
                 f"anomaly training batch {batch_idx} holds {int((labels != 0).sum())} image(s) that "
                 f"are not '{self.hparams.classes[0]}': the autoencoder must only see normal lenses"
             )
-        loss = self.model.anomaly_score(self.augmented(images)).mean()
+        loss = self.model.reconstruction_loss(self.augmented(images)).mean()
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(labels), sync_dist=True)
         return loss
 
@@ -45,7 +46,7 @@ class AnomalyModule(LensModule):
         scores = self.model.anomaly_score(images)
         normal = labels == 0
         if normal.any():
-            self.val_loss.update(scores[normal])
+            self.val_loss.update(self.model.reconstruction_loss(images[normal]))
         self.val_auc.update(scores, (labels > 0).long())
         self.log("val_loss", self.val_loss, on_epoch=True, prog_bar=True)
         self.log("val_auc", self.val_auc, on_epoch=True, prog_bar=True)
