@@ -40,7 +40,8 @@ def test_short_training_separates_easy_set(toy_run):
     assert low <= binary["auc"] <= high
     assert metrics["invariance"]["rot90_max_abs_change"] < 1e-4
     assert metrics["invariance"]["flip_max_abs_change"] < 1e-4
-    for name in ("roc.png", "confusion_matrix.png", "score_histogram.png", "training_curves.png", "scores.csv"):
+    for name in ("roc.png", "confusion_matrix.png", "score_histogram.png", "gallery.png", "training_curves.png",
+                 "scores.csv"):
         assert (out / name).stat().st_size > 0
     assert json.loads((out / "metrics.json").read_text())["substructure_vs_none"]["auc"] == binary["auc"]
     second, _ = evaluate(toy_run, n_bootstrap=10, invariance_images=0)
