@@ -69,7 +69,7 @@ def gallery_rows(
     return rows
 
 
-def short_name(name: str, length: int = 24) -> str:
+def short_name(name: str, length: int = 22) -> str:
     """``name`` cut to ``length`` characters by an ellipsis in the middle (keeps the suffix)."""
     if len(name) <= length:
         return name
@@ -96,7 +96,7 @@ def plot_gallery(
         files: (N,) their paths; each tile shows the file name, shortened.
         labels, classes, scores, threshold: as for :func:`gallery_rows`.
         path: PNG to write (atomically).
-        score_name: what the score is, short (``p(sub)``, ``anomaly``), for the tiles.
+        score_name: what the score is, for the title.
         threshold_rule: how the threshold was chosen, for the title.
         columns: tiles per row.
 
@@ -111,25 +111,25 @@ def plot_gallery(
             axes.set_xticks([])
             axes.set_yticks([])
             if column < len(indices):
-                _draw_tile(axes, int(indices[column]), images, files, labels, classes, scores, threshold, score_name)
+                _draw_tile(axes, int(indices[column]), images, files, labels, classes, scores, threshold)
             else:
                 axes.set_frame_on(False)
         axes_row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9, labelpad=8)
         if len(indices) == 0:
             axes_row[0].text(0.5, 0.5, "none", ha="center", va="center", color="grey", transform=axes_row[0].transAxes)
     figure.suptitle(
-        f"{len(scores)} images; score {score_name}, called substructure when >= {threshold:.3g} ({threshold_rule}); "
-        f"red: misclassified\ngrey scale: {STRETCH} of pixel values x in [0, 1], the same for every tile "
-        "(lifts faint arcs)",
+        f"{len(scores)} images; each tile: true class, score, file name (red: misclassified)\n"
+        f"score: {score_name}; called substructure when score >= {threshold:.4g} ({threshold_rule})\n"
+        f"grey scale: {STRETCH} of pixel values x in [0, 1], the same for every tile (lifts faint arcs)",
         fontsize=9,
     )
     figure.tight_layout()
     return save_figure(figure, path)
 
 
-def _draw_tile(axes, index, images, files, labels, classes, scores, threshold, score_name) -> None:
+def _draw_tile(axes, index, images, files, labels, classes, scores, threshold) -> None:
     image = np.asarray(images[index][0], dtype=np.float64)
     axes.imshow(np.arcsinh(image / STRETCH_SOFTENING) / np.arcsinh(1 / STRETCH_SOFTENING), cmap="gray", vmin=0, vmax=1)
     wrong = (scores[index] >= threshold) != (labels[index] > 0)
-    axes.set_title(f"{classes[labels[index]]}  {score_name} {scores[index]:#.3g}\n{short_name(Path(files[index]).name)}",
+    axes.set_title(f"{classes[labels[index]]}  {scores[index]:#.4g}\n{short_name(Path(files[index]).name)}",
                    fontsize=7, color="red" if wrong else "black")

@@ -128,8 +128,7 @@ def _write_report(
                              out_dir / "confusion_matrix_classes.png", "argmax of class probabilities")
     plots.plot_score_histogram(scores, folder.labels, list(folder.classes), out_dir / "score_histogram.png", metrics["score"])
     plot_gallery(images, folder.files, folder.labels, list(folder.classes), scores, binary["threshold"],
-                 out_dir / "gallery.png", "p(sub)" if metrics["task"] == "classify" else "anomaly score",
-                 metrics["threshold_rule"])
+                 out_dir / "gallery.png", metrics["score"], metrics["threshold_rule"])
     if run_dir is not None:
         plots.plot_training_curves(run_dir, out_dir / "training_curves.png")
     write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
