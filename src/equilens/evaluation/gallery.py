@@ -104,6 +104,7 @@ def plot_gallery(
     tile, so brightness compares), titled by its true class, its score and its file name; the
     title is red when the image is misclassified.
     """
+    columns = max(1, min(columns, len(scores)))  # no empty columns for a small set
     rows = gallery_rows(scores, labels, classes, threshold, columns)
     figure, grid = plt.subplots(len(rows), columns, figsize=(1.55 * columns + 1.6, 1.9 * len(rows) + 0.9), squeeze=False)
     for (label, indices), axes_row in zip(rows, grid):
