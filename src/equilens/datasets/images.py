@@ -47,8 +47,9 @@ def check_image(path: str | Path) -> tuple[int, int]:
 
     JPEG/PNG: the header is read, plus the JPEG's last two bytes (the end-of-image marker,
     missing when the file was cut off) or the PNG's chunk checksums; no pixels are decoded.
-    ``.npy``: the array is read (a plain copy of its bytes, as cheap as its header) and its
-    layout, type and values (NaN/inf) are checked. ``.npz``: the zip directory and the
+    ``.npy``: the array is read whole (for an image-sized array, little more work than its
+    header alone, and less than memory-mapping it) and its layout, type and values (NaN/inf)
+    are checked. ``.npz``: the zip directory and the
     array's header give its layout and type; its values are checked when it is read.
 
     Raises:
