@@ -115,3 +115,11 @@ def test_weights_round_trip_gives_identical_scores(tmp_path, mode):
     images = torch.rand(5, 1, 40, 40)
     with torch.no_grad():
         assert torch.equal(loaded.anomaly_score(images), model.eval().anomaly_score(images))
+
+
+def test_evaluation_gallery_of_anomaly_scores(trained_run):
+    from equilens.evaluation import evaluate
+
+    run_dir, _ = trained_run
+    out, metrics = evaluate(run_dir, n_bootstrap=10, invariance_images=0)
+    assert metrics["threshold_rule"].startswith("Youden") and (out / "gallery.png").stat().st_size > 0

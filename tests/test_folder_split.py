@@ -76,3 +76,12 @@ def test_mixed_sizes_are_resized_with_a_warning(tmp_path, caplog):
         images = load_images(folder.files)
     assert images.shape == (6, 1, 8, 8)
     assert "1 of 6 images are not 8x8" in caplog.text and "odd.npy is 10x12" in caplog.text
+
+
+def test_check_names_the_first_bad_file_and_counts_the_others(tmp_path):
+    root = _write(tmp_path, {"no_sub": 3, "sub": 3})
+    (root / "sub" / "a_empty.png").write_bytes(b"")
+    np.save(root / "sub" / "b_nan.npy", np.full((8, 8), np.nan, np.float32))
+    folder = scan_lens_folder(root)
+    with pytest.raises(InputError, match=r"a_empty.png: empty file \(0 bytes\) \(and 1 other bad file\(s\)\)$"):
+        load_images(folder.files)

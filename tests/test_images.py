@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from equilens.datasets import read_image
+from equilens.datasets import check_image, check_images, read_image
 from equilens.errors import InputError
 
 GRADIENT = np.linspace(0, 1, 12 * 10, dtype=np.float32).reshape(12, 10)
@@ -80,3 +83,75 @@ def test_non_image_shape_rejected(tmp_path):
     np.save(tmp_path / "cube.npy", np.zeros((3, 5, 5, 5)))
     with pytest.raises(InputError, match="cube.npy: array of shape"):
         read_image(tmp_path / "cube.npy")
+
+
+REAL_TEST_IV = Path(__file__).parents[2] / "shared/data/test-iv"  # real DeepLense Test IV images, beside the clone
+
+
+def _jpeg_bytes() -> bytes:
+    """A noisy 64 px JPEG: its compressed pixels, not its header, fill the last bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def _png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray((GRADIENT * 255).astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_check_image_returns_the_size_of_every_format(tmp_path):
+    Image.fromarray((GRADIENT * 255).astype(np.uint8)).save(tmp_path / "a.jpg")
+    Image.fromarray((GRADIENT * 65535).astype(np.uint16)).save(tmp_path / "a.png")
+    Image.fromarray((GRADIENT * 255).astype(np.uint8)).convert("LA").save(tmp_path / "la.png")
+    np.save(tmp_path / "a.npy", GRADIENT[None])
+    np.savez_compressed(tmp_path / "a.npz", image=GRADIENT[..., None], other=np.zeros(3))
+    for name in ("a.jpg", "a.png", "la.png", "a.npy", "a.npz"):
+        assert check_image(tmp_path / name) == (12, 10), name
+        assert read_image(tmp_path / name).shape == (12, 10), name
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.jpg", lambda: b"", r"empty file \(0 bytes\)"),
+        ("empty.npy", lambda: b"", r"empty file \(0 bytes\)"),
+        ("cut.jpg", lambda: _jpeg_bytes()[:-40], "truncated JPEG"),
+        ("cut.png", lambda: _png_bytes()[:-30], "cannot read image"),
+        ("flipped.png", lambda: _png_bytes()[:60] + bytes([_png_bytes()[60] ^ 0xFF]) + _png_bytes()[61:], "cannot read image"),
+        ("cut.npy", lambda: _npy_bytes(GRADIENT)[:-8], "cannot read image"),
+        ("cube.npy", lambda: _npy_bytes(np.zeros((3, 5, 5, 5))), r"array of shape \(3, 5, 5, 5\) is not an image"),
+        ("nan.npy", lambda: _npy_bytes(np.full((4, 4), np.nan)), r"16 pixel\(s\) are NaN"),
+        ("text.npy", lambda: _npy_bytes(np.full((4, 4), "a")), "is not a number type"),
+        ("empty.npz", lambda: _npz_bytes(np.zeros((0, 4))), r"array of shape \(0, 4\) holds no pixels"),
+        ("line.npz", lambda: _npz_bytes(np.zeros(9)), r"array of shape \(9,\) is not an image"),
+        ("notes.txt", lambda: b"hello", "unsupported file type"),
+    ],
+)
+def test_check_image_names_the_file_and_the_problem(tmp_path, name, content, message):
+    (tmp_path / name).write_bytes(content())
+    with pytest.raises(InputError, match=message) as error:
+        check_image(tmp_path / name)
+    assert str(error.value).startswith(str(tmp_path / name))
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _npz_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, array)
+    return buffer.getvalue()
+
+
+@pytest.mark.skipif(not REAL_TEST_IV.is_dir(), reason=f"real data not at {REAL_TEST_IV}")
+def test_real_test_iv_files_pass_the_check_and_a_cut_copy_fails(tmp_path):
+    files = sorted(REAL_TEST_IV.glob("*/*.jpg"))
+    assert files and set(check_images(files)) == {(150, 150)}
+    (tmp_path / "cut.jpg").write_bytes(files[0].read_bytes()[:-100])
+    with pytest.raises(InputError, match="cut.jpg: truncated JPEG"):
+        check_image(tmp_path / "cut.jpg")

@@ -14,11 +14,12 @@ import pytest
 import torch
 
 from equilens.config import TrainConfig
+from equilens.datasets.folder import scan_lens_folder
 from equilens.datasets.split import read_split
 from equilens.errors import InputError
 from equilens.evaluation import evaluate
 from equilens.evaluation.plots import read_epoch_metrics
-from equilens.training import read_run_config, resume, train
+from equilens.training import read_run_config, resume, split_dataset, train
 
 
 def test_run_folder_contents(toy_run, toy_data):
@@ -49,7 +50,8 @@ def test_short_training_separates_easy_set(toy_run):
     assert low <= binary["auc"] <= high
     assert metrics["invariance"]["rot90_max_abs_change"] < 1e-4
     assert metrics["invariance"]["flip_max_abs_change"] < 1e-4
-    for name in ("roc.png", "confusion_matrix.png", "score_histogram.png", "training_curves.png", "scores.csv"):
+    for name in ("roc.png", "confusion_matrix.png", "score_histogram.png", "gallery.png", "training_curves.png",
+                 "scores.csv"):
         assert (out / name).stat().st_size > 0
     assert json.loads((out / "metrics.json").read_text())["substructure_vs_none"]["auc"] == binary["auc"]
     second, _ = evaluate(toy_run, n_bootstrap=10, invariance_images=0)
@@ -109,6 +111,26 @@ def test_one_class_test_set_rejected(toy_run, tmp_path):
     np.save(tmp_path / "no_sub" / "a.npy", np.zeros((33, 33), np.float32))
     with pytest.raises(InputError, match="only class 'no_sub' holds images; the ROC AUC needs"):
         evaluate(toy_run, data=tmp_path)
+
+
+@pytest.mark.parametrize("where", ["held-out test split", "--test-data folder"])
+def test_bad_test_file_fails_before_training(tmp_path, where):
+    """A bad file that training itself never reads is reported before anything is created or fit."""
+    from toy import write_toy_dataset
+
+    data = write_toy_dataset(tmp_path / "data", n_per_class=10, size=9)
+    config = TrainConfig(data=str(data), input_size=9, epochs=1, widths=[2, 2], accelerator="cpu")
+    if where == "--test-data folder":
+        config.test_data = str(write_toy_dataset(tmp_path / "test", n_per_class=3, size=9))
+        bad, message = tmp_path / "test" / "sub" / "image_0001.jpg", "empty file"
+        bad.write_bytes(b"")
+    else:
+        bad, message = split_dataset(scan_lens_folder(data), None, config)["test"].files[0], "is not an image"
+        np.save(bad, np.zeros((2, 9, 9), np.float32))
+    with pytest.raises(InputError, match=message) as error:
+        train(config, runs_dir=tmp_path / "runs")
+    assert str(error.value).startswith(str(bad))
+    assert not (tmp_path / "runs").exists()  # no run folder, so no checkpoint either
 
 
 def test_bad_config_rejected(toy_data, tmp_path):

@@ -170,7 +170,7 @@ def _print_summary(out, metrics: dict) -> None:
         inv = metrics["invariance"]
         print(f"invariance: max |dp| under 90-degree rotations {inv['rot90_max_abs_change']:.2e}, flips "
               f"{inv['flip_max_abs_change']:.2e}; median |dp| under 45 degrees {inv['rot45_median_abs_change']:.2e}")
-    print(f"report: {out} (metrics.json, roc.png, confusion_matrix.png, score_histogram.png, training_curves.png)")
+    print(f"report: {out} (metrics.json, roc.png, confusion_matrix.png, score_histogram.png, gallery.png, training_curves.png)")
 
 
 def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:

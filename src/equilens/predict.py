@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from equilens.atomic import write_text_atomic
-from equilens.datasets.folder import list_images, load_images
+from equilens.datasets.folder import check_images, list_images, load_images
 from equilens.datasets.images import IMAGE_SUFFIXES
 from equilens.errors import InputError
 from equilens.evaluation.scoring import pick_device, score_images
@@ -51,9 +51,10 @@ def predict(
     out = Path(out)
     if out.exists() and not overwrite:
         raise InputError(f"{out}: already exists (choose another --out or pass --overwrite)")
+    files = expand_paths(paths)
+    check_images(files)  # a bad file fails now, not after the chunks before it were scored
     model, info = load_model(model_path, pick_device(device))
     model = for_inference(model, compiled)
-    files = expand_paths(paths)
     classifier = info.get("task", "classify") == "classify"
     header = ["path", "p_substructure" if classifier else "anomaly_score"]
     if classifier:

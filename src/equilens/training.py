@@ -25,7 +25,7 @@ from equilens import __version__
 from equilens.atomic import write_text_atomic
 from equilens.config import TrainConfig
 from equilens.datamodules import LensDataModule
-from equilens.datasets.folder import NEGATIVE_CLASS, LensFolder, scan_lens_folder
+from equilens.datasets.folder import NEGATIVE_CLASS, LensFolder, check_images, scan_lens_folder
 from equilens.datasets.split import read_split, stratified_split, write_split
 from equilens.errors import InputError
 from equilens.folders import new_folder
@@ -59,11 +59,12 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
         raise InputError(f"--task {config.task!r}: choose one of {sorted(TASKS)}")
     data = scan_lens_folder(config.data)
     test = scan_lens_folder(config.test_data, classes=data.classes) if config.test_data else None
+    splits = split_dataset(data, test, config)
+    check_split_files(splits)
     default_name = f"{config.task}-{config.architecture}" + (f"-{config.group}" if config.architecture == "steerable" else "")
     run_dir = new_folder(runs_dir, name or f"{default_name}-{time.strftime('%Y%m%d-%H%M%S')}")
     config.data = str(data.root.resolve())
     config.test_data = str(test.root.resolve()) if test else None
-    splits = split_dataset(data, test, config)
     for part, folder in splits.items():
         write_split(run_dir / "splits" / f"{part}.txt", list(folder.files), folder.root)
     record = {
@@ -83,9 +84,11 @@ def resume(run_dir: str | Path, epochs: int | None = None, max_time: str | None 
     """Continue an interrupted run from its last checkpoint (optionally with a new epoch or time limit)."""
     run_dir = Path(run_dir)
     record = read_run_config(run_dir)
-    if _ddp_child_run() is None and (epochs is not None or max_time is not None):
-        record["train"].update({k: v for k, v in {"epochs": epochs, "max_time": max_time}.items() if v is not None})
-        write_text_atomic(run_dir / CONFIG_NAME, json.dumps(record, indent=2) + "\n")
+    if _ddp_child_run() is None:
+        check_split_files(read_split_folders(run_dir))
+        if epochs is not None or max_time is not None:
+            record["train"].update({k: v for k, v in {"epochs": epochs, "max_time": max_time}.items() if v is not None})
+            write_text_atomic(run_dir / CONFIG_NAME, json.dumps(record, indent=2) + "\n")
     _fit(run_dir, resume=True)
     return run_dir
 
@@ -127,6 +130,12 @@ def split_dataset(data: LensFolder, test: LensFolder | None, config: TrainConfig
     if test is not None:
         splits["test"] = test
     return splits
+
+
+def check_split_files(splits: dict[str, LensFolder]) -> None:
+    """Check every file of every split, the test split too, before training starts: a bad file
+    fails now, naming it, not when it is read after minutes of training (or at evaluation)."""
+    check_images([f for part in splits.values() for f in part.files])
 
 
 def read_split_folders(run_dir: Path) -> dict[str, LensFolder]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from equilens.datasets.images import IMAGE_SUFFIXES, image_shape, read_image
+from equilens.datasets.images import IMAGE_SUFFIXES, check_image, read_image
 from equilens.errors import InputError
 from equilens.log import logger
 
@@ -98,21 +99,42 @@ def scan_lens_folder(root: str | Path, classes: tuple[str, ...] | None = None) -
     return LensFolder(root, tuple(classes), tuple(files), np.asarray(labels, dtype=np.int64))
 
 
-def load_images(files: tuple[Path, ...] | list[Path], size: tuple[int, int] | None = None) -> torch.Tensor:
-    """Read ``files`` into one float32 tensor (N, 1, H, W), values in [0, 1].
+def check_images(files: Sequence[Path]) -> list[tuple[int, int]]:
+    """Check every file cheaply (:func:`~equilens.datasets.images.check_image`: headers, no
+    pixel decoding) so that a bad file fails at once, before any work on the others.
+
+    Returns:
+        the (H, W) of each file.
+
+    Raises:
+        InputError: naming the first bad file and what is wrong with it, and how many others are bad.
+    """
+    shapes, problems = [], []
+    for f in tqdm(files, desc="checking images", unit="img", leave=False, disable=len(files) < 20_000):
+        try:
+            shapes.append(check_image(f))
+        except InputError as error:
+            problems.append(str(error))
+    if problems:
+        others = f" (and {len(problems) - 1} other bad file(s))" if len(problems) > 1 else ""
+        raise InputError(problems[0] + others)
+    return shapes
+
+
+def load_images(files: Sequence[Path], size: tuple[int, int] | None = None) -> torch.Tensor:
+    """Check, then read ``files`` into one float32 tensor (N, 1, H, W), values in [0, 1].
 
     Images whose size differs from ``size`` (default: the most common size among ``files``)
-    are resized to it with antialiased bilinear interpolation, and a warning says how many.
+    are resized to it with antialiased bilinear interpolation, and a warning says how many
+    and which.
     """
-    shapes = [image_shape(f) for f in files]
+    shapes = check_images(files)
     common = Counter(shapes).most_common(1)[0][0] if size is None else tuple(size)
     odd = [(f, s) for f, s in zip(files, shapes) if s != common]
     if odd:
-        example, shape = odd[0]
-        logger.warning(
-            "%d of %d images are not %dx%d (e.g. %s is %dx%d); they were resized to %dx%d",
-            len(odd), len(files), *common, example, *shape, *common,
-        )
+        examples = ", ".join(f"{f} is {h}x{w}" for f, (h, w) in odd[:3]) + (", ..." if len(odd) > 3 else "")
+        logger.warning("%d of %d images are not %dx%d (%s); they were resized to %dx%d",
+                       len(odd), len(files), *common, examples, *common)
     out = torch.empty((len(files), 1, *common), dtype=torch.float32)
     for i, f in enumerate(tqdm(files, desc="reading images", unit="img", leave=False, disable=len(files) < 500)):
         image = torch.from_numpy(read_image(f))

@@ -14,7 +14,8 @@ import numpy as np  # noqa: E402
 from equilens.atomic import atomic_path  # noqa: E402
 
 
-def _save(figure: plt.Figure, path: Path) -> Path:
+def save_figure(figure: plt.Figure, path: Path) -> Path:
+    """Write ``figure`` to ``path`` atomically as PNG and close it."""
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=120, bbox_inches="tight")
     plt.close(figure)
@@ -31,7 +32,7 @@ def plot_roc(curves: dict[str, dict], path: Path, title: str = "ROC curve") -> P
     axes.plot([0, 1], [0, 1], ls="--", c="grey", lw=1, label="chance")
     axes.set(xlabel="false positive rate", ylabel="true positive rate", title=title, xlim=(0, 1), ylim=(0, 1.01))
     axes.legend(loc="lower right", fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_confusion(matrix: list[list[int]], classes: list[str], path: Path, title: str) -> Path:
@@ -43,7 +44,7 @@ def plot_confusion(matrix: list[list[int]], classes: list[str], path: Path, titl
         axes.text(j, i, str(count), ha="center", va="center", color="white" if count > matrix.max() / 2 else "black")
     axes.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes,
              xlabel="predicted", ylabel="true", title=title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_score_histogram(scores: np.ndarray, labels: np.ndarray, classes: list[str], path: Path, xlabel: str) -> Path:
@@ -54,7 +55,7 @@ def plot_score_histogram(scores: np.ndarray, labels: np.ndarray, classes: list[s
         axes.hist(scores[labels == index], bins=bins, alpha=0.55, label=f"{name} ({int((labels == index).sum())})")
     axes.set(xlabel=xlabel, ylabel="images", title="scores by class")
     axes.legend()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def read_epoch_metrics(run_dir: Path) -> dict[int, dict[str, float]]:
@@ -88,4 +89,4 @@ def plot_training_curves(run_dir: Path, path: Path) -> Path | None:
     if points:
         auc_axes.plot(*zip(*points), marker="o", c="C2")
     auc_axes.set(xlabel="epoch", ylabel="validation AUC", title="validation AUC")
-    return _save(figure, path)
+    return save_figure(figure, path)

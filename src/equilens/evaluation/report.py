@@ -1,8 +1,9 @@
 """``equilens evaluate``: score a labelled set with a trained model and write the report.
 
 The report folder holds ``metrics.json`` (every number), ``scores.csv`` (one row per image),
-``roc.png``, ``confusion_matrix.png``, ``score_histogram.png`` and, for a training run,
-``training_curves.png``.
+``roc.png``, ``confusion_matrix.png``, ``score_histogram.png``, ``gallery.png`` (images with
+their scores: the most confident of each class, the misclassified, those nearest the threshold)
+and, for a training run, ``training_curves.png``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from equilens.atomic import write_text_atomic
 from equilens.datasets.folder import NEGATIVE_CLASS, LensFolder, list_images, load_images, scan_lens_folder
 from equilens.errors import InputError
 from equilens.evaluation import plots
+from equilens.evaluation.gallery import plot_gallery
 from equilens.evaluation.metrics import binary_metrics, invariance_errors, multiclass_metrics, youden_threshold
 from equilens.evaluation.scoring import pick_device, score_images
 from equilens.folders import new_folder
@@ -88,7 +91,7 @@ def evaluate(
         metrics["invariance"] = invariance_errors(model, images[:invariance_images])
     out_dir = Path(out) if out else new_folder(run_dir or Path.cwd(), "evaluation")
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_report(out_dir, metrics, folder, scores, run_dir, multiclass)
+    _write_report(out_dir, metrics, folder, images, scores, run_dir, multiclass)
     return out_dir, metrics
 
 
@@ -109,8 +112,10 @@ def _evaluation_set(data: str | Path | None, run_dir: Path | None, info: dict) -
 
 
 def _write_report(
-    out_dir: Path, metrics: dict, folder: LensFolder, scores: np.ndarray, run_dir: Path | None, multiclass: bool
+    out_dir: Path, metrics: dict, folder: LensFolder, images: torch.Tensor, scores: np.ndarray, run_dir: Path | None,
+    multiclass: bool,
 ) -> None:
+    """Write the report files; ``images`` (N, 1, H, W) and ``scores`` (N,) are those of ``folder.files``."""
     binary = metrics["substructure_vs_none"]
     curves = {"substructure vs none": binary}
     if multiclass:
@@ -122,6 +127,8 @@ def _write_report(
         plots.plot_confusion(metrics["multiclass"]["confusion_matrix"], list(folder.classes),
                              out_dir / "confusion_matrix_classes.png", "argmax of class probabilities")
     plots.plot_score_histogram(scores, folder.labels, list(folder.classes), out_dir / "score_histogram.png", metrics["score"])
+    plot_gallery(images, folder.files, folder.labels, list(folder.classes), scores, binary["threshold"],
+                 out_dir / "gallery.png", metrics["score"], metrics["threshold_rule"])
     if run_dir is not None:
         plots.plot_training_curves(run_dir, out_dir / "training_curves.png")
     write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")

@@ -1,0 +1,136 @@
+"""A gallery of evaluated images with their scores: what the model is sure of, what it gets
+wrong, and what it hesitates on, so that a person can look.
+
+Rows, one category each (labelled at the left), best example first:
+
+- for each class, its most confident correct images (``no_sub``: the lowest scores; a class
+  with substructure: the highest);
+- the misclassified images, the most confidently wrong (furthest from the threshold) first;
+- the images nearest the threshold, on either side of it.
+
+Scores are the report's substructure-vs-none scores (p(substructure) = 1 - p(no_sub) for a
+classifier, binary or multi-class; the anomaly score for an anomaly detector); an image is
+called substructure when its score >= the report's threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from equilens.evaluation.plots import save_figure  # noqa: E402
+
+# asinh stretch: linear below this pixel value (in [0, 1] units), logarithmic above it. Lensing
+# images are mostly dark sky around a bright compact lens; the faint arcs (a few percent of the
+# lens's peak) are where substructure shows, and a linear grey scale leaves them black.
+STRETCH_SOFTENING = 0.02
+STRETCH = f"asinh(x / {STRETCH_SOFTENING:g}) / asinh(1 / {STRETCH_SOFTENING:g})"
+
+
+def gallery_rows(
+    scores: np.ndarray, labels: np.ndarray, classes: Sequence[str], threshold: float, columns: int = 8, wrong_rows: int = 2
+) -> list[tuple[str, np.ndarray]]:
+    """Which images each gallery row shows.
+
+    Args:
+        scores: (N,) substructure scores, higher meaning more substructure-like.
+        labels: (N,) class indices into ``classes``; 0 is ``no_sub``, any other has substructure.
+        classes: class names.
+        threshold: an image is called substructure when its score >= ``threshold``.
+        columns: images per row at most.
+        wrong_rows: rows given to the misclassified images at most.
+
+    Returns:
+        (row label, indices of up to ``columns`` images) per row, in display order; a category
+        with nothing to show (no correct image of a class, nothing misclassified) keeps its row,
+        with no indices.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels)
+    margin = np.abs(scores - threshold)
+    correct = (scores >= threshold) == (labels > 0)
+    by_margin = np.argsort(-margin, kind="stable")  # furthest from the threshold first
+    rows = [
+        (f"most confident\n{name}, correct", by_margin[(labels[by_margin] == index) & correct[by_margin]][:columns])
+        for index, name in enumerate(classes)
+    ]
+    wrong = by_margin[~correct[by_margin]]
+    for row in range(max(1, min(wrong_rows, math.ceil(len(wrong) / columns)))):
+        label = "misclassified,\nmost confident first" if row == 0 else "misclassified\n(continued)"
+        rows.append((label, wrong[row * columns : (row + 1) * columns]))
+    rows.append(("nearest the\nthreshold", np.argsort(margin, kind="stable")[:columns]))
+    return rows
+
+
+def short_name(name: str, length: int = 22) -> str:
+    """``name`` cut to ``length`` characters by an ellipsis in the middle (keeps the suffix)."""
+    if len(name) <= length:
+        return name
+    head = (length - 1) // 2
+    return f"{name[:head]}…{name[len(name) - (length - 1 - head):]}"
+
+
+def plot_gallery(
+    images,
+    files: Sequence[Path],
+    labels: np.ndarray,
+    classes: Sequence[str],
+    scores: np.ndarray,
+    threshold: float,
+    path: Path,
+    score_name: str,
+    threshold_rule: str,
+    columns: int = 8,
+) -> Path:
+    """Draw the gallery (see :func:`gallery_rows`) as one PNG.
+
+    Args:
+        images: (N, 1, H, W) pixel values in [0, 1] (array or CPU tensor), the evaluated images.
+        files: (N,) their paths; each tile shows the file name, shortened.
+        labels, classes, scores, threshold: as for :func:`gallery_rows`.
+        path: PNG to write (atomically).
+        score_name: what the score is, for the title.
+        threshold_rule: how the threshold was chosen, for the title.
+        columns: tiles per row.
+
+    Each tile: the image in grey under the asinh stretch :data:`STRETCH` (the same for every
+    tile, so brightness compares), titled by its true class, its score and its file name; the
+    title is red when the image is misclassified.
+    """
+    columns = max(1, min(columns, len(scores)))  # no empty columns for a small set
+    rows = gallery_rows(scores, labels, classes, threshold, columns)
+    figure, grid = plt.subplots(len(rows), columns, figsize=(1.55 * columns + 1.6, 1.9 * len(rows) + 0.9), squeeze=False)
+    for (label, indices), axes_row in zip(rows, grid):
+        for column, axes in enumerate(axes_row):
+            axes.set_xticks([])
+            axes.set_yticks([])
+            if column < len(indices):
+                _draw_tile(axes, int(indices[column]), images, files, labels, classes, scores, threshold)
+            else:
+                axes.set_frame_on(False)
+        axes_row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9, labelpad=8)
+        if len(indices) == 0:
+            axes_row[0].text(0.5, 0.5, "none", ha="center", va="center", color="grey", transform=axes_row[0].transAxes)
+    figure.suptitle(
+        f"{len(scores)} images; each tile: true class, score, file name (red: misclassified)\n"
+        f"score: {score_name}; called substructure when score >= {threshold:.4g} ({threshold_rule})\n"
+        f"grey scale: {STRETCH} of pixel values x in [0, 1], the same for every tile (lifts faint arcs)",
+        fontsize=9,
+    )
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def _draw_tile(axes, index, images, files, labels, classes, scores, threshold) -> None:
+    image = np.asarray(images[index][0], dtype=np.float64)
+    axes.imshow(np.arcsinh(image / STRETCH_SOFTENING) / np.arcsinh(1 / STRETCH_SOFTENING), cmap="gray", vmin=0, vmax=1)
+    wrong = (scores[index] >= threshold) != (labels[index] > 0)
+    axes.set_title(f"{classes[labels[index]]}  {scores[index]:#.4g}\n{short_name(Path(files[index]).name)}",
+                   fontsize=7, color="red" if wrong else "black")
