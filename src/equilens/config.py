@@ -1,12 +1,14 @@
-"""The training configuration: plain, explicit, and saved with every run as JSON."""
+"""The training and quickstart configurations: plain, explicit; a run saves its TrainConfig as JSON.
+
+Nothing here imports torch, escnn or lenstronomy: the command line builds its options from these."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from equilens.errors import InputError
-from equilens.models.groups import parse_group
 
 # Channels per block of the plain CNN.
 DEFAULT_CHANNELS = (16, 32, 64, 128)
@@ -30,6 +32,18 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "classify": {"batch_size": 64, "lr": 1e-4, "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]},
     "anomaly": {"batch_size": 32, "lr": 3e-3, "crop_fraction": None, "rotate": False, "brightness": None},
 }
+
+# Group names are parsed here rather than in equilens.models.groups, so that the command line
+# can check them without importing torch and escnn.
+_GROUP = re.compile(r"^([CD])(\d+)$")
+
+
+def parse_group(name: str) -> tuple[bool, int]:
+    """``"D4"`` -> (has_flips=True, order N=4). Raises InputError for anything else."""
+    match = _GROUP.match(name.strip().upper())
+    if not match or int(match.group(2)) < 1:
+        raise InputError(f"group {name!r} is not C<N> or D<N> with N >= 1 (e.g. C4, C8, D4, D8)")
+    return match.group(1) == "D", int(match.group(2))
 
 
 def default_widths(architecture: str, group: str) -> list[int]:
@@ -164,3 +178,31 @@ class TrainConfig:
         if unknown:
             raise InputError(f"unknown training options {sorted(unknown)}")
         return cls(**values)
+
+
+@dataclass
+class QuickstartConfig:
+    """Budgets of ``equilens quickstart`` (:func:`equilens.quickstart.quickstart`).
+
+    Attributes:
+        out: parent folder; the quickstart makes a new ``quickstart-*`` folder inside.
+        n_per_class: simulated training+validation images per class.
+        n_test_per_class: simulated test images per class (a different seed: unseen lenses).
+        preset: simulation preset.
+        epochs, max_time, lr, batch_size: training budget (max_time ``DD:HH:MM:SS`` caps it);
+            the learning rate decays to zero (cosine) over whichever limit ends training.
+        workers: simulation processes.
+        seed: seeds simulation and training.
+    """
+
+    out: str = "."
+    n_per_class: int = 2000
+    n_test_per_class: int = 500
+    preset: str = "test-iv"
+    epochs: int = 40
+    max_time: str | None = "00:00:09:00"
+    lr: float = 2e-3
+    batch_size: int = 64
+    workers: int = 1
+    seed: int = 0
+    device: str = "auto"

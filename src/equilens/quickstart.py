@@ -7,43 +7,14 @@ same command scales up to a real experiment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from equilens.config import TrainConfig
+from equilens.config import QuickstartConfig, TrainConfig
 from equilens.evaluation import evaluate
 from equilens.folders import new_folder
 from equilens.simulation import get_preset, simulate_dataset
 from equilens.training import train
-
-
-@dataclass
-class QuickstartConfig:
-    """Budgets of the quickstart.
-
-    Attributes:
-        out: parent folder; the quickstart makes a new ``quickstart-*`` folder inside.
-        n_per_class: simulated training+validation images per class.
-        n_test_per_class: simulated test images per class (a different seed: unseen lenses).
-        preset: simulation preset.
-        epochs, max_time, lr, batch_size: training budget (max_time ``DD:HH:MM:SS`` caps it);
-            the learning rate decays to zero (cosine) over whichever limit ends training.
-        workers: simulation processes.
-        seed: seeds simulation and training.
-    """
-
-    out: str = "."
-    n_per_class: int = 2000
-    n_test_per_class: int = 500
-    preset: str = "test-iv"
-    epochs: int = 40
-    max_time: str | None = "00:00:09:00"
-    lr: float = 2e-3
-    batch_size: int = 64
-    workers: int = 1
-    seed: int = 0
-    device: str = "auto"
 
 
 def quickstart(config: QuickstartConfig) -> tuple[Path, dict[str, Any]]:
