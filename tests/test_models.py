@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -98,13 +101,17 @@ def test_bad_architecture_rejected():
         build_model({"architecture": "transformer"})
 
 
-@pytest.mark.parametrize("architecture", ["steerable", "cnn"])
-def test_inference_export_matches_model_with_batch_norm_folded(architecture):
+@pytest.mark.parametrize("architecture, group", [("steerable", "D4"), ("steerable", "C8"), ("cnn", None)])
+def test_trained_model_exports_with_batch_norm_folded(architecture, group):
+    """Both group families (D_N, C_N) and the plain CNN train and export (escnn without py3nj)."""
     config = {"architecture": architecture, "input_size": 33, "widths": [2, 4, 4] if architecture == "steerable" else [8, 16]}
     if architecture == "steerable":
-        config["pooled_blocks"] = 2  # both kinds of block: conv + pool, stride-2 conv
+        config.update(group=group, pooled_blocks=2)  # both kinds of block: conv + pool, stride-2 conv
     model = build_model(config)
-    model(torch.rand(16, 1, 40, 40))  # a training step's batch statistics, so batch norm is not the identity
+    # A training step: batch statistics, so batch norm is not the identity, and moved weights.
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    torch.nn.functional.cross_entropy(model(torch.rand(16, 1, 40, 40)), torch.arange(16) % 2).backward()
+    optimizer.step()
     model.eval()
     images = torch.rand(4, 1, 40, 40)
     with torch.no_grad():
@@ -115,6 +122,7 @@ def test_inference_export_matches_model_with_batch_norm_folded(architecture):
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in exported.modules())
 
 
+@pytest.mark.needs_cpp_compiler
 def test_compiled_export_matches_and_stays_invariant():
     model = build_model({"architecture": "steerable", "input_size": 33, "widths": [2, 4]}).eval()
     images = torch.rand(8, 1, 40, 40)
@@ -132,3 +140,10 @@ def test_compile_without_cpp_compiler_rejected(monkeypatch):
     model = build_model({"architecture": "cnn", "input_size": 17, "widths": [4]}).eval()
     with pytest.raises(InputError, match="needs a C\\+\\+ compiler"):
         for_inference(model, compiled=True)
+
+
+def test_escnn_imports_without_the_py3nj_warning():
+    """equilens installs escnn without py3nj (a Fortran build, used only for SO(3)); escnn's
+    warning about it is silenced where equilens imports escnn."""
+    result = subprocess.run([sys.executable, "-W", "always", "-c", "import equilens.models"], capture_output=True, text=True)
+    assert result.returncode == 0 and "py3nj" not in result.stderr, result.stderr[-2000:]

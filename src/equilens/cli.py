@@ -13,7 +13,7 @@ import sys
 from dataclasses import fields
 
 from equilens import __version__
-from equilens.config import DEFAULT_RECIPE, LR_SCHEDULES, RECIPES, TrainConfig
+from equilens.config import DEFAULT_RECIPE, LR_SCHEDULES, RECIPES, QuickstartConfig, TrainConfig
 from equilens.errors import InputError
 from equilens.log import logger
 
@@ -196,8 +196,6 @@ def _run_predict(args: argparse.Namespace) -> int:
 
 
 def _add_quickstart_arguments(parser: argparse.ArgumentParser) -> None:
-    from equilens.quickstart import QuickstartConfig
-
     defaults = QuickstartConfig()
     parser.add_argument("--out", default=defaults.out, help="parent folder of the new quickstart-* folder")
     parser.add_argument("--n-per-class", type=int, default=defaults.n_per_class, help="training+validation images per class")
@@ -213,7 +211,7 @@ def _add_quickstart_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_quickstart(args: argparse.Namespace) -> int:
-    from equilens.quickstart import QuickstartConfig, quickstart
+    from equilens.quickstart import quickstart
 
     names = {f.name for f in fields(QuickstartConfig)}
     out, metrics = quickstart(QuickstartConfig(**{k: v for k, v in vars(args).items() if k in names}))

@@ -1,12 +1,14 @@
-"""The training configuration: plain, explicit, and saved with every run as JSON."""
+"""The training and quickstart configurations: plain, explicit; a run saves its TrainConfig as JSON.
+
+Nothing here imports torch, escnn or lenstronomy: the command line builds its options from these."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from equilens.errors import InputError
-from equilens.models.groups import parse_group
 
 # Channels per block of the plain CNN.
 DEFAULT_CHANNELS = (16, 32, 64, 128)
@@ -64,6 +66,18 @@ DEFAULT_RECIPE = "equilens"
 #: of another size on the image need other rings.
 ANOMALY_SCORE_DEFAULTS = {"intensity_stretch": 50.0, "loss_ring": [0.08, 0.25], "score_ring": [0.1, 0.2],
                           "score_smoothing": 3}
+
+# Group names are parsed here rather than in equilens.models.groups, so that the command line
+# can check them without importing torch and escnn.
+_GROUP = re.compile(r"^([CD])(\d+)$")
+
+
+def parse_group(name: str) -> tuple[bool, int]:
+    """``"D4"`` -> (has_flips=True, order N=4). Raises InputError for anything else."""
+    match = _GROUP.match(name.strip().upper())
+    if not match or int(match.group(2)) < 1:
+        raise InputError(f"group {name!r} is not C<N> or D<N> with N >= 1 (e.g. C4, C8, D4, D8)")
+    return match.group(1) == "D", int(match.group(2))
 
 
 def default_widths(architecture: str, group: str) -> list[int]:
@@ -212,3 +226,31 @@ class TrainConfig:
         if unknown:
             raise InputError(f"unknown training options {sorted(unknown)}")
         return cls(**values)
+
+
+@dataclass
+class QuickstartConfig:
+    """Budgets of ``equilens quickstart`` (:func:`equilens.quickstart.quickstart`).
+
+    Attributes:
+        out: parent folder; the quickstart makes a new ``quickstart-*`` folder inside.
+        n_per_class: simulated training+validation images per class.
+        n_test_per_class: simulated test images per class (a different seed: unseen lenses).
+        preset: simulation preset.
+        epochs, max_time, lr, batch_size: training options; None takes ``equilens train``'s
+            default (:data:`RECIPES`), as a user's own run would.
+        workers: simulation processes.
+        seed: seeds simulation and training.
+    """
+
+    out: str = "."
+    n_per_class: int = 2000
+    n_test_per_class: int = 500
+    preset: str = "test-iv"
+    epochs: int | None = None
+    max_time: str | None = None
+    lr: float | None = None
+    batch_size: int | None = None
+    workers: int = 1
+    seed: int = 0
+    device: str = "auto"

@@ -7,43 +7,14 @@ same command scales up to a real experiment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from equilens.config import TrainConfig
+from equilens.config import QuickstartConfig, TrainConfig
 from equilens.evaluation import evaluate
 from equilens.folders import new_folder
 from equilens.simulation import get_preset, simulate_dataset
 from equilens.training import train
-
-
-@dataclass
-class QuickstartConfig:
-    """Budgets of the quickstart.
-
-    Attributes:
-        out: parent folder; the quickstart makes a new ``quickstart-*`` folder inside.
-        n_per_class: simulated training+validation images per class.
-        n_test_per_class: simulated test images per class (a different seed: unseen lenses).
-        preset: simulation preset.
-        epochs, max_time, lr, batch_size: training options; None takes ``equilens train``'s
-            default (:data:`equilens.config.RECIPES`), as a user's own run would.
-        workers: simulation processes.
-        seed: seeds simulation and training.
-    """
-
-    out: str = "."
-    n_per_class: int = 2000
-    n_test_per_class: int = 500
-    preset: str = "test-iv"
-    epochs: int | None = None
-    max_time: str | None = None
-    lr: float | None = None
-    batch_size: int | None = None
-    workers: int = 1
-    seed: int = 0
-    device: str = "auto"
 
 
 def quickstart(config: QuickstartConfig) -> tuple[Path, dict[str, Any]]:

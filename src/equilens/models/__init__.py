@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from typing import Any
 
-import torch
-from torch import nn
+# Every equilens module that imports escnn lives in this package, so this runs first. escnn
+# warns at import that py3nj is missing: equilens installs without it on purpose (it needs a
+# Fortran compiler and serves only SO(3)/O(3), which equilens never uses).
+warnings.filterwarnings("ignore", message="`py3nj` package not found", category=UserWarning, module="escnn")
 
-from equilens.errors import InputError
-from equilens.log import logger
-from equilens.models.autoencoder import PlainAutoencoder, SteerableAutoencoder
-from equilens.models.cnn import PlainCNN
-from equilens.models.steerable import SteerableCNN
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from equilens.errors import InputError  # noqa: E402
+from equilens.log import logger  # noqa: E402
+from equilens.models.autoencoder import PlainAutoencoder, SteerableAutoencoder  # noqa: E402
+from equilens.models.cnn import PlainCNN  # noqa: E402
+from equilens.models.steerable import SteerableCNN  # noqa: E402
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {"steerable": SteerableCNN, "cnn": PlainCNN,
                                              "steerable_autoencoder": SteerableAutoencoder, "cnn_autoencoder": PlainAutoencoder}
@@ -40,6 +46,11 @@ def build_model(config: dict[str, Any]) -> nn.Module:
     return model.train()
 
 
+def cpp_compiler() -> str | None:
+    """The C++ compiler TorchInductor needs to compile for a CPU ($CXX, g++ or clang++), if on PATH."""
+    return shutil.which(os.environ.get("CXX", "g++")) or shutil.which("clang++")
+
+
 def for_inference(model: nn.Module, compiled: bool = False) -> nn.Module:
     """The model's plain-torch export where it has one (same outputs, faster; channels-last
     layout), else the model.
@@ -60,7 +71,7 @@ def for_inference(model: nn.Module, compiled: bool = False) -> nn.Module:
     if not compiled:
         return exported
     device = next(exported.parameters()).device
-    if device.type == "cpu" and not (shutil.which(os.environ.get("CXX", "g++")) or shutil.which("clang++")):
+    if device.type == "cpu" and not cpp_compiler():
         raise InputError("compile on a CPU needs a C++ compiler (g++ or clang++, or $CXX) on PATH: install one "
                          "(e.g. apt-get install g++) or run without compiling")
     return torch.compile(exported)
@@ -81,4 +92,4 @@ def substructure_score(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     return score_and_probabilities(model, images)[0]
 
 
-__all__ = ["ARCHITECTURES", "PlainCNN", "SteerableCNN", "build_model", "for_inference", "score_and_probabilities", "substructure_score"]
+__all__ = ["ARCHITECTURES", "PlainCNN", "SteerableCNN", "build_model", "cpp_compiler", "for_inference", "score_and_probabilities", "substructure_score"]

@@ -7,24 +7,14 @@ only those group elements can leave a network's output exactly unchanged; the re
 
 from __future__ import annotations
 
-import re
 from typing import Callable
 
 import torch
 from escnn import gspaces
 
-from equilens.errors import InputError
+from equilens.config import parse_group
 
 Action = Callable[[torch.Tensor], torch.Tensor]
-_GROUP = re.compile(r"^([CD])(\d+)$")
-
-
-def parse_group(name: str) -> tuple[bool, int]:
-    """``"D4"`` -> (has_flips=True, order N=4). Raises InputError for anything else."""
-    match = _GROUP.match(name.strip().upper())
-    if not match or int(match.group(2)) < 1:
-        raise InputError(f"group {name!r} is not C<N> or D<N> with N >= 1 (e.g. C4, C8, D4, D8)")
-    return match.group(1) == "D", int(match.group(2))
 
 
 def gspace(name: str) -> gspaces.GSpace2D:

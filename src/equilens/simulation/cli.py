@@ -7,6 +7,7 @@ few overrides fully describes a run; the resolved values land in ``OUT/simulatio
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from equilens.errors import InputError
@@ -123,6 +124,10 @@ def run_simulate(args: argparse.Namespace) -> int:
 
     Raises InputError (one line) for bad options or a folder made with other settings.
     """
+    # lenstronomy jit-compiles a few small numpy functions with numba unless this is set; in a
+    # command that renders a few thousand images, importing numba and loading (or, the first
+    # time, compiling) them costs more than they save. The images are the same to the byte.
+    os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
     from equilens.simulation.writer import simulate_dataset
 
     classes = ("no_sub", "sub", "axion") if args.axion else ("no_sub", "sub")

@@ -41,6 +41,7 @@ import numpy as np
 
 from equilens.atomic import atomic_path, write_text_atomic
 from equilens.errors import InputError
+from equilens.memory import keep_freed_memory
 from equilens.simulation.presets import LensSimulationConfig
 from equilens.simulation.render import CLASSES, LensRenderer
 
@@ -96,6 +97,9 @@ _worker_format: str = "npy"
 
 def _init_worker(config_dict: dict[str, Any], file_format: str) -> None:
     global _worker_renderer, _worker_format
+    # Every image allocates and frees the same dozens of image-sized arrays; without this each
+    # one is page-faulted anew (about a sixth of the rendering time).
+    keep_freed_memory()
     _worker_renderer = LensRenderer(LensSimulationConfig.from_dict(config_dict))
     _worker_format = file_format
 
