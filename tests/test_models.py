@@ -8,11 +8,11 @@ import sys
 import pytest
 import torch
 
-from equilens.config import TrainConfig
+from equilens.config import TrainConfig, parse_group
 from equilens.errors import InputError
 from equilens.models import build_model, for_inference, substructure_score
 from equilens.models.geometry import pool_geometry, strided_conv_geometry
-from equilens.models.groups import exact_actions, parse_group
+from equilens.models.groups import exact_actions
 
 
 def assert_stride_2_grid_symmetric(size: int, kernel: int, padding: int, out: int) -> None:
