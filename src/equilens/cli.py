@@ -93,13 +93,13 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    if not args.resume and not args.data:  # before the seconds of importing torch
+        raise InputError("equilens train needs --data DIR (or --resume RUN)")
     from equilens.training import resume, train
 
     if args.resume:
         run_dir = resume(args.resume, epochs=args.epochs, max_time=args.max_time)
     else:
-        if not args.data:
-            raise InputError("equilens train needs --data DIR (or --resume RUN)")
         run_dir = train(train_config(args), runs_dir=args.runs_dir, name=args.name)
     if os.environ.get("LOCAL_RANK", "0") == "0":  # DDP's extra processes stay quiet
         print(f"run: {run_dir}\nweights: {run_dir / 'model.safetensors'}\nnext: equilens evaluate {run_dir}")

@@ -124,9 +124,9 @@ def run_simulate(args: argparse.Namespace) -> int:
 
     Raises InputError (one line) for bad options or a folder made with other settings.
     """
-    # lenstronomy jit-compiles a few small numpy functions with numba unless this is set; in a
-    # command that renders a few thousand images, importing numba and loading (or, the first
-    # time, compiling) them costs more than they save. The images are the same to the byte.
+    # lenstronomy jit-compiles a few small numpy functions with numba unless this is set:
+    # importing numba and loading (the first time, compiling) them costs more start-up than
+    # they save in rendering. The images are the same to the byte.
     os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
     from equilens.simulation.writer import simulate_dataset
 

@@ -98,7 +98,7 @@ _worker_format: str = "npy"
 def _init_worker(config_dict: dict[str, Any], file_format: str) -> None:
     global _worker_renderer, _worker_format
     # Every image allocates and frees the same dozens of image-sized arrays; without this each
-    # one is page-faulted anew (about a sixth of the rendering time).
+    # one is page-faulted anew.
     keep_freed_memory()
     _worker_renderer = LensRenderer(LensSimulationConfig.from_dict(config_dict))
     _worker_format = file_format
