@@ -35,6 +35,12 @@ def test_run_folder_contents(toy_run, toy_data):
     assert json.loads((toy_run / "model.json").read_text())["checkpoint"] == "last.ckpt"
 
 
+def test_runs_saved_before_recipes_keep_their_best_epoch():
+    old = {k: v for k, v in TrainConfig(data="x").to_dict().items() if k not in ("recipe", "select")}
+    assert TrainConfig.from_dict(old).select == "best"
+    assert TrainConfig.from_dict(TrainConfig(data="x").to_dict()).select == "last"
+
+
 def test_select_best_exports_the_best_checkpoint(toy_data, tmp_path):
     run = train(TrainConfig(data=str(toy_data), input_size=17, epochs=2, widths=[2, 2], select="best",
                             accelerator="cpu"), runs_dir=tmp_path)

@@ -225,6 +225,9 @@ class TrainConfig:
         unknown = set(values) - known
         if unknown:
             raise InputError(f"unknown training options {sorted(unknown)}")
+        if "recipe" not in values:
+            # Saved before recipes existed: those runs kept their best validation epoch.
+            values = {"select": "best", **values}
         return cls(**values)
 
 
