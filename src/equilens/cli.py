@@ -13,7 +13,7 @@ import sys
 from dataclasses import fields
 
 from equilens import __version__
-from equilens.config import DEFAULT_RECIPE, LR_SCHEDULES, RECIPES, QuickstartConfig, TrainConfig
+from equilens.config import DEFAULT_RECIPE, LR_SCHEDULES, RECIPES, SELECTIONS, QuickstartConfig, TrainConfig
 from equilens.errors import InputError
 from equilens.log import logger
 
@@ -51,7 +51,7 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         f"ends the run first ({_task_defaults('lr_schedule')})")
     parser.add_argument("--weight-decay", type=float, default=argparse.SUPPRESS,
                         help=f"AdamW's decoupled weight decay ({_task_defaults('weight_decay')})")
-    parser.add_argument("--select", choices=["last", "best"], default=argparse.SUPPRESS,
+    parser.add_argument("--select", choices=SELECTIONS, default=argparse.SUPPRESS,
                         help="weights kept as model.safetensors: the last epoch's, or the best validation AUC's "
                         f"({_task_defaults('select')})")
     parser.add_argument("--lr-step-epochs", type=int, default=defaults.lr_step_epochs, help="StepLR: epochs between decays")

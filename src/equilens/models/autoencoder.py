@@ -154,13 +154,20 @@ class _Autoencoder(nn.Module):
     def reconstruction_loss(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) images in [0, 1] -> (N,) mean squared error inside the loss ring:
         what training minimises on ``no_sub`` images."""
-        return (self.residual(images) ** 2 * self.loss_mask).sum(dim=(1, 2, 3)) / self.loss_mask.sum()
+        return self.loss_of_residual(self.residual(images))
 
     def anomaly_score(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) images in [0, 1] -> (N,) mean squared box-filtered residual inside the
         score ring (units: squared model-input intensity); high means unlike the ``no_sub``
         training images."""
-        residual = self.residual(images)
+        return self.score_of_residual(self.residual(images))
+
+    def loss_of_residual(self, residual: torch.Tensor) -> torch.Tensor:
+        """:meth:`reconstruction_loss` of a (N, 1, S, S) :meth:`residual` already computed."""
+        return (residual**2 * self.loss_mask).sum(dim=(1, 2, 3)) / self.loss_mask.sum()
+
+    def score_of_residual(self, residual: torch.Tensor) -> torch.Tensor:
+        """:meth:`anomaly_score` of a (N, 1, S, S) :meth:`residual` already computed."""
         if self.score_smoothing > 1:
             residual = F.avg_pool2d(residual, self.score_smoothing, stride=1, padding=self.score_smoothing // 2)
         return (residual**2 * self.score_mask).sum(dim=(1, 2, 3)) / self.score_mask.sum()

@@ -43,10 +43,12 @@ class AnomalyModule(LensModule):
 
     def validation_step(self, batch, batch_idx):
         images, labels = batch
-        scores = self.model.anomaly_score(images)
+        # One reconstruction serves both the score and the loss.
+        residual = self.model.residual(images)
+        scores = self.model.score_of_residual(residual)
         normal = labels == 0
         if normal.any():
-            self.val_loss.update(self.model.reconstruction_loss(images[normal]))
+            self.val_loss.update(self.model.loss_of_residual(residual[normal]))
         self.val_auc.update(scores, (labels > 0).long())
         self.log("val_loss", self.val_loss, on_epoch=True, prog_bar=True)
         self.log("val_auc", self.val_auc, on_epoch=True, prog_bar=True)
