@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -338,3 +339,94 @@ def test_refuses_folder_with_other_settings_or_foreign_content(tmp_path):
         from equilens.simulation import get_preset
 
         get_preset("model-ix")
+
+
+# ---------------------------------------------------------------- Test IV calibration
+TEST_IV = PRESETS["test-iv"]
+
+
+def test_varied_settings_are_drawn_per_image_within_their_ranges():
+    config = TINY.replace(varied_settings=[["shear_gamma1", 0.0, 0.3], ["source_amp", 10.0, 20.0]])
+    assert config.varied_settings == (("shear_gamma1", 0.0, 0.3), ("source_amp", 10.0, 20.0))
+    assert LensSimulationConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    renderer = LensRenderer(config)
+    drawn = [renderer.draw_parameters("no_sub", seed) for seed in range(50)]
+    gammas = np.array([p["shear_gamma1"] for p in drawn])
+    amps = np.array([p["source_amp"] for p in drawn])
+    assert 0.0 <= gammas.min() and gammas.max() <= 0.3 and gammas.std() > 0.05
+    assert 10.0 <= amps.min() and amps.max() <= 20.0
+    # A brighter source, everything else equal, gives a brighter physical image.
+    params = dict(drawn[0])
+    faint = renderer.render({**params, "source_amp": 10.0}, normalize=False)
+    bright = renderer.render({**params, "source_amp": 20.0}, normalize=False)
+    assert bright.sum() > faint.sum()
+
+
+def test_settings_without_scatter_keep_their_images():
+    """Adding the scatter machinery changed no image of a config that does not use it."""
+    plain = LensRenderer(TINY.replace(varied_settings=()))
+    a, params = plain.simulate("sub", 3)
+    assert "source_amp" not in params
+    pinned = [["lens_light_amp", TINY.lens_light_amp, TINY.lens_light_amp]]
+    b, _ = LensRenderer(TINY.replace(varied_settings=pinned)).simulate("sub", 3)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "varied, message",
+    [
+        ([["num_pix", 10, 20]], "cannot vary per image"),
+        ([["shear_gamma1", 0.3, 0.1]], "low <= high"),
+        ([["lens_e1", 0.0, 1.5]], "e1² + e2² < 1"),
+        ([["source_amp", 1.0, 2.0], ["source_amp", 1.0, 2.0]], "twice"),
+        ([["source_amp", 1.0]], "[name, low, high]"),
+    ],
+)
+def test_bad_varied_settings_are_rejected(varied, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        TINY.replace(varied_settings=varied)
+
+
+def test_radial_source_centres_are_uniform_in_distance():
+    config = TINY.replace(source_centre_sampling="radial", source_centre_range_arcsec=(0.2, 1.0))
+    renderer = LensRenderer(config)
+    drawn = [renderer.draw_parameters("no_sub", seed) for seed in range(400)]
+    distance = np.hypot([p["source_x_arcsec"] for p in drawn], [p["source_y_arcsec"] for p in drawn])
+    assert distance.min() >= 0.2 - 1e-12 and distance.max() <= 1.0 + 1e-12
+    assert np.median(distance) == pytest.approx(0.6, abs=0.06)  # uniform in r, not in area
+    with pytest.raises(InputError, match="source_centre_range_arcsec"):
+        TINY.replace(source_centre_sampling="radial", source_centre_range_arcsec=(-1.0, 1.0))
+
+
+def test_peak_saturation_clips_the_brightest_pixels():
+    image, _ = LensRenderer(TINY.replace(peak_saturation=1.5)).simulate("no_sub", 0)
+    plain, _ = LensRenderer(TINY.replace(peak_saturation=1.0)).simulate("no_sub", 0)
+    assert image.max() == 1.0 and (image == 1.0).sum() > (plain == 1.0).sum()
+    np.testing.assert_allclose(image, np.minimum(plain * 1.5, 1.0), atol=1e-6)
+
+
+def fitted_ring_radius_px(image: np.ndarray) -> float:
+    """Radius (px) of the brightest annulus outside the lens-light core (r > 8 px)."""
+    size = image.shape[0]
+    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+    radius = np.hypot(xx, yy).astype(int)
+    profile = np.bincount(radius.ravel(), image.ravel()) / np.bincount(radius.ravel())
+    return 8 + float(profile[8 : size // 2].argmax())
+
+
+def test_test_iv_preset_holds_the_values_fitted_to_the_real_images():
+    """The calibration's measured values (TEST_IV_CALIBRATION) are what the preset renders."""
+    assert TEST_IV.num_pix == 150 and TEST_IV.pixel_scale_arcsec == 0.05
+    assert TEST_IV.einstein_radius_arcsec == 1.0 and TEST_IV.lens_light and not TEST_IV.random_orientation
+    renderer = LensRenderer(TEST_IV.replace(source_centre_range_arcsec=(0.0, 0.0)))
+    no_sub, _ = renderer.simulate("no_sub", 0)
+    sub, _ = renderer.simulate("sub", 0)
+    # Ring at θ_E = 1.0″ = 20 px; the sub class's subhalos inside it enlarge it (to ~1.07″ in
+    # the real images' fits), so its ring is larger.
+    assert abs(fitted_ring_radius_px(no_sub) - 20) <= 1.5
+    assert fitted_ring_radius_px(sub) > fitted_ring_radius_px(no_sub)
+    # The lens-light core is saturated (several pixels at full scale); the background sits
+    # near 1/255 of the peak, as in the real 8-bit files.
+    assert (no_sub == 1.0).sum() >= 2
+    corner = no_sub[:20, :20] * 255
+    assert 0.3 < np.median(corner) < 2.0

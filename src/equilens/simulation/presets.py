@@ -10,8 +10,39 @@ Presets reproduce the DeepLense simulations (see ``/work/shared/DOMAIN.md``):
 
 * ``deeplense-model-i``: DeepLense Model I, 150×150 px at 0.05″/px, SIE + shear, point-mass
   CDM subhalos, no lens light.
-* ``test-iv``: the same plus a compact central lens-light Sérsic, as seen in the DeepLense
-  "Test IV" images users train on.
+* ``test-iv``: calibrated to the real DeepLense "Test IV" images users train on (below).
+* ``deeplense-model-i-lens-light``: Model I plus a circular central lens light (the ``test-iv``
+  preset of equilens 0.x, before the calibration).
+
+Test IV calibration (``benchmarks/fit_test_iv.py`` fitted 60+ real images per class, each
+with SIE + shear + elliptical Sérsic source + elliptical Sérsic lens light by least squares;
+residual rms ~1 grey level of 255). What each value of the ``test-iv`` preset rests on:
+
+* Grid 150 px at 0.05″/px and PSF FWHM 0.087″ are kept from Model I (the pixel scale is a
+  convention: only angles in pixels are measurable; the fits reach the JPEG floor with this PSF).
+* Main lens: fitted θ_E of the ``no_sub`` images 1.000″ (10–90%: 0.99–1.005) → 1.0″ fixed;
+  SIE ellipticity fitted ≈ 0 (median e1 0.01) → a round mass; external shear along x with
+  γ1 spread over 0.01–0.30 and γ2 ≈ 0 → γ1 uniform in [0, 0.3].
+* Source: R = 0.375″ (fits 0.35–0.40), n = 1.2 (1.1–1.3), e1 0–0.15 (fits scatter about
+  0.06, e2 ≈ 0); centre at a distance uniform in [0, 1.0]″ (fitted distances: 10% 0.1–0.2″,
+  median 0.45–0.55″, max 1.03″; a square of the same extent gave rings ~30% fainter on average
+  than the real ones, a uniform-in-distance draw matches them).
+* Lens light: R = 0.31″ (0.28–0.34), n = 1.36 (1.2–1.46), e1 uniform in [0, 0.3] (fits 0.01–0.26,
+  e2 ≈ 0: the lens light is elongated along x); source-to-lens-light amplitude ratio uniform in
+  [0.35, 0.7] (fits 0.31–0.71).
+* Substructure (``sub``): the fitted θ_E of the ``sub`` images is 1.078″ (1.064–1.12), with
+  no overlap with ``no_sub``: mass inside the ring. For an SIS plus enclosed point masses the
+  ring radius θ solves θ² = θ_E θ + Σθ_i², so Σθ_i² ≈ 0.084 arcsec². The shift's small scatter
+  means the added mass is nearly the same in every image: 25 equal point masses (as in the
+  PyLensing generator of the earlier DeepLense data) at distances uniform in [0, 1.0]″, each
+  2.4e9 M☉ (θ_E 0.063″), chosen so that the same fit of simulated ``sub`` images gives θ_E
+  ≈ 1.07″. Individual perturbations are below what the fits resolve, in the real images too.
+* Photometry: the real files' lens-light cores are saturated (the fitted model peaks at
+  ~269/255), hence ``peak_saturation`` 1.08; background ~1/255 with 0-valued JPEG blocks: a
+  Gaussian background of 0.1% of the peak and no shot noise (exposure 1e6 s); 8-bit JPEG at
+  quality 75 (the real files' quantisation table).
+* Not reproduced: the real images' exact lens-light core shape and JPEG background pattern
+  (``benchmarks/sim_fidelity.py`` measures what still tells them apart).
 """
 
 from __future__ import annotations
@@ -30,6 +61,7 @@ HUBBLE_CONSTANT_KM_S_MPC = 70.0
 OMEGA_MATTER = 0.3
 
 SUBHALO_PROFILES = ("point_mass", "nfw")
+SOURCE_CENTRE_SAMPLINGS = ("square", "radial")
 
 
 @functools.lru_cache(maxsize=64)
@@ -135,7 +167,10 @@ class LensSimulationConfig:
     source_n_sersic: float = 1.0
     source_e1: float = -0.1
     source_e2: float = 0.1
-    #: Each of the source centre's x and y is drawn uniformly in this range.
+    #: "square": each of the source centre's x and y is drawn uniformly in
+    #: ``source_centre_range_arcsec``; "radial": its distance from the lens centre is uniform in
+    #: that range (low >= 0) and its direction uniform in [0, 2π).
+    source_centre_sampling: str = "square"
     source_centre_range_arcsec: tuple[float, float] = (-0.35, 0.35)
 
     # Lens light: circular Sérsic at the centre.
@@ -143,6 +178,9 @@ class LensSimulationConfig:
     lens_light_amp: float = 30.0
     lens_light_R_sersic_arcsec: float = 0.15
     lens_light_n_sersic: float = 2.0
+    #: Lens-light ellipticity (0, 0: circular); rotated with the lens under random_orientation.
+    lens_light_e1: float = 0.0
+    lens_light_e2: float = 0.0
 
     # CDM subhalos of the "sub" class.
     n_subhalos: int = 25
@@ -161,10 +199,18 @@ class LensSimulationConfig:
     vortex_mass_msun: float = 3e8
     vortex_half_length_range_arcsec: tuple[float, float] = (0.03, 3.0)
 
+    #: The normalised image is multiplied by this and clipped to [0, 1]: > 1 saturates the
+    #: brightest pixels, as the Test IV images' lens-light cores are.
+    peak_saturation: float = 1.0
+
     # Noise: Gaussian background + (Gaussian-approximated) Poisson shot noise.
     noise: bool = True
     background_rms: float = 0.01
     exposure_time_log10_range_s: tuple[float, float] = (3.0, 3.5)
+
+    # Per-image scatter: settings named here are drawn uniformly in [low, high] for each image
+    # instead of taking the fixed value above (the fixed value is then unused).
+    varied_settings: tuple[tuple[str, float, float], ...] = ()
 
     def __post_init__(self) -> None:
         # JSON and argparse hand over lists; store tuples so the config stays hashable.
@@ -172,6 +218,11 @@ class LensSimulationConfig:
             value = getattr(self, field.name)
             if isinstance(value, list):
                 object.__setattr__(self, field.name, tuple(value))
+        if not isinstance(self.varied_settings, tuple):
+            raise InputError(f"simulation setting varied_settings must be a list of [name, low, high], got {self.varied_settings!r}")
+        object.__setattr__(
+            self, "varied_settings", tuple(tuple(v) if isinstance(v, (list, tuple)) else v for v in self.varied_settings)
+        )
         self._validate()
 
     def _validate(self) -> None:
@@ -211,10 +262,10 @@ class LensSimulationConfig:
         for name in ("source_amp", "lens_light_amp", "background_rms", "z_lens"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 fail(name, "must be a finite number >= 0")
-        for e1, e2 in (("lens_e1", "lens_e2"), ("source_e1", "source_e2")):
+        for e1, e2 in (("lens_e1", "lens_e2"), ("source_e1", "source_e2"), ("lens_light_e1", "lens_light_e2")):
             if not math.hypot(getattr(self, e1), getattr(self, e2)) < 1:
                 fail(e1, f"and {e2} must satisfy e1² + e2² < 1")
-        for name in ("shear_gamma1", "shear_gamma2", "subhalo_mass_slope"):
+        for name in ("shear_gamma1", "shear_gamma2", "subhalo_mass_slope", "lens_light_e1", "lens_light_e2"):
             if not math.isfinite(getattr(self, name)):
                 fail(name, "must be finite")
         if self.z_lens >= self.z_source:
@@ -225,8 +276,35 @@ class LensSimulationConfig:
         check_range("subhalo_radius_range_arcsec", 0.0)
         check_range("vortex_half_length_range_arcsec", 0.0)
         check_range("exposure_time_log10_range_s")
+        if self.source_centre_sampling not in SOURCE_CENTRE_SAMPLINGS:
+            fail("source_centre_sampling", f"must be one of {', '.join(SOURCE_CENTRE_SAMPLINGS)}")
+        if self.source_centre_sampling == "radial":
+            check_range("source_centre_range_arcsec", 0.0)
+        if not (math.isfinite(self.peak_saturation) and self.peak_saturation >= 1):
+            fail("peak_saturation", "must be a finite number >= 1")
         if self.subhalo_profile not in SUBHALO_PROFILES:
             fail("subhalo_profile", f"must be one of {', '.join(SUBHALO_PROFILES)}")
+        self._validate_varied_settings()
+
+    def _validate_varied_settings(self) -> None:
+        names = []
+        for entry in self.varied_settings:
+            if not (isinstance(entry, tuple) and len(entry) == 3 and isinstance(entry[0], str)
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in entry[1:])):
+                raise InputError(f"simulation setting varied_settings: each entry must be [name, low, high], got {entry!r}")
+            name, low, high = entry
+            if name not in VARIABLE_SETTINGS:
+                raise InputError(
+                    f"simulation setting varied_settings: {name!r} cannot vary per image; choose from {', '.join(VARIABLE_SETTINGS)}"
+                )
+            if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+                raise InputError(f"simulation setting varied_settings: {name} needs finite low <= high, got {low}, {high}")
+            names.append(name)
+            # Both ends must be valid values of the setting (e.g. |e| < 1, radii > 0).
+            dataclasses.replace(self, varied_settings=(), **{name: low})
+            dataclasses.replace(self, varied_settings=(), **{name: high})
+        if len(set(names)) != len(names):
+            raise InputError(f"simulation setting varied_settings names a setting twice: {names}")
 
     @property
     def field_of_view_arcsec(self) -> float:
@@ -241,8 +319,12 @@ class LensSimulationConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        """JSON-ready dict (tuples become lists, also nested ones)."""
+
+        def as_list(value: Any) -> Any:
+            return [as_list(v) for v in value] if isinstance(value, tuple) else value
+
+        return {k: as_list(v) for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "LensSimulationConfig":
@@ -250,10 +332,49 @@ class LensSimulationConfig:
         return cls().replace(**values)
 
 
+#: Settings that ``varied_settings`` may draw per image: the lens, source and lens-light shapes
+#: and brightnesses (not the detector, redshifts or perturber populations).
+VARIABLE_SETTINGS = (
+    "einstein_radius_arcsec", "lens_e1", "lens_e2", "shear_gamma1", "shear_gamma2",
+    "source_amp", "source_R_sersic_arcsec", "source_n_sersic", "source_e1", "source_e2",
+    "lens_light_amp", "lens_light_R_sersic_arcsec", "lens_light_n_sersic", "lens_light_e1", "lens_light_e2",
+)
+
 #: The defaults of :class:`LensSimulationConfig` are DeepLense Model I.
 PRESETS: dict[str, LensSimulationConfig] = {
     "deeplense-model-i": LensSimulationConfig(),
-    "test-iv": LensSimulationConfig(lens_light=True),
+    "test-iv": LensSimulationConfig(
+        # Fitted to the real Test IV images: see TEST_IV_CALIBRATION.
+        einstein_radius_arcsec=1.0,
+        lens_e1=0.0,
+        shear_gamma1=0.15,
+        source_amp=5000.0,
+        source_R_sersic_arcsec=0.375,
+        source_n_sersic=1.2,
+        source_e1=0.06,
+        source_e2=0.0,
+        source_centre_sampling="radial",
+        source_centre_range_arcsec=(0.0, 1.0),
+        lens_light=True,
+        lens_light_amp=10000.0,
+        lens_light_R_sersic_arcsec=0.31,
+        lens_light_n_sersic=1.36,
+        lens_light_e1=0.15,
+        n_subhalos=25,
+        subhalo_mass_min_msun=2.4e9,
+        subhalo_mass_max_msun=2.4e9,
+        subhalo_radius_range_arcsec=(0.0, 1.0),
+        peak_saturation=1.08,
+        background_rms=0.14,
+        exposure_time_log10_range_s=(6.0, 6.0),
+        varied_settings=(
+            ("shear_gamma1", 0.0, 0.3),
+            ("source_amp", 3500.0, 7000.0),
+            ("source_e1", 0.0, 0.15),
+            ("lens_light_e1", 0.0, 0.3),
+        ),
+    ),
+    "deeplense-model-i-lens-light": LensSimulationConfig(lens_light=True),
 }
 
 

@@ -43,6 +43,11 @@ CLASSES = ("no_sub", "sub", "axion")
 _MACRO_STREAM, _SUBHALO_STREAM, _VORTEX_STREAM, _NOISE_STREAM = range(4)
 
 
+#: Orientation-dependent settings: an image's values of these are its rotated ones.
+_SPIN2_SETTINGS = ("lens_e1", "lens_e2", "shear_gamma1", "shear_gamma2", "source_e1", "source_e2",
+                   "lens_light_e1", "lens_light_e2")
+
+
 def _stream(seed: int, which: int) -> np.random.Generator:
     """Generator of stream ``which`` of image ``seed``: ``SeedSequence(seed).spawn(4)[which]``
     built directly, so that only the streams a class needs are created."""
@@ -108,12 +113,25 @@ class LensRenderer:
         macro = _stream(seed, _MACRO_STREAM)
 
         angle = macro.uniform(0.0, 2 * math.pi) if cfg.random_orientation else 0.0
-        source_x0, source_y0 = macro.uniform(*cfg.source_centre_range_arcsec, size=2)
+        if cfg.source_centre_sampling == "radial":
+            # Two draws, like "square", so the draws after these stay in step.
+            distance = macro.uniform(*cfg.source_centre_range_arcsec)
+            direction = macro.uniform(0.0, 2 * math.pi)
+            source_x0, source_y0 = distance * math.cos(direction), distance * math.sin(direction)
+        else:
+            source_x0, source_y0 = macro.uniform(*cfg.source_centre_range_arcsec, size=2)
         exposure_time_s = 10.0 ** macro.uniform(*cfg.exposure_time_log10_range_s)
+        # Drawn after the draws above, so configs without scatter keep their images exactly.
+        varied = {name: float(macro.uniform(low, high)) for name, low, high in cfg.varied_settings}
+
+        def value(name: str) -> float:
+            return varied.get(name, getattr(cfg, name))
+
         cos_a, sin_a = math.cos(angle), math.sin(angle)
-        lens_e1, lens_e2 = _rotate_spin2(cfg.lens_e1, cfg.lens_e2, angle)
-        shear_gamma1, shear_gamma2 = _rotate_spin2(cfg.shear_gamma1, cfg.shear_gamma2, angle)
-        source_e1, source_e2 = _rotate_spin2(cfg.source_e1, cfg.source_e2, angle)
+        lens_e1, lens_e2 = _rotate_spin2(value("lens_e1"), value("lens_e2"), angle)
+        shear_gamma1, shear_gamma2 = _rotate_spin2(value("shear_gamma1"), value("shear_gamma2"), angle)
+        source_e1, source_e2 = _rotate_spin2(value("source_e1"), value("source_e2"), angle)
+        lens_light_e1, lens_light_e2 = _rotate_spin2(value("lens_light_e1"), value("lens_light_e2"), angle)
 
         empty = np.zeros(0)
         masses, xs, ys = empty, empty, empty
@@ -146,6 +164,10 @@ class LensRenderer:
             "source_y_arcsec": float(source_x0 * sin_a + source_y0 * cos_a),
             "source_e1": source_e1,
             "source_e2": source_e2,
+            "lens_light_e1": lens_light_e1,
+            "lens_light_e2": lens_light_e2,
+            # The other settings drawn per image (spin-2 ones are in the rotated values above).
+            **{name: v for name, v in varied.items() if name not in _SPIN2_SETTINGS},
             "exposure_time_s": float(exposure_time_s),
             "n_subhalos": len(masses) if class_name == "sub" else 0,
             "subhalo_mass_total_msun": float(masses.sum()) if class_name == "sub" else 0.0,
@@ -166,7 +188,7 @@ class LensRenderer:
             from lenstronomy.LensModel.lens_model import LensModel
             from lenstronomy.LightModel.light_model import LightModel
 
-            lens_light = LightModel(["SERSIC"]) if self.config.lens_light else None
+            lens_light = LightModel(["SERSIC_ELLIPSE"]) if self.config.lens_light else None
             self._image_models[key] = ImageModel(
                 self._grid,
                 self._psf,
@@ -208,22 +230,27 @@ class LensRenderer:
         physical image before normalisation.
         """
         cfg = self.config
+
+        def value(name: str) -> float:
+            return params.get(name, getattr(cfg, name))
+
         profile, perturbers = self.perturber_lens_kwargs(params)
         kwargs_lens = [
-            {"theta_E": cfg.einstein_radius_arcsec, "e1": params["lens_e1"], "e2": params["lens_e2"],
+            {"theta_E": value("einstein_radius_arcsec"), "e1": params["lens_e1"], "e2": params["lens_e2"],
              "center_x": 0.0, "center_y": 0.0},
             {"gamma1": params["shear_gamma1"], "gamma2": params["shear_gamma2"], "ra_0": 0.0, "dec_0": 0.0},
         ] + perturbers
         kwargs_source = [
-            {"amp": cfg.source_amp, "R_sersic": cfg.source_R_sersic_arcsec, "n_sersic": cfg.source_n_sersic,
-             "e1": params["source_e1"], "e2": params["source_e2"],
+            {"amp": value("source_amp"), "R_sersic": value("source_R_sersic_arcsec"),
+             "n_sersic": value("source_n_sersic"), "e1": params["source_e1"], "e2": params["source_e2"],
              "center_x": params["source_x_arcsec"], "center_y": params["source_y_arcsec"]}
         ]
         kwargs_lens_light = None
         if cfg.lens_light:
             kwargs_lens_light = [
-                {"amp": cfg.lens_light_amp, "R_sersic": cfg.lens_light_R_sersic_arcsec,
-                 "n_sersic": cfg.lens_light_n_sersic, "center_x": 0.0, "center_y": 0.0}
+                {"amp": value("lens_light_amp"), "R_sersic": value("lens_light_R_sersic_arcsec"),
+                 "n_sersic": value("lens_light_n_sersic"), "e1": params["lens_light_e1"],
+                 "e2": params["lens_light_e2"], "center_x": 0.0, "center_y": 0.0}
             ]
         model = self._image_model(profile, len(perturbers)).image(kwargs_lens, kwargs_source, kwargs_lens_light)
 
@@ -238,7 +265,10 @@ class LensRenderer:
         low, high = image.min(), image.max()
         if high <= low:
             return np.zeros(image.shape, dtype=np.float32)
-        return ((image - low) / (high - low)).astype(np.float32)
+        normalized = (image - low) / (high - low)
+        if cfg.peak_saturation != 1:
+            normalized = np.minimum(normalized * cfg.peak_saturation, 1.0)
+        return normalized.astype(np.float32)
 
     def simulate(self, class_name: str, seed: int, *, normalize: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
         """Draw and render one image: ``(image (num_pix, num_pix), parameters)``."""

@@ -50,8 +50,9 @@ MANIFEST_NAME = "simulation.json"
 METADATA_NAME = "metadata.csv"
 SUBHALOS_NAME = "subhalos.csv"
 _MANIFEST_VERSION = 1
-#: JPEG quality for ``file_format="jpg"`` (8-bit grey, like the DeepLense Test IV files).
-JPEG_QUALITY = 95
+#: JPEG quality for ``file_format="jpg"``: the DeepLense Test IV files carry the standard
+#: (IJG) luminance quantisation table of quality 75, so simulated JPEGs have the same artefacts.
+JPEG_QUALITY = 75
 
 
 def image_seed(seed: int, class_name: str, index: int, *, paired: bool = False) -> int:
