@@ -14,7 +14,7 @@ Presets reproduce the DeepLense simulations (see ``/work/shared/DOMAIN.md``):
 * ``deeplense-model-i-lens-light``: Model I plus a circular central lens light (the ``test-iv``
   preset of equilens 0.x, before the calibration).
 
-Test IV calibration (``benchmarks/fit_test_iv.py`` fitted 60+ real images per class, each
+Test IV calibration (``benchmarks/fit_test_iv.py`` fitted 27 real ``no_sub`` and 36 ``sub`` images, each
 with SIE + shear + elliptical Sérsic source + elliptical Sérsic lens light by least squares;
 residual rms ~1 grey level of 255). What each value of the ``test-iv`` preset rests on:
 
