@@ -14,7 +14,9 @@
 * ``sim-to-real``: the default classifier (``equilens train``'s defaults) trained on the
   simulated folder only and scored on a fixed real test set; then, per ``--sizes`` N, that
   model fine-tuned on N real images per class against the same model trained from scratch on
-  those N, for the same budget.
+  those N, for the same budget. The real test set is ``benchmarks/real_test_iv.py``'s (per
+  class, the first ``--n-holdout`` of a ``--seed`` permutation; the README's small-data figures
+  use seed 0's), and the N come from the rest, nested across N.
 
 Images are compared as read (:func:`equilens.datasets.images.read_image`: 8-bit files / 255,
 float ``.npy`` as stored): a float simulation against 8-bit real images differs in its
@@ -31,7 +33,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -40,6 +41,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import ndimage
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from equilens.datasets.folder import load_images, scan_lens_folder
@@ -463,16 +468,14 @@ def feature_separation(real: dict[str, np.ndarray], sim: dict[str, np.ndarray], 
         ``gradient_boosting``: {``auc``, ``auc_ci95``} of gradient boosting on all of them,
         from ``folds``-fold cross-validated predictions.
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
     names = list(SCALARS)
     labels = np.r_[np.ones(len(real[names[0]])), np.zeros(len(sim[names[0]]))]
     features = np.stack([np.r_[real[name], sim[name]] for name in names], axis=1)
     per_statistic = {name: float(roc_auc_score(labels, features[:, k])) for k, name in enumerate(names)}
-    scores = cross_val_predict(HistGradientBoostingClassifier(random_state=seed), features, labels,
-                               cv=StratifiedKFold(folds, shuffle=True, random_state=seed), method="predict_proba")[:, 1]
+    # One OpenMP thread: on a CPU shared with other work, more spin and wait (measured 7x slower with two).
+    with threadpool_limits(1):
+        scores = cross_val_predict(HistGradientBoostingClassifier(random_state=seed), features, labels,
+                                   cv=StratifiedKFold(folds, shuffle=True, random_state=seed), method="predict_proba")[:, 1]
     auc, low, high = auc_with_ci(labels, scores)
     return {"per_statistic": per_statistic, "gradient_boosting": {"auc": auc, "auc_ci95": [low, high]}}
 
@@ -589,6 +592,60 @@ def compare(args: argparse.Namespace) -> dict[str, dict]:
     return records
 
 
+@contextlib.contextmanager
+def classifiers_start_from(weights: Path) -> Iterator[None]:
+    """Classifier runs started in the body begin from ``weights`` (a run folder or .safetensors)
+    instead of a random initialisation; the rest of the run (schedule, budget, augmentation) is
+    ``equilens train``'s as configured.
+
+    ``equilens train`` has no initialise-from-weights option, so the task registry's classifier
+    is swapped, for the body only, for a subclass that loads the weights strictly after building
+    its model (a model config that differs fails there, naming the mismatch).
+    """
+    from safetensors.torch import load_file
+
+    from equilens.trainers import TASKS
+    from equilens.weights import resolve_weights
+
+    state = load_file(str(resolve_weights(weights)))
+    base = TASKS["classify"]
+
+    class FromWeights(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.model.load_state_dict(state, strict=True)
+
+    TASKS["classify"] = FromWeights
+    try:
+        yield
+    finally:
+        TASKS["classify"] = base
+
+
+def sim_to_real(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The ``sim-to-real`` subcommand: train on simulation, test on real; fine-tune vs from scratch."""
+    # Training imports escnn and Lightning (seconds): compare and discriminator_auc do without.
+    from real_test_iv import link_folder, print_table, run_one, split_by_class
+
+    pool, held = split_by_class(args.real, args.seed, args.n_holdout, "test")
+    base = args.work / f"seed{args.seed}"
+    real_test = link_folder(base / "real-test", [f for files in held.values() for f in files])
+    results = [run_one("sim-only", {}, args.sim, real_test, args.seed, args)]
+    print_table(results[-1:])
+    for n in args.sizes:
+        real_train = link_folder(base / f"real-train-{n}", [f for files in pool.values() for f in files[:n]])
+        results.append(run_one("real-only", {}, real_train, real_test, args.seed, args))
+        print_table(results[-1:])
+        with classifiers_start_from(Path(results[0]["run"])):
+            results.append(run_one("sim+fine-tune", {}, real_train, real_test, args.seed, args))
+        print_table(results[-1:])
+    (args.work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nsim-to-real: trained on {args.sim}; tested on {args.n_holdout} real images per class of {args.real}"
+          + "".join(f"; {k}={v}" for k, v in args.set))
+    print_table(results)
+    return results
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -602,9 +659,16 @@ def main(argv: list[str] | None = None) -> None:
     cmp.add_argument("--classes", nargs="+", default=["no_sub", "sub"], help="classes to compare (default no_sub sub)")
     cmp.add_argument("--discriminator-epochs", type=int, default=20, help="CNN discriminator epochs; 0 skips it (default 20)")
     cmp.add_argument("--discriminator-budget-s", type=float, default=90.0, help="its time limit per class (default 90 s)")
+    s2r = commands.add_parser("sim-to-real", parents=[common], help="train on simulation, test on real; fine-tuning on a few real images")
+    s2r.add_argument("--work", type=Path, required=True, help="links, runs and results.json")
+    s2r.add_argument("--sizes", type=int, nargs="+", default=[50, 250], help="real images per class to fine-tune on (default 50 250)")
+    s2r.add_argument("--n-holdout", type=int, default=1000, help="real test images per class (default 1000)")
+    s2r.add_argument("--budget-min", type=float, default=None,
+                     help="training wall-clock per run, minutes (default: equilens train's own default)")
+    s2r.add_argument("--set", type=lambda s: tuple(s.split("=", 1)), action="append", default=[], metavar="KEY=JSON",
+                     help="override a TrainConfig field for every run, e.g. lr=5e-4")
     args = parser.parse_args(argv)
-    if args.command == "compare":
-        compare(args)
+    {"compare": compare, "sim-to-real": sim_to_real}[args.command](args)
 
 
 if __name__ == "__main__":
