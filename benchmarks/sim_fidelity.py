@@ -592,36 +592,6 @@ def compare(args: argparse.Namespace) -> dict[str, dict]:
     return records
 
 
-@contextlib.contextmanager
-def classifiers_start_from(weights: Path) -> Iterator[None]:
-    """Classifier runs started in the body begin from ``weights`` (a run folder or .safetensors)
-    instead of a random initialisation; the rest of the run (schedule, budget, augmentation) is
-    ``equilens train``'s as configured.
-
-    ``equilens train`` has no initialise-from-weights option, so the task registry's classifier
-    is swapped, for the body only, for a subclass that loads the weights strictly after building
-    its model (a model config that differs fails there, naming the mismatch).
-    """
-    from safetensors.torch import load_file
-
-    from equilens.trainers import TASKS
-    from equilens.weights import resolve_weights
-
-    state = load_file(str(resolve_weights(weights)))
-    base = TASKS["classify"]
-
-    class FromWeights(base):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.model.load_state_dict(state, strict=True)
-
-    TASKS["classify"] = FromWeights
-    try:
-        yield
-    finally:
-        TASKS["classify"] = base
-
-
 def sim_to_real(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The ``sim-to-real`` subcommand: train on simulation, test on real; fine-tune vs from scratch."""
     # Training imports escnn and Lightning (seconds): compare and discriminator_auc do without.
@@ -636,8 +606,7 @@ def sim_to_real(args: argparse.Namespace) -> list[dict[str, Any]]:
         real_train = link_folder(base / f"real-train-{n}", [f for files in pool.values() for f in files[:n]])
         results.append(run_one("real-only", {}, real_train, real_test, args.seed, args))
         print_table(results[-1:])
-        with classifiers_start_from(Path(results[0]["run"])):
-            results.append(run_one("sim+fine-tune", {}, real_train, real_test, args.seed, args))
+        results.append(run_one("sim+fine-tune", {"init_weights": results[0]["run"]}, real_train, real_test, args.seed, args))
         print_table(results[-1:])
     (args.work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nsim-to-real: trained on {args.sim}; tested on {args.n_holdout} real images per class of {args.real}"

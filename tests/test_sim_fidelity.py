@@ -126,21 +126,3 @@ def test_compare_writes_figures_and_json(tmp_path):
     expected = {f"{name}.png" for name in fidelity.CURVES} | {"gallery.png", "separation.png"}
     expected |= {f"{kind}-{c}.png" for kind in ("statistics", "discriminator") for c in ("no_sub", "sub")}
     assert expected <= {p.name for p in out.iterdir()}
-
-
-def test_classifiers_start_from_the_given_weights(toy_run):
-    from equilens.trainers import TASKS
-    from equilens.training import read_run_config
-    from equilens.weights import load_model
-
-    record = read_run_config(toy_run)
-    trained, _ = load_model(toy_run)
-    base = TASKS["classify"]
-    with fidelity.classifiers_start_from(toy_run):
-        module = TASKS["classify"](model=record["model"], classes=record["classes"])
-    assert TASKS["classify"] is base  # restored on leaving
-    trained.train()
-    for key, value in trained.state_dict().items():
-        assert torch.equal(module.model.state_dict()[key], value), key
-    fresh = base(model=record["model"], classes=record["classes"])
-    assert any(not torch.equal(fresh.model.state_dict()[k], v) for k, v in trained.state_dict().items())

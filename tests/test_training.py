@@ -158,3 +158,39 @@ def test_cosine_schedule_ends_at_zero_over_epochs_or_time(toy_data, tmp_path, ma
     assert last["lr_schedulers"][0]["_last_lr"][0] < 1e-2 * 0.05
     # last.ckpt is the latest epoch (what a resume needs), not the best one.
     assert last["epoch"] == max(read_epoch_metrics(run))
+
+
+def test_init_weights_fine_tunes_from_a_run(toy_run, toy_data, tmp_path, monkeypatch):
+    """--init-weights: the new run takes the weights' model and starts from their values."""
+    import equilens.training as training
+    from safetensors.torch import load_file
+
+    loaded = {}
+    original = training._load_initial_weights
+
+    def spy(model, path):
+        original(model, path)
+        loaded.update({k: v.clone() for k, v in model.state_dict().items()})
+
+    monkeypatch.setattr(training, "_load_initial_weights", spy)
+    # Options that would build another model are overridden by the weights' own model.
+    config = TrainConfig(data=str(toy_data), init_weights=str(toy_run), input_size=17, epochs=1, accelerator="cpu")
+    run = train(config, runs_dir=tmp_path)
+    record = read_run_config(run)
+    assert record["model"] == read_run_config(toy_run)["model"]
+    assert record["train"]["init_weights"] == str((toy_run / "model.safetensors").resolve())
+    start = load_file(str(toy_run / "model.safetensors"))
+    assert all(torch.equal(loaded[k], v) for k, v in start.items())
+
+
+def test_init_weights_rejects_other_tasks_and_classes(toy_run, tmp_path):
+    from toy import write_toy_dataset
+
+    three = write_toy_dataset(tmp_path / "three", n_per_class=8, size=17, classes=("no_sub", "cdm", "axion"))
+    with pytest.raises(InputError, match="2 classes"):
+        train(TrainConfig(data=str(three), init_weights=str(toy_run), epochs=1), runs_dir=tmp_path / "runs")
+    with pytest.raises(InputError, match="task is anomaly"):
+        train(TrainConfig(data=str(three), task="anomaly", init_weights=str(toy_run), epochs=1), runs_dir=tmp_path / "runs")
+    with pytest.raises(InputError, match="no such run folder"):
+        train(TrainConfig(data=str(three), init_weights=str(tmp_path / "missing"), epochs=1), runs_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

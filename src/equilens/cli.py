@@ -28,6 +28,9 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="dataset folder: no_sub/ and one or more class folders with substructure")
     parser.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder (other options but "
                         "--epochs/--max-time are taken from the run)")
+    parser.add_argument("--init-weights", metavar="RUN|FILE|NAME", default=None,
+                        help="fine-tune: start from a trained run, a .safetensors file or a shipped model "
+                        "(e.g. test-iv) instead of a random initialisation; the model settings are the weights'")
     parser.add_argument("--test-data", help="separate labelled test folder (default: hold out --test-fraction of --data)")
     parser.add_argument("--task", choices=["classify", "anomaly"], default=defaults.task,
                         help="classify: supervised; anomaly: learn no_sub images only and score how unusual an image is")

@@ -124,6 +124,9 @@ class TrainConfig:
             kept, and the cosine schedule decays over it when it ends the run first.
         accelerator, devices, strategy, precision: passed to Lightning's Trainer.
         num_workers: data-loader processes.
+        init_weights: start from these weights instead of a random initialisation (fine-tuning):
+            a run folder, a ``.safetensors`` file or a shipped model's name (e.g. ``test-iv``).
+            The model (architecture, group, input size, widths) is then the weights' own.
     """
 
     data: str
@@ -155,6 +158,7 @@ class TrainConfig:
     strategy: str = "auto"
     precision: str = "32-true"
     num_workers: int = 0
+    init_weights: str | None = None
 
     def __post_init__(self) -> None:
         # An unknown recipe or task takes the default's; validate() rejects it by name.

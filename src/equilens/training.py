@@ -20,6 +20,7 @@ import lightning.pytorch as L
 import numpy as np
 import torch
 from lightning.pytorch.loggers import CSVLogger
+from safetensors.torch import load_file
 
 from equilens import __version__
 from equilens.atomic import write_text_atomic
@@ -34,7 +35,7 @@ from equilens.memory import keep_freed_memory
 from equilens.trainers import TASKS
 from equilens.trainers.checkpoint import BestAUCCheckpoint
 from equilens.trainers.precise_bn import PreciseBatchNorm
-from equilens.weights import WEIGHTS_NAME, save_weights
+from equilens.weights import WEIGHTS_NAME, read_info, resolve_weights, save_weights
 
 CONFIG_NAME = "config.json"
 # Lightning's DDP launcher re-runs the user's command in one process per extra device; those
@@ -61,6 +62,10 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
     test = scan_lens_folder(config.test_data, classes=data.classes) if config.test_data else None
     splits = split_dataset(data, test, config)
     check_split_files(splits)
+    model = config.model_config(len(data.classes))
+    if config.init_weights:
+        config.init_weights = str(initial_weights(config.init_weights).resolve())
+        model = _initial_model(config, list(data.classes))
     default_name = f"{config.task}-{config.architecture}" + (f"-{config.group}" if config.architecture == "steerable" else "")
     run_dir = new_folder(runs_dir, name or f"{default_name}-{time.strftime('%Y%m%d-%H%M%S')}")
     config.data = str(data.root.resolve())
@@ -71,7 +76,7 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
         "equilens_version": __version__,
         "train": config.to_dict(),
         "classes": list(data.classes),
-        "model": config.model_config(len(data.classes)),
+        "model": model,
         "split_sizes": {part: int(len(folder.files)) for part, folder in splits.items()},
     }
     write_text_atomic(run_dir / CONFIG_NAME, json.dumps(record, indent=2) + "\n")
@@ -91,6 +96,36 @@ def resume(run_dir: str | Path, epochs: int | None = None, max_time: str | None 
             write_text_atomic(run_dir / CONFIG_NAME, json.dumps(record, indent=2) + "\n")
     _fit(run_dir, resume=True)
     return run_dir
+
+
+def initial_weights(name: str) -> Path:
+    """``--init-weights``: a run folder, a weights file, or the name of a shipped model."""
+    from equilens.pretrained import PRETRAINED, pretrained_weights
+
+    if name in PRETRAINED and not Path(name).exists():
+        return pretrained_weights(name)
+    return resolve_weights(name)
+
+
+def _initial_model(config: TrainConfig, classes: list[str]) -> dict:
+    """The model config of ``config.init_weights``, checked against this run's task and classes."""
+    info = read_info(config.init_weights)
+    if info.get("task") != config.task:
+        raise InputError(f"--init-weights {config.init_weights}: a {info.get('task')} model; this run's task is {config.task}")
+    if config.task == "classify" and info["model"].get("num_classes") != len(classes):
+        raise InputError(
+            f"--init-weights {config.init_weights}: a model of {info['model'].get('num_classes')} classes "
+            f"({', '.join(info.get('classes', []))}); this dataset has {len(classes)} ({', '.join(classes)})"
+        )
+    return info["model"]
+
+
+def _load_initial_weights(model: torch.nn.Module, path: Path) -> None:
+    """Load ``path`` into the freshly built ``model``, strictly."""
+    try:
+        model.load_state_dict(load_file(str(path)), strict=True)
+    except RuntimeError as error:
+        raise InputError(f"--init-weights {path}: weights do not match the model ({str(error).splitlines()[0]})") from None
 
 
 def read_run_config(run_dir: Path) -> dict:
@@ -172,6 +207,8 @@ def _fit(run_dir: Path, resume: bool) -> None:
         lr_gamma=config.lr_gamma,
         augment=config.augment_config(),
     )
+    if config.init_weights and not resume:
+        _load_initial_weights(module.model, initial_weights(config.init_weights))
     checkpoint = BestAUCCheckpoint(run_dir / "checkpoints")
     trainer = L.Trainer(
         max_epochs=config.epochs,
