@@ -37,7 +37,7 @@ from equilens.config import TrainConfig
 from equilens.datasets.folder import scan_lens_folder
 from equilens.evaluation import evaluate
 from equilens.evaluation.plots import read_epoch_metrics
-from equilens.training import train
+from equilens.training import read_run_config, train
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "test-iv"
 MODELS = {
@@ -91,11 +91,17 @@ def run_one(name: str, options: dict[str, Any], train_dir: Path, held_dir: Path,
         setattr(config, key, json.loads(value))
     start = time.perf_counter()
     run = train(config, runs_dir=args.work / "runs", name=f"{name}-{train_dir.name}-seed{seed}-{time.strftime('%H%M%S')}")
-    seconds = time.perf_counter() - start
+    return holdout_result(name, run, time.perf_counter() - start, seed)
+
+
+def holdout_result(name: str, run: Path, seconds: float, seed: int, held_dir: Path | None = None) -> dict[str, Any]:
+    """The table row of a finished run scored on its test split, or on ``held_dir`` when given."""
     epochs = read_epoch_metrics(run)
     n_train = sum(1 for _ in (run / "splits" / "train.txt").open())
-    _, metrics = evaluate(run, out=run / "eval-holdout", n_bootstrap=1000)
+    out = run / ("eval-holdout" if held_dir is None else f"eval-{held_dir.name}")
+    _, metrics = evaluate(run, data=held_dir, out=out, n_bootstrap=1000)
     binary = metrics["substructure_vs_none"]
+    train_dir = Path(read_run_config(run)["train"]["data"])
     return {
         "model": name, "train_set": train_dir.name, "seed": seed, "run": str(run),
         "n_train": n_train, "epochs": len(epochs), "train_s": seconds, "train_img_s": len(epochs) * n_train / seconds,

@@ -595,12 +595,15 @@ def compare(args: argparse.Namespace) -> dict[str, dict]:
 def sim_to_real(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The ``sim-to-real`` subcommand: train on simulation, test on real; fine-tune vs from scratch."""
     # Training imports escnn and Lightning (seconds): compare and discriminator_auc do without.
-    from real_test_iv import link_folder, print_table, run_one, split_by_class
+    from real_test_iv import holdout_result, link_folder, print_table, run_one, split_by_class
 
     pool, held = split_by_class(args.real, args.seed, args.n_holdout, "test")
     base = args.work / f"seed{args.seed}"
     real_test = link_folder(base / "real-test", [f for files in held.values() for f in files])
-    results = [run_one("sim-only", {}, args.sim, real_test, args.seed, args)]
+    if args.sim_run is None:
+        results = [run_one("sim-only", {}, args.sim, real_test, args.seed, args)]
+    else:
+        results = [holdout_result("sim-only", args.sim_run, float("nan"), args.seed, held_dir=real_test)]
     print_table(results[-1:])
     for n in args.sizes:
         real_train = link_folder(base / f"real-train-{n}", [f for files in pool.values() for f in files[:n]])
@@ -630,6 +633,7 @@ def main(argv: list[str] | None = None) -> None:
     cmp.add_argument("--discriminator-budget-s", type=float, default=90.0, help="its time limit per class (default 90 s)")
     s2r = commands.add_parser("sim-to-real", parents=[common], help="train on simulation, test on real; fine-tuning on a few real images")
     s2r.add_argument("--work", type=Path, required=True, help="links, runs and results.json")
+    s2r.add_argument("--sim-run", type=Path, help="a finished run trained on --sim: fine-tune from it instead of training one")
     s2r.add_argument("--sizes", type=int, nargs="+", default=[50, 250], help="real images per class to fine-tune on (default 50 250)")
     s2r.add_argument("--n-holdout", type=int, default=1000, help="real test images per class (default 1000)")
     s2r.add_argument("--budget-min", type=float, default=None,

@@ -333,11 +333,12 @@ class LensSimulationConfig:
 
 
 #: Settings that ``varied_settings`` may draw per image: the lens, source and lens-light shapes
-#: and brightnesses (not the detector, redshifts or perturber populations).
+#: and brightnesses, and the background noise (not the detector, redshifts or perturbers).
 VARIABLE_SETTINGS = (
     "einstein_radius_arcsec", "lens_e1", "lens_e2", "shear_gamma1", "shear_gamma2",
     "source_amp", "source_R_sersic_arcsec", "source_n_sersic", "source_e1", "source_e2",
     "lens_light_amp", "lens_light_R_sersic_arcsec", "lens_light_n_sersic", "lens_light_e1", "lens_light_e2",
+    "background_rms",
 )
 
 #: The defaults of :class:`LensSimulationConfig` are DeepLense Model I.

@@ -259,7 +259,7 @@ class LensRenderer:
             noise_rng = _stream(params["seed"], _NOISE_STREAM)
             shot_z, background_z = noise_rng.standard_normal((2,) + model.shape)
             shot_sigma = np.sqrt(np.abs(model) / params["exposure_time_s"])
-            image = model + shot_sigma * shot_z + cfg.background_rms * background_z
+            image = model + shot_sigma * shot_z + params.get("background_rms", cfg.background_rms) * background_z
         if not normalize:
             return image
         low, high = image.min(), image.max()
