@@ -110,7 +110,7 @@ def test_quickstart_end_to_end_small(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "AUC:" in printed
     (root,) = tmp_path.glob("quickstart*")
-    assert len(list((root / "data" / "train" / "sub").glob("*.npy"))) == 16
+    assert len(list((root / "data" / "train" / "sub").glob("*.jpg"))) == 16  # the Test IV file format
     (report,) = root.glob("runs/*/evaluation")
     assert (report / "metrics.json").is_file() and (report / "roc.png").is_file()
 

@@ -1,6 +1,6 @@
 """``equilens quickstart``: the whole workflow on a small simulated dataset, in minutes on a CPU.
 
-simulate (test-iv preset, lenstronomy) -> train the default equivariant model -> evaluate on a
+simulate (test-iv preset, lenstronomy, 8-bit JPEG) -> train the default equivariant model -> evaluate on a
 separately simulated test set -> print where everything is. Every budget is a flag, so the
 same command scales up to a real experiment.
 """
@@ -22,8 +22,10 @@ def quickstart(config: QuickstartConfig) -> tuple[Path, dict[str, Any]]:
     root = new_folder(config.out, "quickstart")
     physics = get_preset(config.preset)
     print(f"[1/3] simulating {config.n_per_class}+{config.n_test_per_class} '{config.preset}' images per class into {root / 'data'}")
-    train_data = simulate_dataset(root / "data" / "train", config.n_per_class, physics, seed=config.seed, workers=config.workers)
-    test_data = simulate_dataset(root / "data" / "test", config.n_test_per_class, physics, seed=config.seed + 1, workers=config.workers)
+    # 8-bit JPEG, like the Test IV files the preset is calibrated to (quantisation included).
+    options = dict(file_format="jpg", workers=config.workers)
+    train_data = simulate_dataset(root / "data" / "train", config.n_per_class, physics, seed=config.seed, **options)
+    test_data = simulate_dataset(root / "data" / "test", config.n_test_per_class, physics, seed=config.seed + 1, **options)
     given = {name: getattr(config, name) for name in ("epochs", "max_time", "lr", "batch_size")}
     train_config = TrainConfig(
         data=str(train_data), test_data=str(test_data), seed=config.seed,
