@@ -28,8 +28,9 @@ from equilens.training import train
 from equilens.weights import load_model
 
 
-def simulate_sets(work: Path, n_per_class: int, n_test: int, workers: int) -> dict[str, Path]:
-    physics = get_preset("test-iv")
+def simulate_sets(work: Path, n_per_class: int, n_test: int, workers: int, preset: str) -> dict[str, Path]:
+    physics = get_preset(preset)
+    work = work / preset
     return {
         "train": simulate_dataset(work / f"train-{n_per_class}", n_per_class, physics, seed=0, workers=workers),
         "test": simulate_dataset(work / f"test-{n_test}", n_test, physics, seed=1, workers=workers),
@@ -92,11 +93,13 @@ def main() -> None:
     parser.add_argument("--widths", type=int, nargs="+", help="the steerable model's fields per block (default: train's)")
     parser.add_argument("--pooled-blocks", type=int, help="the steerable model's pooled blocks (default: train's)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--preset", default="test-iv",
+                        help="simulation preset (README figures: deeplense-model-i-lens-light, before calibration)")
     parser.add_argument("--workers", type=int, default=1, help="simulation processes")
     parser.add_argument("--work", type=Path, default=Path("bench-auc-vs-budget"), help="data and runs (reused)")
     parser.add_argument("--models", nargs="+", default=["steerable", "cnn"])
     args = parser.parse_args()
-    sets = simulate_sets(args.work, args.n_per_class, args.n_test_per_class, args.workers)
+    sets = simulate_sets(args.work, args.n_per_class, args.n_test_per_class, args.workers, args.preset)
     results = {m: run_one(m, sets, args.budget_min, args.work, args) for m in args.models}
     print(f"\n{args.budget_min:g} min per model, {args.n_per_class} train+val images per class, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
