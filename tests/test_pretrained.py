@@ -32,7 +32,8 @@ def test_shipped_model_loads_strictly_with_its_card(name):
     model, info = load_model(weights)  # strict: every key matches the config's model
     assert info["pretrained"] == name and info["task"] == "classify" and info["classes"] == ["no_sub", "sub"]
     assert model_card(name).read_text().startswith("# ")
-    assert read_info(weights)["held_out"]["auc"] > 0.99
+    # Held-out real images: the split's test images (test-iv), every real image (sim-test-iv).
+    assert read_info(weights)["held_out"]["auc"] > {"test-iv": 0.99, "sim-test-iv": 0.95}[name]
 
 
 def test_shipped_model_invariant_under_exact_group_actions():
@@ -52,6 +53,17 @@ def test_shipped_model_separates_real_images():
     none, substructure = scores[:20], scores[20:]
     # Every pair ordered right would be AUC 1; the model's held-out AUC is above 0.999.
     assert (substructure[:, None] > none[None, :]).float().mean() > 0.95
+
+
+def test_model_trained_on_simulation_separates_real_images():
+    """The calibrated simulation stands in for the real data: a model that saw only simulated
+    images orders real ones far above chance (its AUC on all 8,000 is 0.976)."""
+    files = real_files(100)
+    model, _ = load_model(pretrained_weights("sim-test-iv"))
+    with torch.no_grad():
+        scores = substructure_score(model, load_images(files))
+    none, substructure = scores[:100], scores[100:]
+    assert (substructure[:, None] > none[None, :]).float().mean() > 0.9
 
 
 def test_predict_pretrained_writes_the_run_columns(tmp_path):

@@ -5,6 +5,8 @@ by :func:`equilens.weights.load_model`) and its model card ``<name>.md`` beside 
 was trained on, the split, the recipe, its measured figures and its limits.
 
 * ``test-iv``: the default D4-equivariant classifier trained on real DeepLense Test IV images.
+* ``sim-test-iv``: the same model trained on the calibrated ``test-iv`` simulation only (a
+  starting point for fine-tuning: ``equilens train --init-weights sim-test-iv``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from equilens.errors import InputError
 
-PRETRAINED = ("test-iv",)
+PRETRAINED = ("test-iv", "sim-test-iv")
 
 
 def pretrained_weights(name: str) -> Path:
