@@ -4,7 +4,8 @@ Model (DeepLense Model I, optionally with lens light):
 
 * lens mass: SIE (θ_E, e1, e2) + external shear (γ1, γ2), centred at the origin;
 * perturbers: ``"sub"``: CDM subhalos (point masses or NFW) with p(m) ∝ m^slope, radius
-  uniform in a range (uniform in r, not in area, as DeepLense does), angle uniform;
+  uniform in a range (uniform in r, not in area, as DeepLense does), uniform per unit area in
+  it, or on the Einstein ring (``subhalo_placement``), angle uniform;
   ``"axion"``: a "vortex", equal point masses evenly spaced on a line through the centre;
   ``"no_sub"``: none;
 * light: elliptical Sérsic source, optional circular Sérsic lens light;
@@ -123,7 +124,13 @@ class LensRenderer:
             masses = sample_truncated_power_law(
                 rng, cfg.n_subhalos, cfg.subhalo_mass_slope, cfg.subhalo_mass_min_msun, cfg.subhalo_mass_max_msun
             )
-            radius = rng.uniform(*cfg.subhalo_radius_range_arcsec, size=cfg.n_subhalos)
+            if cfg.subhalo_placement == "ring":
+                radius = np.full(cfg.n_subhalos, cfg.einstein_radius_arcsec)
+            elif cfg.subhalo_placement == "annulus":
+                low, high = cfg.subhalo_radius_range_arcsec
+                radius = np.sqrt(rng.uniform(low**2, high**2, size=cfg.n_subhalos))  # uniform per unit area
+            else:
+                radius = rng.uniform(*cfg.subhalo_radius_range_arcsec, size=cfg.n_subhalos)
             phi = rng.uniform(0.0, 2 * math.pi, size=cfg.n_subhalos)
             xs, ys = radius * np.cos(phi), radius * np.sin(phi)
         elif class_name == "axion" and cfg.vortex_n_point_masses > 0:
@@ -187,7 +194,7 @@ class LensRenderer:
         masses, xs, ys = params["perturber_mass_msun"], params["perturber_x_arcsec"], params["perturber_y_arcsec"]
         if params["class"] == "sub" and cfg.subhalo_profile == "nfw":
             rs_arcsec, alpha_rs_arcsec = nfw_lensing_arcsec(
-                masses, cfg.subhalo_nfw_concentration, cfg.z_lens, cfg.z_source
+                masses, cfg.subhalo_concentration(masses), cfg.z_lens, cfg.z_source
             )
             kwargs = [
                 {"Rs": float(r), "alpha_Rs": float(a), "center_x": float(x), "center_y": float(y)}
