@@ -170,6 +170,10 @@ def _print_summary(out, metrics: dict) -> None:
         inv = metrics["invariance"]
         print(f"invariance: max |dp| under 90-degree rotations {inv['rot90_max_abs_change']:.2e}, flips "
               f"{inv['flip_max_abs_change']:.2e}; median |dp| under 45 degrees {inv['rot45_median_abs_change']:.2e}")
+    for row in metrics.get("auc_by_mass", []):
+        low, high = row["auc_ci95"]
+        print(f"  largest subhalo {row['mass_low_msun']:.3g}-{row['mass_high_msun']:.3g} Msun ({row['n_substructure']} images): "
+              f"AUC {row['auc']:.4f} ({low:.4f}-{high:.4f})")
     print(f"report: {out} (metrics.json, roc.png, confusion_matrix.png, score_histogram.png, gallery.png, training_curves.png)")
 
 
@@ -197,6 +201,7 @@ def _run_predict(args: argparse.Namespace) -> int:
 
 def _add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
     from equilens.simulation.presets import PRESETS
+    from equilens.simulation.twins import TWIN_PLACEMENTS, TWIN_PROFILES
 
     parser.add_argument("model", nargs="?", help="training run folder or .safetensors weights file")
     _add_pretrained_argument(parser)
@@ -206,10 +211,11 @@ def _add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
                         "increasing (default: 0.5-dex bins from 10^7.5 to 10^10.5: 3.16e7 1e8 ... 3.16e10)")
     parser.add_argument("--per-mass", type=int, default=200, help="twin pairs (without and with a subhalo) per mass "
                         "bin; the same lenses in every bin (default 200)")
-    parser.add_argument("--profile", choices=["nfw", "point"], default="nfw", help="subhalo profile (default nfw)")
+    parser.add_argument("--profile", choices=list(TWIN_PROFILES), default="tnfw", help="subhalo profile: tnfw (NFW "
+                        "truncated at its tidal radius in the main lens), nfw (untruncated), point (default tnfw)")
     parser.add_argument("--concentration", default="duffy2008", help="NFW concentration: duffy2008 (Duffy et al. "
                         "2008 c200(M, z): ~9 at 1e9 Msun) or a fixed c200 (default duffy2008)")
-    parser.add_argument("--placement", choices=["ring", "annulus"], default="ring", help="ring: on the Einstein ring "
+    parser.add_argument("--placement", choices=TWIN_PLACEMENTS, default="ring", help="ring: on the Einstein ring "
                         "(radius theta_E, angle uniform); annulus: uniform per unit area in the preset's subhalo "
                         "radius range (default ring)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the twins and the bootstrap (default 0)")

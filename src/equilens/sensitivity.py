@@ -40,15 +40,12 @@ from equilens.folders import new_folder
 from equilens.log import logger
 from equilens.models import for_inference
 from equilens.simulation.presets import LensSimulationConfig, get_preset
-from equilens.simulation.twins import TWIN_SEED_KEY, Twins, one_subhalo, render_twins, twin_seeds
+from equilens.simulation.twins import TWIN_SEED_KEY, Twins, one_subhalo, render_twins, subhalo_physics, twin_seeds
 from equilens.training import CONFIG_NAME
 from equilens.weights import load_model, read_info, resolve_weights
 
 #: 0.5-dex bins from 10^7.5 to 10^10.5 M☉.
 DEFAULT_MASS_EDGES_MSUN = tuple(10 ** (7.5 + 0.5 * k) for k in range(7))
-#: ``--profile`` names -> :class:`LensSimulationConfig` ``subhalo_profile``.
-PROFILES = {"nfw": "nfw", "point": "point_mass"}
-PLACEMENTS = ("ring", "annulus")
 #: ΛCDM-like, conservative: field halos' c(M) (subhalos are denser; see duffy2008_concentration).
 DEFAULT_CONCENTRATION = "duffy2008"
 
@@ -68,38 +65,16 @@ def training_simulation(weights: Path, info: dict[str, Any]) -> tuple[LensSimula
     return None
 
 
-def parse_concentration(text: str) -> str | float:
-    """``duffy2008`` or a fixed concentration c200 > 0."""
-    if text == "duffy2008":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0:
-        raise InputError(f"--concentration {text!r}: give duffy2008 or a fixed concentration c200 > 0 (e.g. 15)")
-    return value
-
-
-def subhalo_physics(base: LensSimulationConfig, profile: str, placement: str, concentration: str | float) -> LensSimulationConfig:
-    """``base`` with the twins' subhalo profile, placement and concentration model."""
-    if profile not in PROFILES:
-        raise InputError(f"subhalo profile {profile!r}: choose one of {', '.join(PROFILES)}")
-    if placement not in PLACEMENTS:
-        raise InputError(f"subhalo placement {placement!r}: choose one of {', '.join(PLACEMENTS)}")
-    concentration = parse_concentration(str(concentration))
-    fixed = {} if concentration == "duffy2008" else {"subhalo_nfw_concentration": concentration}
-    return base.replace(subhalo_profile=PROFILES[profile], subhalo_placement=placement,
-                        subhalo_nfw_concentration_model="duffy2008" if concentration == "duffy2008" else "fixed", **fixed)
-
-
 def describe_subhalo(config: LensSimulationConfig) -> dict[str, str]:
     """Profile, concentration relation and placement of ``config``'s subhalos, in words."""
     if config.subhalo_profile == "point_mass":
         profile = "point mass, Einstein radius from the DeepLense mass relation"
         concentration = "none (point mass)"
     else:
-        profile = "NFW (untruncated), M200 with respect to 200 rho_crit(z_lens)"
+        profile = "NFW of mass M200 (200 rho_crit(z_lens)), " + (
+            "untruncated (r200 spans arcsec: most of the mass lies far from the subhalo)" if config.subhalo_profile == "nfw"
+            else "truncated (Baltz et al. 2009, lenstronomy TNFW) at the tidal radius r_t = r (M200 / 2 M_SIS(<r))^(1/3) "
+                 "in the main lens taken as an isothermal sphere, r = the projected distance (maximal stripping)")
         concentration = (f"Duffy et al. 2008 (full sample, NFW, 200c): c200 = 5.71 (M200 / 2e12 h^-1 Msun)^-0.084 "
                          f"(1 + z)^-0.47 at z = z_lens = {config.z_lens:g}, h = 0.7"
                          if config.subhalo_nfw_concentration_model == "duffy2008"
@@ -120,7 +95,7 @@ def sensitivity(
     preset: str | None = None,
     mass_edges_msun: Sequence[float] = DEFAULT_MASS_EDGES_MSUN,
     n_per_bin: int = 200,
-    profile: str = "nfw",
+    profile: str = "tnfw",
     placement: str = "ring",
     concentration: str | float = DEFAULT_CONCENTRATION,
     seed: int = 0,
@@ -138,8 +113,9 @@ def sensitivity(
         preset: observation preset; default: the simulation the model was trained on.
         mass_edges_msun: increasing subhalo mass bin edges in M☉.
         n_per_bin: twin pairs per bin (the same lenses in every bin).
-        profile: ``nfw`` or ``point``; placement: ``ring`` or ``annulus`` (the preset's
-            subhalo radius range); concentration: ``duffy2008`` or a fixed c200 (NFW only).
+        profile: ``tnfw`` (tidally truncated NFW), ``nfw`` or ``point``; placement: ``ring``
+            or ``annulus`` (the preset's subhalo radius range); concentration: ``duffy2008`` or
+            a fixed c200 (NFW only).
         seed: seeds the twins (never those of a simulated dataset) and the bootstrap.
         out: report folder; default: a new ``sensitivity*`` folder in the run (or here).
         n_bootstrap, batch_size, symmetrize, device, compiled: as for ``equilens evaluate``.
@@ -182,7 +158,7 @@ def sensitivity(
     out_dir = Path(out) if out else new_folder(run_dir or Path.cwd(), "sensitivity")
     out_dir.mkdir(parents=True, exist_ok=True)
     for row, centre in zip(curve["bins"], bin_centres(edges)):
-        nfw = physics.subhalo_profile == "nfw"
+        nfw = physics.subhalo_profile in ("nfw", "tnfw")
         row["nfw_concentration_at_centre"] = float(physics.subhalo_concentration(centre)) if nfw else None
     report = {
         "model": str(weights.resolve()),

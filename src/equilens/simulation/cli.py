@@ -47,7 +47,7 @@ _PHYSICAL_OPTIONS: list[tuple[str, str | tuple[str, str], type, int | None, str]
     ("--subhalo-placement", "subhalo_placement", str, None,
      "radius_uniform: radius uniform in --subhalo-radius-range-arcsec (DeepLense); annulus: uniform per unit "
      "area in it; ring: on the Einstein ring (radius = --einstein-radius-arcsec)"),
-    ("--subhalo-profile", "subhalo_profile", str, None, "subhalo mass profile: point_mass or nfw (M200)"),
+    ("--subhalo-profile", "subhalo_profile", str, None, "subhalo mass profile: point_mass, nfw (M200) or tnfw (M200, tidally truncated by the main lens)"),
     ("--subhalo-nfw-concentration", "subhalo_nfw_concentration", float, None,
      "NFW concentration r200/r_s of the fixed concentration model"),
     ("--subhalo-nfw-concentration-model", "subhalo_nfw_concentration_model", str, None,

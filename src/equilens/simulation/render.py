@@ -3,7 +3,7 @@
 Model (DeepLense Model I, optionally with lens light):
 
 * lens mass: SIE (θ_E, e1, e2) + external shear (γ1, γ2), centred at the origin;
-* perturbers: ``"sub"``: CDM subhalos (point masses or NFW) with p(m) ∝ m^slope, radius
+* perturbers: ``"sub"``: CDM subhalos (point masses, NFW or truncated NFW) with p(m) ∝ m^slope, radius
   uniform in a range (uniform in r, not in area, as DeepLense does), uniform per unit area in
   it, or on the Einstein ring (``subhalo_placement``), angle uniform;
   ``"axion"``: a "vortex", equal point masses evenly spaced on a line through the centre;
@@ -35,7 +35,12 @@ from typing import Any
 import numpy as np
 
 from equilens.errors import InputError
-from equilens.simulation.presets import LensSimulationConfig, einstein_radius_arcsec, nfw_lensing_arcsec
+from equilens.simulation.presets import (
+    LensSimulationConfig,
+    einstein_radius_arcsec,
+    nfw_lensing_arcsec,
+    tidal_radius_arcsec,
+)
 
 #: Class names, in the order used for seed derivation (never reorder: seeds would change).
 CLASSES = ("no_sub", "sub", "axion")
@@ -188,11 +193,13 @@ class LensRenderer:
         """Lenstronomy profile name and per-perturber kwargs (arcsec) for ``params``.
 
         ``"POINT_MASS"`` (theta_E from the DeepLense mass–θ_E relation) for vortices and
-        point-mass subhalos, ``"NFW"`` (Rs, alpha_Rs) for NFW subhalos.
+        point-mass subhalos, ``"NFW"`` (Rs, alpha_Rs) for NFW subhalos, ``"TNFW"`` (Rs,
+        alpha_Rs, r_trunc: the tidal radius at the subhalo's distance from the lens centre) for
+        truncated ones.
         """
         cfg = self.config
         masses, xs, ys = params["perturber_mass_msun"], params["perturber_x_arcsec"], params["perturber_y_arcsec"]
-        if params["class"] == "sub" and cfg.subhalo_profile == "nfw":
+        if params["class"] == "sub" and cfg.subhalo_profile in ("nfw", "tnfw"):
             rs_arcsec, alpha_rs_arcsec = nfw_lensing_arcsec(
                 masses, cfg.subhalo_concentration(masses), cfg.z_lens, cfg.z_source
             )
@@ -200,7 +207,10 @@ class LensRenderer:
                 {"Rs": float(r), "alpha_Rs": float(a), "center_x": float(x), "center_y": float(y)}
                 for r, a, x, y in zip(rs_arcsec, alpha_rs_arcsec, xs, ys)
             ]
-            return "NFW", kwargs
+            if cfg.subhalo_profile == "nfw":
+                return "NFW", kwargs
+            truncation = tidal_radius_arcsec(masses, np.hypot(xs, ys), cfg.einstein_radius_arcsec, cfg.z_lens, cfg.z_source)
+            return "TNFW", [{**k, "r_trunc": float(t)} for k, t in zip(kwargs, truncation)]
         theta_e = einstein_radius_arcsec(masses, cfg.z_lens, cfg.z_source)
         kwargs = [
             {"theta_E": float(t), "center_x": float(x), "center_y": float(y)} for t, x, y in zip(theta_e, xs, ys)

@@ -10,13 +10,20 @@ within the bin: from one bin to the next only the mass changes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
+from equilens.errors import InputError
 from equilens.simulation.presets import LensSimulationConfig
 from equilens.simulation.render import LensRenderer
+
+#: Subhalo profiles of the twins by their short names -> ``subhalo_profile``.
+TWIN_PROFILES = {"tnfw": "tnfw", "nfw": "nfw", "point": "point_mass"}
+#: Subhalo placements of the twins (``subhalo_placement``).
+TWIN_PLACEMENTS = ("ring", "annulus")
 
 #: First spawn key of twin seeds. Datasets of ``equilens simulate`` use keys ``(index,)``
 #: (paired) and ``(class 0-2, index)``, so no twin is ever an image of a simulated set of any
@@ -34,6 +41,26 @@ def one_subhalo(config: LensSimulationConfig, mass_low_msun: float, mass_high_ms
     """``config`` with one subhalo per ``sub`` image, its mass log-uniform on [low, high] M☉."""
     return config.replace(n_subhalos=1, subhalo_mass_slope=-1.0, subhalo_mass_min_msun=float(mass_low_msun),
                           subhalo_mass_max_msun=float(mass_high_msun))
+
+
+def subhalo_physics(base: LensSimulationConfig, profile: str, placement: str, concentration: str | float) -> LensSimulationConfig:
+    """``base`` with the twins' subhalo ``profile`` (:data:`TWIN_PROFILES`), ``placement``
+    (:data:`TWIN_PLACEMENTS`) and ``concentration``: ``"duffy2008"`` or a fixed c200 > 0."""
+    if profile not in TWIN_PROFILES:
+        raise InputError(f"subhalo profile {profile!r}: choose one of {', '.join(TWIN_PROFILES)}")
+    if placement not in TWIN_PLACEMENTS:
+        raise InputError(f"subhalo placement {placement!r}: choose one of {', '.join(TWIN_PLACEMENTS)}")
+    if concentration == "duffy2008":
+        return base.replace(subhalo_profile=TWIN_PROFILES[profile], subhalo_placement=placement,
+                            subhalo_nfw_concentration_model="duffy2008")
+    try:
+        fixed = float(concentration)
+    except (TypeError, ValueError):
+        fixed = math.nan
+    if not fixed > 0:
+        raise InputError(f"concentration {concentration!r}: give duffy2008 or a fixed concentration c200 > 0 (e.g. 15)")
+    return base.replace(subhalo_profile=TWIN_PROFILES[profile], subhalo_placement=placement,
+                        subhalo_nfw_concentration_model="fixed", subhalo_nfw_concentration=fixed)
 
 
 @dataclass(frozen=True)
