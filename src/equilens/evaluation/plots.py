@@ -105,7 +105,9 @@ def plot_by_mass(bins: list[dict], path: Path, title: str, mass_at_target: float
     auc = np.array([b["auc"] for b in bins])
     ci = np.array([b["auc_ci95"] for b in bins]).T
     figure, axes = plt.subplots(figsize=(6.5, 4.2))
-    axes.errorbar(centre, auc, xerr=spans, yerr=[auc - ci[0], ci[1] - auc], marker="o", capsize=3, label="AUC (95% CI)")
+    # A percentile interval of a few resamples can exclude the estimate itself: no negative bars.
+    bars = np.clip([auc - ci[0], ci[1] - auc], 0, None)
+    axes.errorbar(centre, auc, xerr=spans, yerr=bars, marker="o", capsize=3, label="AUC (95% CI)")
     for key in sorted(k for k in bins[0] if k.startswith("tpr_at_fpr_") and not k.endswith("_ci95")):
         fpr = key.removeprefix("tpr_at_fpr_")
         axes.plot(centre, [b[key] for b in bins], marker="s", ls="--", label=f"TPR at FPR {float(fpr):.0%}")
