@@ -201,7 +201,7 @@ def _run_predict(args: argparse.Namespace) -> int:
 
 def _add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
     from equilens.simulation.presets import PRESETS
-    from equilens.simulation.twins import TWIN_PLACEMENTS, TWIN_PROFILES
+    from equilens.simulation.twins import DEFAULT_CONCENTRATION, TWIN_PLACEMENTS, TWIN_PROFILES
 
     parser.add_argument("model", nargs="?", help="training run folder or .safetensors weights file")
     _add_pretrained_argument(parser)
@@ -213,8 +213,8 @@ def _add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
                         "bin; the same lenses in every bin (default 200)")
     parser.add_argument("--profile", choices=list(TWIN_PROFILES), default="tnfw", help="subhalo profile: tnfw (NFW "
                         "truncated at its tidal radius in the main lens), nfw (untruncated), point (default tnfw)")
-    parser.add_argument("--concentration", default="duffy2008", help="NFW concentration: duffy2008 (Duffy et al. "
-                        "2008 c200(M, z): ~9 at 1e9 Msun) or a fixed c200 (default duffy2008)")
+    parser.add_argument("--concentration", default=DEFAULT_CONCENTRATION, help="NFW concentration: duffy2008 (Duffy "
+                        f"et al. 2008 c200(M, z): ~9 at 1e9 Msun) or a fixed c200 (default {DEFAULT_CONCENTRATION})")
     parser.add_argument("--placement", choices=TWIN_PLACEMENTS, default="ring", help="ring: on the Einstein ring "
                         "(radius theta_E, angle uniform); annulus: uniform per unit area in the preset's subhalo "
                         "radius range (default ring)")

@@ -40,14 +40,20 @@ from equilens.folders import new_folder
 from equilens.log import logger
 from equilens.models import for_inference
 from equilens.simulation.presets import LensSimulationConfig, get_preset
-from equilens.simulation.twins import TWIN_SEED_KEY, Twins, one_subhalo, render_twins, subhalo_physics, twin_seeds
+from equilens.simulation.twins import (
+    DEFAULT_CONCENTRATION,
+    TWIN_SEED_KEY,
+    Twins,
+    one_subhalo,
+    render_twins,
+    subhalo_physics,
+    twin_seeds,
+)
 from equilens.training import CONFIG_NAME
 from equilens.weights import load_model, read_info, resolve_weights
 
 #: 0.5-dex bins from 10^7.5 to 10^10.5 M☉.
 DEFAULT_MASS_EDGES_MSUN = tuple(10 ** (7.5 + 0.5 * k) for k in range(7))
-#: ΛCDM-like, conservative: field halos' c(M) (subhalos are denser; see duffy2008_concentration).
-DEFAULT_CONCENTRATION = "duffy2008"
 
 
 def training_simulation(weights: Path, info: dict[str, Any]) -> tuple[LensSimulationConfig, Path] | None:

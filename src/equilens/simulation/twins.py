@@ -24,6 +24,8 @@ from equilens.simulation.render import LensRenderer
 TWIN_PROFILES = {"tnfw": "tnfw", "nfw": "nfw", "point": "point_mass"}
 #: Subhalo placements of the twins (``subhalo_placement``).
 TWIN_PLACEMENTS = ("ring", "annulus")
+#: ΛCDM-like and conservative: field halos' c(M) (subhalos are denser; see duffy2008_concentration).
+DEFAULT_CONCENTRATION = "duffy2008"
 
 #: First spawn key of twin seeds. Datasets of ``equilens simulate`` use keys ``(index,)``
 #: (paired) and ``(class 0-2, index)``, so no twin is ever an image of a simulated set of any
