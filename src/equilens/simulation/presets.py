@@ -341,7 +341,10 @@ def background_rms_cps(
 #: lenstronomy 1.14.2 ``SimulationAPI.ObservationConfig.HST.HST(band="WFC3_F160W",
 #: psf_type="GAUSSIAN")``: pixel 0.08″ (drizzled), PSF FWHM 0.08″ (lenstronomy sets it to the
 #: drizzled pixel; the undrizzled F160W PSF is ~0.15″), read noise 4 e⁻, one 5400 s exposure
-#: (about two orbits), sky 22.3 mag/arcsec², zero point 25.96 mag (1 e⁻/s).
+#: (about two orbits), sky 22.3 mag/arcsec², zero point 25.96 mag (1 e⁻/s). DeepLense's Model III
+#: README says "HST observation characteristics as done by default in lenstronomy"; the public
+#: DeepLenseSim's ``set_instrument('hst')`` sets nothing (only Euclid is written), so its exact
+#: settings cannot be read from its code: these are lenstronomy's.
 HST_WFC3_F160W = {"pixel_scale_arcsec": 0.08, "seeing_arcsec": 0.08, "read_noise_e": 4.0, "exposure_time_s": 5400.0,
                   "num_exposures": 1, "sky_brightness_mag_arcsec2": 22.3, "magnitude_zero_point": 25.96}
 #: lenstronomy 1.14.2 ``SimulationAPI.ObservationConfig.Euclid.Euclid(band="VIS",
