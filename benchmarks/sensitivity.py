@@ -50,6 +50,8 @@ def simulate_training_set(preset: str, args) -> Path:
 def run_one(name: str, options: dict[str, Any], data: Path, args) -> dict[str, Any]:
     config = TrainConfig(data=str(data), seed=args.seed, epochs=100_000,
                          max_time=time.strftime("00:%H:%M:%S", time.gmtime(args.budget_min * 60)), **options)
+    for key, value in args.set:
+        setattr(config, key, json.loads(value))
     load_before = os.getloadavg()
     start = time.perf_counter()
     run = train(config, runs_dir=args.work / "runs", name=f"{name}-{data.name}-seed{args.seed}-{time.strftime('%H%M%S')}")
@@ -114,6 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="tnfw", help="subhalo profile of training set and twins (default tnfw)")
     parser.add_argument("--concentration", default="duffy2008", help="duffy2008 or a fixed c200 (default duffy2008)")
     parser.add_argument("--per-mass", type=int, default=200, help="sensitivity twin pairs per mass bin (default 200)")
+    parser.add_argument("--set", type=lambda s: tuple(s.split("=", 1)), action="append", default=[], metavar="KEY=JSON",
+                        help="override a TrainConfig field for both models, e.g. rotate=false")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1, help="simulation processes")
     parser.add_argument("--work", type=Path, default=Path("bench-sensitivity"), help="data, runs and results (reused)")
@@ -126,7 +130,8 @@ def main(argv: list[str] | None = None) -> None:
         print_comparison(preset, results[preset])
     args.work.mkdir(parents=True, exist_ok=True)
     (args.work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\n{args.budget_min:g} min per model, {args.n_per_class} twins per class, sensitivity bins "
+    print(f"\n{args.budget_min:g} min per model{''.join(f', {k}={v}' for k, v in args.set)}, {args.n_per_class} twins per class, "
+          f"{args.profile} subhalos ({args.concentration}), sensitivity bins "
           f"{', '.join(f'{m:.3g}' for m in DEFAULT_MASS_EDGES_MSUN)} Msun, {args.per_mass} pairs each")
     for preset, rows in results.items():
         print_comparison(preset, rows)
