@@ -430,3 +430,91 @@ def test_test_iv_preset_holds_the_values_fitted_to_the_real_images():
     assert (no_sub == 1.0).sum() >= 2
     corner = no_sub[:20, :20] * 255
     assert 0.3 < np.median(corner) < 2.0
+
+
+# ---------------------------------------------------------------------------- observation presets and subhalo physics
+
+
+@pytest.mark.parametrize("name, band, options", [("hst-like", "HST", {"band": "WFC3_F160W", "psf_type": "GAUSSIAN"}),
+                                                  ("euclid-like", "Euclid", {"band": "VIS", "psf_type": "GAUSSIAN", "coadd_years": 6})])
+def test_observation_presets_follow_lenstronomy(name, band, options):
+    """64x64 px, and pixel, PSF, noise and source brightness as lenstronomy's SimAPI computes
+    them from its observation configuration (source: magnitude 20, as DeepLense Models II/III)."""
+    import importlib
+
+    from lenstronomy.SimulationAPI.observation_api import SingleBand
+    from lenstronomy.SimulationAPI.sim_api import SimAPI
+
+    kwargs_band = getattr(importlib.import_module(f"lenstronomy.SimulationAPI.ObservationConfig.{band}"), band)(**options).kwargs_single_band()
+    preset, single_band = PRESETS[name], SingleBand(**kwargs_band)
+    assert preset.num_pix == 64 and preset.field_of_view_arcsec == pytest.approx(64 * kwargs_band["pixel_scale"])
+    assert preset.pixel_scale_arcsec == kwargs_band["pixel_scale"] and preset.psf_fwhm_arcsec == kwargs_band["seeing"]
+    assert preset.background_rms == pytest.approx(single_band.background_noise, rel=1e-12)
+    assert 10 ** preset.exposure_time_log10_range_s[0] == pytest.approx(single_band.exposure_time)
+    assert preset.exposure_time_log10_range_s[0] == preset.exposure_time_log10_range_s[1]
+    sim = SimAPI(num_pix=64, kwargs_single_band=kwargs_band, kwargs_model={"source_light_model_list": ["SERSIC_ELLIPSE"]})
+    source = {"magnitude": 20.0, "R_sersic": preset.source_R_sersic_arcsec, "n_sersic": preset.source_n_sersic,
+              "e1": preset.source_e1, "e2": preset.source_e2, "center_x": 0.0, "center_y": 0.0}
+    assert preset.source_amp == pytest.approx(sim.magnitude2amplitude(None, [source])[1][0]["amp"], rel=1e-9)
+    # The lens, source shape and subhalo population stay DeepLense Model I's.
+    for field in ("einstein_radius_arcsec", "lens_e1", "shear_gamma1", "source_R_sersic_arcsec", "n_subhalos",
+                  "subhalo_mass_slope", "subhalo_profile", "subhalo_placement"):
+        assert getattr(preset, field) == getattr(MODEL_I, field)
+    image, _ = LensRenderer(preset).simulate("sub", 0)
+    assert image.shape == (64, 64)
+
+
+def test_model_i_presets_keep_deeplense_values():
+    assert (MODEL_I.num_pix, MODEL_I.pixel_scale_arcsec, MODEL_I.psf_fwhm_arcsec, MODEL_I.background_rms) == (150, 0.05, 0.087, 0.01)
+    assert (MODEL_I.subhalo_placement, MODEL_I.subhalo_nfw_concentration_model) == ("radius_uniform", "fixed")
+    assert PRESETS["deeplense-model-i-lens-light"] == MODEL_I.replace(lens_light=True)
+    assert PRESETS["test-iv"].subhalo_placement == "radius_uniform"  # the calibration's uniform-in-radius draw
+
+
+def test_subhalo_placements():
+    def radii(placement: str) -> np.ndarray:
+        renderer = LensRenderer(MODEL_I.replace(subhalo_placement=placement, subhalo_radius_range_arcsec=(0.5, 1.5)))
+        params = [renderer.draw_parameters("sub", seed) for seed in range(80)]
+        return np.concatenate([np.hypot(p["perturber_x_arcsec"], p["perturber_y_arcsec"]) for p in params])
+
+    np.testing.assert_allclose(radii("ring"), MODEL_I.einstein_radius_arcsec)
+    uniform, annulus = radii("radius_uniform"), radii("annulus")
+    assert uniform.min() >= 0.5 and uniform.max() <= 1.5 and annulus.min() >= 0.5 and annulus.max() <= 1.5
+    # Uniform in r: mean 1.0; uniform per unit area: r² uniform on [0.25, 2.25], mean r ≈ 1.08.
+    assert np.mean(uniform) == pytest.approx(1.0, abs=0.02) and np.mean(annulus**2) == pytest.approx(1.25, abs=0.03)
+    # The default placement draws what it always drew (datasets made before keep their seeds).
+    default = LensRenderer(MODEL_I).draw_parameters("sub", 5)
+    rng = np.random.default_rng(np.random.SeedSequence(5, spawn_key=(1,)))
+    rng.random(25)  # the masses come first
+    np.testing.assert_allclose(np.hypot(default["perturber_x_arcsec"], default["perturber_y_arcsec"]),
+                               rng.uniform(0.25, 2.0, size=25), rtol=1e-14)
+
+
+def test_duffy2008_concentration_and_tidal_truncation(tmp_path):
+    from equilens.simulation.presets import duffy2008_concentration, tidal_radius_arcsec
+
+    # At the pivot mass 2e12 / h Msun and z = 0 the relation is its amplitude; it falls with mass and redshift.
+    assert duffy2008_concentration(2e12 / 0.7, 0.0) == pytest.approx(5.71)
+    c = duffy2008_concentration(np.array([1e8, 1e9, 1e10]), 0.5)
+    assert np.all(np.diff(c) < 0) and c[1] == pytest.approx(9.2, abs=0.05)
+    # Jacobi radius in an isothermal host: r_t ∝ m^(1/3) r^(2/3); 1e9 Msun on the ring: 0.14″.
+    r_t = tidal_radius_arcsec(np.array([1e9, 8e9]), np.array([1.2815, 8 * 1.2815]), 1.2815, 0.5, 1.0)
+    assert r_t[0] == pytest.approx(0.14, abs=0.005) and r_t[1] / r_t[0] == pytest.approx(2 * 4)
+
+    config = MODEL_I.replace(subhalo_profile="tnfw", subhalo_nfw_concentration_model="duffy2008", n_subhalos=3)
+    write_tables(tmp_path, LensRenderer(config), 2, 0, ("sub",), "npy", False)
+    rows = read_csv(tmp_path / "subhalos.csv")
+    masses = np.array([float(r["mass_msun"]) for r in rows])
+    radius = np.hypot([float(r["x_arcsec"]) for r in rows], [float(r["y_arcsec"]) for r in rows])
+    rs, _ = nfw_lensing_arcsec(masses, duffy2008_concentration(masses, 0.5), 0.5, 1.0)
+    np.testing.assert_allclose([float(r["Rs_arcsec"]) for r in rows], rs)
+    np.testing.assert_allclose([float(r["r_trunc_arcsec"]) for r in rows], tidal_radius_arcsec(masses, radius, 1.2815, 0.5, 1.0))
+
+
+def test_truncated_nfw_perturbs_less_than_untruncated():
+    """The same halo stripped beyond its tidal radius deflects less, and less far away."""
+    config = PRESETS["hst-like"].replace(noise=False, n_subhalos=1, subhalo_mass_min_msun=1e10, subhalo_placement="ring")
+    smooth, _ = LensRenderer(config).simulate("no_sub", 1, normalize=False)
+    change = {profile: np.abs(LensRenderer(config.replace(subhalo_profile=profile)).simulate("sub", 1, normalize=False)[0] - smooth).sum()
+              for profile in ("tnfw", "nfw")}
+    assert 0 < change["tnfw"] < 0.5 * change["nfw"]

@@ -1,4 +1,4 @@
-"""The ``equilens`` command: simulate, train, evaluate, predict, quickstart.
+"""The ``equilens`` command: simulate, train, evaluate, predict, sensitivity, quickstart.
 
 Errors in user input (files, folders, options) print one line naming the problem and exit
 with status 2; nothing else of the user's is touched.
@@ -173,6 +173,10 @@ def _print_summary(out, metrics: dict) -> None:
         inv = metrics["invariance"]
         print(f"invariance: max |dp| under 90-degree rotations {inv['rot90_max_abs_change']:.2e}, flips "
               f"{inv['flip_max_abs_change']:.2e}; median |dp| under 45 degrees {inv['rot45_median_abs_change']:.2e}")
+    for row in metrics.get("auc_by_mass", []):
+        low, high = row["auc_ci95"]
+        print(f"  largest subhalo {row['mass_low_msun']:.3g}-{row['mass_high_msun']:.3g} Msun ({row['n_substructure']} images): "
+              f"AUC {row['auc']:.4f} ({low:.4f}-{high:.4f})")
     print(f"report: {out} (metrics.json, roc.png, confusion_matrix.png, score_histogram.png, gallery.png, training_curves.png)")
 
 
@@ -195,6 +199,44 @@ def _run_predict(args: argparse.Namespace) -> int:
     out = predict(_model_path(model, args.pretrained), paths, args.out, batch_size=args.batch_size, symmetrize=args.symmetrize,
                   device=args.device, overwrite=args.overwrite, compiled=args.compile)
     print(f"scores: {out}")
+    return 0
+
+
+def _add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
+    from equilens.simulation.presets import PRESETS
+    from equilens.simulation.twins import DEFAULT_CONCENTRATION, TWIN_PLACEMENTS, TWIN_PROFILES
+
+    parser.add_argument("model", nargs="?", help="training run folder or .safetensors weights file")
+    _add_pretrained_argument(parser)
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="observation, lens and source (default: the "
+                        "simulation the model was trained on, when its run's data folder has a simulation.json)")
+    parser.add_argument("--masses", type=float, nargs="+", metavar="MSUN", help="subhalo mass bin edges in Msun, "
+                        "increasing (default: 0.5-dex bins from 10^7.5 to 10^10.5: 3.16e7 1e8 ... 3.16e10)")
+    parser.add_argument("--per-mass", type=int, default=200, help="twin pairs (without and with a subhalo) per mass "
+                        "bin; the same lenses in every bin (default 200)")
+    parser.add_argument("--profile", choices=list(TWIN_PROFILES), default="tnfw", help="subhalo profile: tnfw (NFW "
+                        "truncated at its tidal radius in the main lens), nfw (untruncated), point (default tnfw)")
+    parser.add_argument("--concentration", default=DEFAULT_CONCENTRATION, help="NFW concentration: duffy2008 (Duffy "
+                        f"et al. 2008 c200(M, z): ~9 at 1e9 Msun) or a fixed c200 (default {DEFAULT_CONCENTRATION})")
+    parser.add_argument("--placement", choices=TWIN_PLACEMENTS, default="ring", help="ring: on the Einstein ring "
+                        "(radius theta_E, angle uniform); annulus: uniform per unit area in the preset's subhalo "
+                        "radius range (default ring)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the twins and the bootstrap (default 0)")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates (pairs resampled)")
+    parser.add_argument("--out", help="report folder (default: a new sensitivity* folder inside the run, or here)")
+    _add_scoring_arguments(parser)
+
+
+def _run_sensitivity(args: argparse.Namespace) -> int:
+    from equilens.sensitivity import DEFAULT_MASS_EDGES_MSUN, print_summary, sensitivity
+
+    out, report = sensitivity(
+        _model_path(args.model, args.pretrained), preset=args.preset, mass_edges_msun=args.masses or DEFAULT_MASS_EDGES_MSUN,
+        n_per_bin=args.per_mass, profile=args.profile, placement=args.placement, concentration=args.concentration,
+        seed=args.seed, out=args.out, n_bootstrap=args.bootstrap, batch_size=args.batch_size, symmetrize=args.symmetrize,
+        device=args.device, compiled=args.compile,
+    )
+    print_summary(out, report)
     return 0
 
 
@@ -239,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("train", "train a classifier or anomaly detector on an image folder", _add_train_arguments, _run_train),
         ("evaluate", "ROC, AUC with CI, confusion matrix, curves for a trained model", _add_evaluate_arguments, _run_evaluate),
         ("predict", "score new images with a trained model", _add_predict_arguments, _run_predict),
+        ("sensitivity", "the lightest subhalo a model detects: AUC and TPR per subhalo mass on paired twins",
+         _add_sensitivity_arguments, _run_sensitivity),
     ]
     for name, help_text, add, handler in commands:
         sub = subparsers.add_parser(name, help=help_text, description=help_text)

@@ -6,42 +6,79 @@ AUCs are always computed from continuous scores, never from thresholded labels.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import kornia.geometry.transform as KT
 import numpy as np
 import torch
-from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
+from sklearn.metrics import auc as area_under_curve, confusion_matrix, roc_auc_score, roc_curve
 from torch import nn
 
 from equilens.models import substructure_score
 from equilens.models.groups import exact_actions
 
 
+def bootstrap(
+    labels: np.ndarray, scores: np.ndarray, statistic: Callable[[np.ndarray, np.ndarray], Any], n_bootstrap: int = 1000,
+    seed: int = 0, paired: bool = False,
+) -> np.ndarray:
+    """``statistic(labels, scores)`` on ``n_bootstrap`` resampled sets: an array (n_bootstrap, ...).
+
+    Args:
+        labels: (N,) binary labels; scores: (N,) scores.
+        statistic: of (labels, scores), e.g. ``roc_auc_score``.
+        paired: the set is N/2 negatives followed by their positive twins in the same order
+            (twin of image i at i + N/2); whole pairs are resampled, as the twins share
+            everything but the signal. Otherwise resampling is stratified (each class resampled
+            within itself), so every replicate has both classes and the set's class balance.
+
+    With the same ``seed`` and N, every call draws the same resamples: paired sets of one size
+    scored in several ways (e.g. one per subhalo mass) are resampled alike, replicate by replicate.
+    """
+    labels = np.asarray(labels).astype(int)
+    scores = np.asarray(scores, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    replicates = []
+    if paired:
+        half = len(labels) // 2
+        if len(labels) != 2 * half or (labels[:half] != 0).any() or (labels[half:] != 1).any():
+            raise ValueError("paired bootstrap needs N/2 negatives followed by their N/2 positive twins")
+        for _ in range(n_bootstrap):
+            pairs = rng.integers(0, half, half)
+            index = np.r_[pairs, half + pairs]
+            replicates.append(statistic(labels[index], scores[index]))
+        return np.asarray(replicates)
+    positive, negative = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    replicate_labels = np.r_[np.ones(len(positive), int), np.zeros(len(negative), int)]
+    for _ in range(n_bootstrap):
+        index = np.r_[positive[rng.integers(0, len(positive), len(positive))],
+                      negative[rng.integers(0, len(negative), len(negative))]]
+        replicates.append(statistic(replicate_labels, scores[index]))
+    return np.asarray(replicates)
+
+
 def auc_with_ci(
     labels: np.ndarray, scores: np.ndarray, n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float, float]:
-    """ROC AUC of ``scores`` (N,) for binary ``labels`` (N,), with a percentile bootstrap interval.
-
-    Resampling is stratified (each class resampled within itself), so every replicate has both
-    classes and the class balance of the evaluated set.
+    """ROC AUC of ``scores`` (N,) for binary ``labels`` (N,), with a percentile bootstrap interval
+    (:func:`bootstrap`, stratified).
 
     Returns:
         (auc, low, high).
     """
-    labels = np.asarray(labels).astype(int)
-    scores = np.asarray(scores, dtype=np.float64)
-    auc = float(roc_auc_score(labels, scores))
-    rng = np.random.default_rng(seed)
-    positive, negative = scores[labels == 1], scores[labels == 0]
-    replicate_labels = np.r_[np.ones(len(positive)), np.zeros(len(negative))]
-    replicates = [
-        roc_auc_score(replicate_labels, np.r_[rng.choice(positive, len(positive)), rng.choice(negative, len(negative))])
-        for _ in range(n_bootstrap)
-    ]
+    auc = float(roc_auc_score(np.asarray(labels).astype(int), np.asarray(scores, dtype=np.float64)))
+    replicates = bootstrap(labels, scores, roc_auc_score, n_bootstrap, seed)
     tail = (1.0 - level) / 2 * 100
-    low, high = np.percentile(replicates, [tail, 100 - tail]) if replicates else (auc, auc)
+    low, high = np.percentile(replicates, [tail, 100 - tail]) if len(replicates) else (auc, auc)
     return auc, float(low), float(high)
+
+
+def auc_and_tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, fpr: Sequence[float]) -> np.ndarray:
+    """``[AUC, TPR at fpr[0], TPR at fpr[1], ...]`` from one ROC curve of ``scores`` (N,) for
+    binary ``labels`` (N,). Each TPR is interpolated linearly between the ROC's points (the rate
+    a threshold randomised between two neighbouring ones reaches)."""
+    roc_fpr, roc_tpr, _ = roc_curve(np.asarray(labels).astype(int), scores)
+    return np.r_[area_under_curve(roc_fpr, roc_tpr), np.interp(fpr, roc_fpr, roc_tpr)]
 
 
 def youden_threshold(labels: np.ndarray, scores: np.ndarray) -> float:

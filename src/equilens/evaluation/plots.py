@@ -90,3 +90,30 @@ def plot_training_curves(run_dir: Path, path: Path) -> Path | None:
         auc_axes.plot(*zip(*points), marker="o", c="C2")
     auc_axes.set(xlabel="epoch", ylabel="validation AUC", title="validation AUC")
     return save_figure(figure, path)
+
+
+def plot_by_mass(bins: list[dict], path: Path, title: str, mass_at_target: float | None = None, target: float = 0.9) -> Path:
+    """AUC (with its 95% CI) and, where ``bins`` hold them, true-positive rates at fixed
+    false-positive rates against subhalo mass on a log axis; horizontal bars span each bin.
+
+    ``bins``: rows as :func:`equilens.evaluation.sensitivity.sensitivity_curve` or
+    :func:`~equilens.evaluation.sensitivity.auc_by_mass` make them; ``mass_at_target``: the mass
+    at AUC ``target``, marked when given.
+    """
+    centre = np.array([b["mass_centre_msun"] for b in bins])
+    spans = np.array([[c - b["mass_low_msun"], b["mass_high_msun"] - c] for b, c in zip(bins, centre)]).T
+    auc = np.array([b["auc"] for b in bins])
+    ci = np.array([b["auc_ci95"] for b in bins]).T
+    figure, axes = plt.subplots(figsize=(6.5, 4.2))
+    # A percentile interval of a few resamples can exclude the estimate itself: no negative bars.
+    bars = np.clip([auc - ci[0], ci[1] - auc], 0, None)
+    axes.errorbar(centre, auc, xerr=spans, yerr=bars, marker="o", capsize=3, label="AUC (95% CI)")
+    for key in sorted(k for k in bins[0] if k.startswith("tpr_at_fpr_") and not k.endswith("_ci95")):
+        fpr = key.removeprefix("tpr_at_fpr_")
+        axes.plot(centre, [b[key] for b in bins], marker="s", ls="--", label=f"TPR at FPR {float(fpr):.0%}")
+    axes.axhline(target, c="grey", lw=1, ls=":")
+    if mass_at_target is not None:
+        axes.axvline(mass_at_target, c="grey", lw=1, ls=":", label=f"AUC {target:g} at {mass_at_target:.2g} M☉")
+    axes.set(xscale="log", xlabel="subhalo mass (M☉)", ylabel="AUC, true-positive rate", ylim=(0, 1.02), title=title)
+    axes.legend(fontsize=8, loc="lower right")
+    return save_figure(figure, path)

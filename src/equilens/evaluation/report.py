@@ -3,7 +3,10 @@
 The report folder holds ``metrics.json`` (every number), ``scores.csv`` (one row per image),
 ``roc.png``, ``confusion_matrix.png``, ``score_histogram.png``, ``gallery.png`` (images with
 their scores: the most confident of each class, the misclassified, those nearest the threshold)
-and, for a training run, ``training_curves.png``.
+and, for a training run, ``training_curves.png``. On a simulated folder whose ``metadata.csv``
+lists every evaluated image, ``metrics.json`` also holds ``auc_by_mass`` (the AUC per 0.5-dex
+bin of each image's largest subhalo mass, the images without substructure as the negatives of
+every bin; :func:`equilens.evaluation.sensitivity.auc_by_mass`), drawn in ``auc_by_mass.png``.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from equilens.evaluation import plots
 from equilens.evaluation.gallery import plot_gallery
 from equilens.evaluation.metrics import binary_metrics, invariance_errors, multiclass_metrics, youden_threshold
 from equilens.evaluation.scoring import pick_device, score_images
+from equilens.evaluation.sensitivity import auc_by_mass
 from equilens.folders import new_folder
 from equilens.models import for_inference
+from equilens.simulation.writer import METADATA_NAME
 from equilens.training import read_split_folders
 from equilens.weights import load_model, resolve_weights
 
@@ -87,12 +92,29 @@ def evaluate(
     multiclass = probabilities is not None and len(folder.classes) > 2 and list(folder.classes) == info["classes"]
     if multiclass:
         metrics["multiclass"] = multiclass_metrics(folder.labels, probabilities.numpy(), list(folder.classes), n_bootstrap)
+    masses = largest_subhalo_masses(folder)
+    if masses is not None:
+        metrics["auc_by_mass"] = auc_by_mass(masses, is_substructure, scores, n_bootstrap)
     if invariance_images:
         metrics["invariance"] = invariance_errors(model, images[:invariance_images])
     out_dir = Path(out) if out else new_folder(run_dir or Path.cwd(), "evaluation")
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_report(out_dir, metrics, folder, images, scores, run_dir, multiclass)
     return out_dir, metrics
+
+
+def largest_subhalo_masses(folder: LensFolder) -> np.ndarray | None:
+    """(N,) mass (M☉) of the largest subhalo of each of ``folder.files`` (0: none), from the
+    ``metadata.csv`` of ``equilens simulate`` in the folder; None unless it lists every file."""
+    path = folder.root / METADATA_NAME
+    if not path.is_file():
+        return None
+    with open(path, newline="") as handle:
+        rows = {row.get("file"): row.get("subhalo_mass_max_msun") for row in csv.DictReader(handle)}
+    try:
+        return np.array([float(rows[Path(f).relative_to(folder.root).as_posix()]) for f in folder.files])
+    except (KeyError, ValueError, TypeError):
+        return None
 
 
 def _evaluation_set(data: str | Path | None, run_dir: Path | None, info: dict) -> LensFolder:
@@ -129,6 +151,9 @@ def _write_report(
     plots.plot_score_histogram(scores, folder.labels, list(folder.classes), out_dir / "score_histogram.png", metrics["score"])
     plot_gallery(images, folder.files, folder.labels, list(folder.classes), scores, binary["threshold"],
                  out_dir / "gallery.png", metrics["score"], metrics["threshold_rule"])
+    if metrics.get("auc_by_mass"):
+        plots.plot_by_mass(metrics["auc_by_mass"], out_dir / "auc_by_mass.png",
+                           "AUC by the largest subhalo's mass (negatives: every image without substructure)")
     if run_dir is not None:
         plots.plot_training_curves(run_dir, out_dir / "training_curves.png")
     write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")

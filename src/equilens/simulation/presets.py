@@ -43,6 +43,10 @@ residual rms ~1 grey level of 255). What each value of the ``test-iv`` preset re
   quality 75 (the real files' quantisation table).
 * Not reproduced: the real images' exact lens-light core shape and JPEG background pattern
   (``benchmarks/sim_fidelity.py`` measures what still tells them apart).
+* ``euclid-like`` and ``hst-like``: the Model I lens, source shape and subhalos observed as
+  DeepLense Models II and III were, 64×64 px with lenstronomy's Euclid VIS and HST WFC3 F160W
+  observation settings (see :data:`EUCLID_VIS` and :data:`HST_WFC3_F160W` for every value and
+  where it comes from).
 """
 
 from __future__ import annotations
@@ -60,8 +64,19 @@ from equilens.errors import InputError
 HUBBLE_CONSTANT_KM_S_MPC = 70.0
 OMEGA_MATTER = 0.3
 
-SUBHALO_PROFILES = ("point_mass", "nfw")
+#: ``point_mass``; ``nfw``: an NFW halo of mass M200 extending to infinity (its r200 is several
+#: arcsec: most of its mass lies far from where it sits); ``tnfw``: the same halo tidally
+#: truncated by the main lens (:func:`tidal_radius_arcsec`), as a subhalo is.
+SUBHALO_PROFILES = ("point_mass", "nfw", "tnfw")
 SOURCE_CENTRE_SAMPLINGS = ("square", "radial")
+#: Where subhalos sit: ``radius_uniform`` (DeepLense: radius uniform in
+#: ``subhalo_radius_range_arcsec``, so denser towards the centre), ``annulus`` (uniform per unit
+#: area in that annulus) or ``ring`` (on the circle of radius ``einstein_radius_arcsec``, no
+#: jitter). The angle is uniform in every case.
+SUBHALO_PLACEMENTS = ("radius_uniform", "annulus", "ring")
+#: NFW concentration c200(M): ``fixed`` (``subhalo_nfw_concentration`` for every mass) or
+#: ``duffy2008`` (:func:`duffy2008_concentration`).
+CONCENTRATION_MODELS = ("fixed", "duffy2008")
 
 
 @functools.lru_cache(maxsize=64)
@@ -112,8 +127,23 @@ def _nfw_scales(z_lens: float, z_source: float) -> tuple[float, float, float]:
     )
 
 
-def nfw_lensing_arcsec(mass_msun: Any, concentration: float, z_lens: float, z_source: float) -> tuple[Any, Any]:
-    """Lenstronomy ``NFW`` parameters ``(Rs, alpha_Rs)`` in arcsec of halos of M200 ``mass_msun``.
+def duffy2008_concentration(mass_msun: Any, z: float) -> Any:
+    """NFW concentration c200 = r200 / r_s of halos of M200 ``mass_msun`` (M☉) at redshift ``z``.
+
+    Duffy et al. 2008 (MNRAS 390, L64), Table 1, NFW fit to the full sample at Δ = 200 ρ_crit:
+    c200 = 5.71 (M200 / M_pivot)^−0.084 (1 + z)^−0.47 with M_pivot = 2e12 h⁻¹ M☉ (h = 0.7 here).
+    Fitted to field halos of 1e11–1e15 h⁻¹ M☉ in WMAP5 simulations: for subhalos of 1e7–1e10 M☉
+    it is an extrapolation, and it ignores that subhalos, tidally stripped, are denser than field
+    halos of the same mass (e.g. Moliné et al. 2017). At z = 0.5 it gives c ≈ 11 at 1e8 M☉ and
+    ≈ 9.2 at 1e9 M☉: a conservative, low-concentration (ΛCDM-like) choice.
+    """
+    pivot_msun = 2e12 / (HUBBLE_CONSTANT_KM_S_MPC / 100)
+    return 5.71 * (np.asarray(mass_msun, dtype=float) / pivot_msun) ** -0.084 * (1 + z) ** -0.47
+
+
+def nfw_lensing_arcsec(mass_msun: Any, concentration: Any, z_lens: float, z_source: float) -> tuple[Any, Any]:
+    """Lenstronomy ``NFW`` parameters ``(Rs, alpha_Rs)`` in arcsec of halos of M200 ``mass_msun``
+    and concentration ``concentration`` (a number, or an array like ``mass_msun``).
 
     M200 is the mass within r200, where the mean density is 200 ρ_crit(z_lens); r_s = r200 / c.
     Unlike the point-mass θ_E (DeepLense's luminosity-distance convention), this uses the
@@ -122,11 +152,31 @@ def nfw_lensing_arcsec(mass_msun: Any, concentration: float, z_lens: float, z_so
     """
     rho_crit, d_d_mpc, sigma_crit = _nfw_scales(float(z_lens), float(z_source))
     r200_mpc = (3 * np.asarray(mass_msun, dtype=float) / (4 * math.pi * 200 * rho_crit)) ** (1 / 3)
+    concentration = np.asarray(concentration, dtype=float)
     rs_mpc = r200_mpc / concentration
-    rho0 = 200 / 3 * rho_crit * concentration**3 / (math.log(1 + concentration) - concentration / (1 + concentration))
+    rho0 = 200 / 3 * rho_crit * concentration**3 / (np.log(1 + concentration) - concentration / (1 + concentration))
     arcsec_per_radian = 180 / math.pi * 3600
     alpha_rs_mpc = 4 * rho0 * rs_mpc**2 * (1 + math.log(0.5)) / sigma_crit
     return rs_mpc / d_d_mpc * arcsec_per_radian, alpha_rs_mpc / d_d_mpc * arcsec_per_radian
+
+
+def tidal_radius_arcsec(
+    mass_msun: Any, radius_arcsec: Any, einstein_radius_arcsec: float, z_lens: float, z_source: float
+) -> Any:
+    """Tidal (Jacobi) radius in arcsec of subhalos of mass ``mass_msun`` at projected distance
+    ``radius_arcsec`` from the centre of a main lens of Einstein radius ``einstein_radius_arcsec``.
+
+    r_t = r (m / 2 M(<r))^(1/3), with the main lens a singular isothermal sphere of that Einstein
+    radius, whose 3D mass within r is M(<r) = 2 Σ_crit D_d² θ_E r (angles in radians), and the
+    projected distance taken for the 3D distance r (its lower bound: a subhalo farther out is
+    stripped less). With m = M200 it overestimates the mass left within r_t, so r_t errs large.
+    For 1e9 M☉ on the Einstein ring (1.2815″, z_lens = 0.5, z_source = 1): 0.14″.
+    """
+    _, d_d_mpc, sigma_crit = _nfw_scales(float(z_lens), float(z_source))
+    arcsec = math.pi / 180 / 3600
+    radius = np.asarray(radius_arcsec, dtype=float)
+    host_mass_msun = 2 * sigma_crit * d_d_mpc**2 * (einstein_radius_arcsec * arcsec) * (radius * arcsec)
+    return radius * (np.asarray(mass_msun, dtype=float) / (2 * host_mass_msun)) ** (1 / 3)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,11 +238,15 @@ class LensSimulationConfig:
     subhalo_mass_max_msun: float = 1e10
     #: p(m) ∝ m**slope on [min, max].
     subhalo_mass_slope: float = -0.9
-    #: Radius from the lens centre, drawn uniformly in this range; angle uniform in [0, 2π).
+    #: Distance from the lens centre: the range of the ``radius_uniform`` and ``annulus``
+    #: placements (:data:`SUBHALO_PLACEMENTS`); angle uniform in [0, 2π).
     subhalo_radius_range_arcsec: tuple[float, float] = (0.25, 2.0)
+    subhalo_placement: str = "radius_uniform"
     subhalo_profile: str = "point_mass"
-    #: NFW concentration c = r200 / r_s, one value for all masses (only for "nfw").
+    #: NFW concentration c = r200 / r_s of the ``fixed`` concentration model ("nfw", "tnfw").
     subhalo_nfw_concentration: float = 15.0
+    #: How the NFW concentration depends on mass (:data:`CONCENTRATION_MODELS`).
+    subhalo_nfw_concentration_model: str = "fixed"
 
     # Vortex ("axion") class: a line of equal point masses through the centre.
     vortex_n_point_masses: int = 100
@@ -282,8 +336,10 @@ class LensSimulationConfig:
             check_range("source_centre_range_arcsec", 0.0)
         if not (math.isfinite(self.peak_saturation) and self.peak_saturation >= 1):
             fail("peak_saturation", "must be a finite number >= 1")
-        if self.subhalo_profile not in SUBHALO_PROFILES:
-            fail("subhalo_profile", f"must be one of {', '.join(SUBHALO_PROFILES)}")
+        for name, choices in (("subhalo_profile", SUBHALO_PROFILES), ("subhalo_placement", SUBHALO_PLACEMENTS),
+                              ("subhalo_nfw_concentration_model", CONCENTRATION_MODELS)):
+            if getattr(self, name) not in choices:
+                fail(name, f"must be one of {', '.join(choices)}")
         self._validate_varied_settings()
 
     def _validate_varied_settings(self) -> None:
@@ -305,6 +361,12 @@ class LensSimulationConfig:
             dataclasses.replace(self, varied_settings=(), **{name: high})
         if len(set(names)) != len(names):
             raise InputError(f"simulation setting varied_settings names a setting twice: {names}")
+
+    def subhalo_concentration(self, mass_msun: Any) -> Any:
+        """NFW concentration c200 of subhalos of M200 ``mass_msun`` (M☉; scalar or array)."""
+        if self.subhalo_nfw_concentration_model == "duffy2008":
+            return duffy2008_concentration(mass_msun, self.z_lens)
+        return np.full(np.shape(mass_msun), self.subhalo_nfw_concentration)
 
     @property
     def field_of_view_arcsec(self) -> float:
@@ -341,11 +403,86 @@ VARIABLE_SETTINGS = (
     "background_rms",
 )
 
-#: The defaults of :class:`LensSimulationConfig` are DeepLense Model I.
+def sersic_amplitude(magnitude: float, magnitude_zero_point: float, r_sersic_arcsec: float, n_sersic: float) -> float:
+    """Lenstronomy Sérsic ``amp`` (counts/s per arcsec² at R_sersic) of a source of total
+    apparent ``magnitude``, as lenstronomy's ``SimAPI.magnitude2amplitude`` computes it.
+
+    Total counts/s F = 10^(−0.4 (magnitude − zero point)); a Sérsic profile of amplitude I at
+    R_sersic holds 2π n R² e^b b^(−2n) Γ(2n) I, with lenstronomy's b = 1.9992 n − 0.3271 (its
+    elliptical profiles keep the circular total: R is the product-averaged radius).
+    """
+    total_cps = 10 ** (-0.4 * (magnitude - magnitude_zero_point))
+    b = 1.9992 * n_sersic - 0.3271
+    per_amplitude = 2 * math.pi * n_sersic * r_sersic_arcsec**2 * math.exp(b) / b ** (2 * n_sersic) * math.gamma(2 * n_sersic)
+    return total_cps / per_amplitude
+
+
+def background_rms_cps(
+    read_noise_e: float, sky_brightness_mag_arcsec2: float, magnitude_zero_point: float, pixel_scale_arcsec: float,
+    exposure_time_s: float, num_exposures: int,
+) -> float:
+    """Gaussian background σ per pixel in counts/s of a sky-subtracted co-add, as lenstronomy's
+    ``SingleBand.background_noise``: sqrt(N r² + T s p²) / T for N exposures of read noise r
+    (e⁻), total time T, sky s = 10^(−0.4 (sky − zero point)) counts/s/arcsec² and pixel side p."""
+    total_s = num_exposures * exposure_time_s
+    sky_cps_per_pixel = 10 ** (-0.4 * (sky_brightness_mag_arcsec2 - magnitude_zero_point)) * pixel_scale_arcsec**2
+    return math.sqrt(num_exposures * read_noise_e**2 + total_s * sky_cps_per_pixel) / total_s
+
+
+#: lenstronomy 1.14.2 ``SimulationAPI.ObservationConfig.HST.HST(band="WFC3_F160W",
+#: psf_type="GAUSSIAN")``: pixel 0.08″ (drizzled), PSF FWHM 0.08″ (lenstronomy sets it to the
+#: drizzled pixel; the undrizzled F160W PSF is ~0.15″), read noise 4 e⁻, one 5400 s exposure
+#: (about two orbits), sky 22.3 mag/arcsec², zero point 25.96 mag (1 e⁻/s). DeepLense's Model III
+#: README says "HST observation characteristics as done by default in lenstronomy"; the public
+#: DeepLenseSim's ``set_instrument('hst')`` sets nothing (only Euclid is written), so its exact
+#: settings cannot be read from its code: these are lenstronomy's.
+HST_WFC3_F160W = {"pixel_scale_arcsec": 0.08, "seeing_arcsec": 0.08, "read_noise_e": 4.0, "exposure_time_s": 5400.0,
+                  "num_exposures": 1, "sky_brightness_mag_arcsec2": 22.3, "magnitude_zero_point": 25.96}
+#: lenstronomy 1.14.2 ``SimulationAPI.ObservationConfig.Euclid.Euclid(band="VIS",
+#: psf_type="GAUSSIAN", coadd_years=6)`` (DeepLense Model II's call): pixel 0.101″, PSF FWHM
+#: 0.16″, read noise 4.2 e⁻, 4 exposures of 566 s (the 6-year wide survey), sky 22.3 mag/arcsec²,
+#: zero point 25.72 mag.
+EUCLID_VIS = {"pixel_scale_arcsec": 0.101, "seeing_arcsec": 0.16, "read_noise_e": 4.2, "exposure_time_s": 566.0,
+              "num_exposures": 4, "sky_brightness_mag_arcsec2": 22.3, "magnitude_zero_point": 25.72}
+#: Apparent magnitude of the Sérsic source in the observation presets: DeepLenseSim's
+#: ``make_source_light_mag`` (Models II and III) gives the Model I source shape magnitude 20. A
+#: bright source: lensed arcs observed with HST are typically 21–25 mag.
+SOURCE_MAGNITUDE = 20.0
+
+
+def observed_with(band: dict[str, float], base: LensSimulationConfig | None = None) -> LensSimulationConfig:
+    """``base`` (default: DeepLense Model I) on a 64×64 px detector with the observation settings
+    ``band`` (:data:`HST_WFC3_F160W` or :data:`EUCLID_VIS`), as DeepLense Models II and III.
+
+    The counts/s of this simulator are lenstronomy's e⁻/s: the source amplitude comes from
+    :data:`SOURCE_MAGNITUDE` and the zero point, ``background_rms`` from read noise and sky
+    (:func:`background_rms_cps`), shot noise from the total exposure time (fixed, not drawn),
+    and the Gaussian PSF is truncated at lenstronomy's default 5 σ. The CCD gain does not enter:
+    lenstronomy counts electrons.
+    """
+    base = base or LensSimulationConfig()
+    total_s = band["num_exposures"] * band["exposure_time_s"]
+    return base.replace(
+        num_pix=64,
+        pixel_scale_arcsec=band["pixel_scale_arcsec"],
+        psf_fwhm_arcsec=band["seeing_arcsec"],
+        psf_truncation_sigmas=5.0,
+        source_amp=sersic_amplitude(SOURCE_MAGNITUDE, band["magnitude_zero_point"], base.source_R_sersic_arcsec,
+                                    base.source_n_sersic),
+        background_rms=background_rms_cps(band["read_noise_e"], band["sky_brightness_mag_arcsec2"],
+                                          band["magnitude_zero_point"], band["pixel_scale_arcsec"],
+                                          band["exposure_time_s"], band["num_exposures"]),
+        exposure_time_log10_range_s=(math.log10(total_s), math.log10(total_s)),
+    )
+
+
+#: The defaults of :class:`LensSimulationConfig` are DeepLense Model I. The observation presets:
+#: ``hst-like`` has source amp 323.8 counts/s/arcsec², background σ 0.00592 counts/s, 5400 s;
+#: ``euclid-like`` amp 259.6, σ 0.01090, 2264 s (:func:`observed_with`).
 PRESETS: dict[str, LensSimulationConfig] = {
     "deeplense-model-i": LensSimulationConfig(),
     "test-iv": LensSimulationConfig(
-        # Fitted to the real Test IV images: see TEST_IV_CALIBRATION.
+        # Fitted to the real Test IV images: see this module's docstring.
         einstein_radius_arcsec=1.0,
         lens_e1=0.0,
         shear_gamma1=0.15,
@@ -376,6 +513,8 @@ PRESETS: dict[str, LensSimulationConfig] = {
         ),
     ),
     "deeplense-model-i-lens-light": LensSimulationConfig(lens_light=True),
+    "euclid-like": observed_with(EUCLID_VIS),
+    "hst-like": observed_with(HST_WFC3_F160W),
 }
 
 

@@ -3,8 +3,9 @@
 Model (DeepLense Model I, optionally with lens light):
 
 * lens mass: SIE (θ_E, e1, e2) + external shear (γ1, γ2), centred at the origin;
-* perturbers: ``"sub"``: CDM subhalos (point masses or NFW) with p(m) ∝ m^slope, radius
-  uniform in a range (uniform in r, not in area, as DeepLense does), angle uniform;
+* perturbers: ``"sub"``: CDM subhalos (point masses, NFW or truncated NFW) with p(m) ∝ m^slope, radius
+  uniform in a range (uniform in r, not in area, as DeepLense does), uniform per unit area in
+  it, or on the Einstein ring (``subhalo_placement``), angle uniform;
   ``"axion"``: a "vortex", equal point masses evenly spaced on a line through the centre;
   ``"no_sub"``: none;
 * light: elliptical Sérsic source, optional circular Sérsic lens light;
@@ -34,7 +35,12 @@ from typing import Any
 import numpy as np
 
 from equilens.errors import InputError
-from equilens.simulation.presets import LensSimulationConfig, einstein_radius_arcsec, nfw_lensing_arcsec
+from equilens.simulation.presets import (
+    LensSimulationConfig,
+    einstein_radius_arcsec,
+    nfw_lensing_arcsec,
+    tidal_radius_arcsec,
+)
 
 #: Class names, in the order used for seed derivation (never reorder: seeds would change).
 CLASSES = ("no_sub", "sub", "axion")
@@ -141,7 +147,13 @@ class LensRenderer:
             masses = sample_truncated_power_law(
                 rng, cfg.n_subhalos, cfg.subhalo_mass_slope, cfg.subhalo_mass_min_msun, cfg.subhalo_mass_max_msun
             )
-            radius = rng.uniform(*cfg.subhalo_radius_range_arcsec, size=cfg.n_subhalos)
+            if cfg.subhalo_placement == "ring":
+                radius = np.full(cfg.n_subhalos, cfg.einstein_radius_arcsec)
+            elif cfg.subhalo_placement == "annulus":
+                low, high = cfg.subhalo_radius_range_arcsec
+                radius = np.sqrt(rng.uniform(low**2, high**2, size=cfg.n_subhalos))  # uniform per unit area
+            else:
+                radius = rng.uniform(*cfg.subhalo_radius_range_arcsec, size=cfg.n_subhalos)
             phi = rng.uniform(0.0, 2 * math.pi, size=cfg.n_subhalos)
             xs, ys = radius * np.cos(phi), radius * np.sin(phi)
         elif class_name == "axion" and cfg.vortex_n_point_masses > 0:
@@ -203,19 +215,24 @@ class LensRenderer:
         """Lenstronomy profile name and per-perturber kwargs (arcsec) for ``params``.
 
         ``"POINT_MASS"`` (theta_E from the DeepLense mass–θ_E relation) for vortices and
-        point-mass subhalos, ``"NFW"`` (Rs, alpha_Rs) for NFW subhalos.
+        point-mass subhalos, ``"NFW"`` (Rs, alpha_Rs) for NFW subhalos, ``"TNFW"`` (Rs,
+        alpha_Rs, r_trunc: the tidal radius at the subhalo's distance from the lens centre) for
+        truncated ones.
         """
         cfg = self.config
         masses, xs, ys = params["perturber_mass_msun"], params["perturber_x_arcsec"], params["perturber_y_arcsec"]
-        if params["class"] == "sub" and cfg.subhalo_profile == "nfw":
+        if params["class"] == "sub" and cfg.subhalo_profile in ("nfw", "tnfw"):
             rs_arcsec, alpha_rs_arcsec = nfw_lensing_arcsec(
-                masses, cfg.subhalo_nfw_concentration, cfg.z_lens, cfg.z_source
+                masses, cfg.subhalo_concentration(masses), cfg.z_lens, cfg.z_source
             )
             kwargs = [
                 {"Rs": float(r), "alpha_Rs": float(a), "center_x": float(x), "center_y": float(y)}
                 for r, a, x, y in zip(rs_arcsec, alpha_rs_arcsec, xs, ys)
             ]
-            return "NFW", kwargs
+            if cfg.subhalo_profile == "nfw":
+                return "NFW", kwargs
+            truncation = tidal_radius_arcsec(masses, np.hypot(xs, ys), cfg.einstein_radius_arcsec, cfg.z_lens, cfg.z_source)
+            return "TNFW", [{**k, "r_trunc": float(t)} for k, t in zip(kwargs, truncation)]
         theta_e = einstein_radius_arcsec(masses, cfg.z_lens, cfg.z_source)
         kwargs = [
             {"theta_E": float(t), "center_x": float(x), "center_y": float(y)} for t, x, y in zip(theta_e, xs, ys)

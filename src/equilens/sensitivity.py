@@ -1,0 +1,224 @@
+"""``equilens sensitivity``: the lightest subhalo a trained model detects.
+
+For each subhalo mass bin, the model scores paired twins (:mod:`equilens.simulation.twins`):
+``n`` images without a subhalo and the same lenses, sources and noise with one subhalo whose
+mass is log-uniform in the bin. The AUC of "with" against "without", its bootstrap interval, the
+true-positive rates at 10% and 1% false-positive rate, and the mass at which the AUC reaches 0.9
+follow from the scores (:mod:`equilens.evaluation.sensitivity`).
+
+The observation, lens and source are those of a preset, by default the simulation the model
+was trained on (when its run's data folder holds a ``simulation.json``); the subhalo's profile,
+concentration and placement are options, stated in the report. The report folder holds:
+
+    sensitivity.json   every number, and the physics and seeds that produced them
+    sensitivity.png    AUC and true-positive rates against subhalo mass
+    scores.csv         one row per twin pair and bin: its seed, subhalo mass and position, and
+                       the scores without and with the subhalo
+
+Images are scored as rendered (float32, min–max normalised per image, as the ``.npy`` files of
+``equilens simulate``); a model trained on 8-bit files sees them unquantised here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from equilens.atomic import write_text_atomic
+from equilens.errors import InputError
+from equilens.evaluation.plots import plot_by_mass
+from equilens.evaluation.scoring import pick_device, score_images
+from equilens.evaluation.sensitivity import AUC_TARGET, FPR_LEVELS, bin_centres, check_mass_edges, sensitivity_curve
+from equilens.folders import new_folder
+from equilens.log import logger
+from equilens.models import for_inference
+from equilens.simulation.presets import LensSimulationConfig, get_preset
+from equilens.simulation.twins import (
+    DEFAULT_CONCENTRATION,
+    TWIN_SEED_KEY,
+    Twins,
+    one_subhalo,
+    render_twins,
+    subhalo_physics,
+    twin_seeds,
+)
+from equilens.training import CONFIG_NAME
+from equilens.weights import load_model, read_info, resolve_weights
+
+#: 0.5-dex bins from 10^7.5 to 10^10.5 M☉.
+DEFAULT_MASS_EDGES_MSUN = tuple(10 ** (7.5 + 0.5 * k) for k in range(7))
+
+
+def training_simulation(weights: Path, info: dict[str, Any]) -> tuple[LensSimulationConfig, Path] | None:
+    """(simulation config, its ``simulation.json``) of the data the model at ``weights`` was
+    trained on, when its training run is at hand and its data folder was simulated; else None."""
+    candidates = [Path(info["run"])] if info.get("run") else []
+    candidates.append(weights.parent)
+    for run in candidates:
+        if (run / CONFIG_NAME).is_file():
+            data = json.loads((run / CONFIG_NAME).read_text())["train"]["data"]
+            manifest = Path(data) / "simulation.json"
+            if manifest.is_file():
+                return LensSimulationConfig.from_dict(json.loads(manifest.read_text())["config"]), manifest
+            return None
+    return None
+
+
+def describe_subhalo(config: LensSimulationConfig) -> dict[str, str]:
+    """Profile, concentration relation and placement of ``config``'s subhalos, in words."""
+    if config.subhalo_profile == "point_mass":
+        profile = "point mass, Einstein radius from the DeepLense mass relation"
+        concentration = "none (point mass)"
+    else:
+        profile = "NFW of mass M200 (200 rho_crit(z_lens)), " + (
+            "untruncated (r200 spans arcsec: most of the mass lies far from the subhalo)" if config.subhalo_profile == "nfw"
+            else "truncated (Baltz et al. 2009, lenstronomy TNFW) at the tidal radius r_t = r (M200 / 2 M_SIS(<r))^(1/3) "
+                 "in the main lens taken as an isothermal sphere, r = the projected distance (maximal stripping)")
+        concentration = (f"Duffy et al. 2008 (full sample, NFW, 200c): c200 = 5.71 (M200 / 2e12 h^-1 Msun)^-0.084 "
+                         f"(1 + z)^-0.47 at z = z_lens = {config.z_lens:g}, h = 0.7"
+                         if config.subhalo_nfw_concentration_model == "duffy2008"
+                         else f"fixed c200 = {config.subhalo_nfw_concentration:g} for every mass")
+    if config.subhalo_placement == "ring":
+        placement = (f"ring: at radius theta_E = {config.einstein_radius_arcsec:g} arcsec from the lens centre (no "
+                     "jitter; the critical curve of the elliptical lens departs from this circle by a few %), "
+                     "angle uniform")
+    else:
+        low, high = config.subhalo_radius_range_arcsec
+        placement = f"annulus: uniform per unit area at radii {low:g}-{high:g} arcsec, angle uniform"
+    return {"profile": profile, "concentration": concentration, "placement": placement,
+            "mass": "log-uniform within each bin"}
+
+
+def sensitivity(
+    model_path: str | Path,
+    preset: str | None = None,
+    mass_edges_msun: Sequence[float] = DEFAULT_MASS_EDGES_MSUN,
+    n_per_bin: int = 200,
+    profile: str = "tnfw",
+    placement: str = "ring",
+    concentration: str | float = DEFAULT_CONCENTRATION,
+    seed: int = 0,
+    out: str | Path | None = None,
+    n_bootstrap: int = 1000,
+    batch_size: int = 256,
+    symmetrize: bool = False,
+    device: str = "auto",
+    compiled: bool = False,
+) -> tuple[Path, dict[str, Any]]:
+    """Measure a model's detection sensitivity per subhalo mass and write the report.
+
+    Args:
+        model_path: a training run folder or a ``.safetensors`` weights file.
+        preset: observation preset; default: the simulation the model was trained on.
+        mass_edges_msun: increasing subhalo mass bin edges in M☉.
+        n_per_bin: twin pairs per bin (the same lenses in every bin).
+        profile: ``tnfw`` (tidally truncated NFW), ``nfw`` or ``point``; placement: ``ring``
+            or ``annulus`` (the preset's subhalo radius range); concentration: ``duffy2008`` or
+            a fixed c200 (NFW only).
+        seed: seeds the twins (never those of a simulated dataset) and the bootstrap.
+        out: report folder; default: a new ``sensitivity*`` folder in the run (or here).
+        n_bootstrap, batch_size, symmetrize, device, compiled: as for ``equilens evaluate``.
+
+    Returns:
+        (report folder, the dict written to sensitivity.json).
+    """
+    edges = check_mass_edges(mass_edges_msun)
+    if not (isinstance(n_per_bin, int) and n_per_bin >= 2):
+        raise InputError(f"--per-mass {n_per_bin!r}: need at least 2 twin pairs per mass bin")
+    if not (isinstance(seed, int) and seed >= 0):
+        raise InputError(f"--seed {seed!r}: must be an integer >= 0")
+    weights = resolve_weights(model_path)
+    trained_on = None if preset else training_simulation(weights, read_info(weights))
+    if preset:
+        base = get_preset(preset)
+    elif trained_on:
+        base = trained_on[0]
+    else:
+        raise InputError(f"{weights}: its training data has no simulation.json to take the observation from: "
+                         "pass --preset (e.g. hst-like)")
+    physics = subhalo_physics(base, profile, placement, concentration)
+    # lenstronomy jit-compiles a few small functions with numba unless told not to: slower to
+    # start than it saves here (see equilens.simulation.cli).
+    os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+
+    model, info = load_model(weights, pick_device(device))
+    model = for_inference(model, compiled)
+    seeds = twin_seeds(seed, n_per_bin)
+    without = render_twins(physics, seeds, with_subhalo=False)
+    scores_without = _scores(model, without.images, batch_size, symmetrize)
+    twins, scores_with = [], []
+    for low, high in zip(edges[:-1], edges[1:]):
+        logger.info("sensitivity: %d twin pairs at %.3g-%.3g Msun", n_per_bin, low, high)
+        twins.append(render_twins(one_subhalo(physics, low, high), seeds, with_subhalo=True))
+        scores_with.append(_scores(model, twins[-1].images, batch_size, symmetrize))
+    curve = sensitivity_curve(scores_without, np.array(scores_with), edges, n_bootstrap, seed)
+
+    run_dir = weights.parent if (weights.parent / CONFIG_NAME).is_file() else None
+    out_dir = Path(out) if out else new_folder(run_dir or Path.cwd(), "sensitivity")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for row, centre in zip(curve["bins"], bin_centres(edges)):
+        nfw = physics.subhalo_profile in ("nfw", "tnfw")
+        row["nfw_concentration_at_centre"] = float(physics.subhalo_concentration(centre)) if nfw else None
+    report = {
+        "model": str(weights.resolve()),
+        "task": info.get("task", "classify"),
+        "score": "p(substructure) = 1 - p(no_sub)" if info.get("task", "classify") == "classify" else "anomaly score",
+        "symmetrized": symmetrize,
+        "observation": {"preset": preset, "trained_on": str(trained_on[1]) if trained_on else None,
+                        "simulation": one_subhalo(physics, edges[0], edges[-1]).to_dict()},
+        "subhalo": describe_subhalo(physics),
+        "twins": {"n_pairs_per_bin": n_per_bin, "seed": seed,
+                  "image_seeds": f"SeedSequence({seed}, spawn_key=({TWIN_SEED_KEY}, i)) for twin i; the same lenses, "
+                                 "sources, noise and subhalo positions in every bin"},
+        **curve,
+    }
+    write_text_atomic(out_dir / "sensitivity.json", json.dumps(report, indent=2) + "\n")
+    where = preset or f"trained-on {trained_on[1].parent.name}"
+    plot_by_mass(curve["bins"], out_dir / "sensitivity.png", f"{where}: one {physics.subhalo_profile} subhalo, "
+                 f"{placement}, {n_per_bin} twin pairs per bin", curve[f"mass_at_auc_{AUC_TARGET:g}_msun"], AUC_TARGET)
+    _write_scores(out_dir / "scores.csv", seeds, edges, scores_without, twins, scores_with)
+    return out_dir, report
+
+
+def _scores(model: torch.nn.Module, images: np.ndarray, batch_size: int, symmetrize: bool) -> np.ndarray:
+    return score_images(model, torch.from_numpy(images[:, None]), batch_size=batch_size, symmetrize=symmetrize)[0].numpy()
+
+
+def _write_scores(
+    path: Path, seeds: list[int], edges: np.ndarray, scores_without: np.ndarray, twins: list[Twins],
+    scores_with: list[np.ndarray],
+) -> None:
+    """One row per twin pair and bin (see the module docstring)."""
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    writer.writerow(["bin", "mass_low_msun", "mass_high_msun", "twin", "seed", "mass_msun", "x_arcsec", "y_arcsec",
+                     "score_without", "score_with"])
+    for b, (bin_twins, bin_scores) in enumerate(zip(twins, scores_with)):
+        for i, seed in enumerate(seeds):
+            writer.writerow([b, f"{edges[b]:.6g}", f"{edges[b + 1]:.6g}", i, seed, f"{bin_twins.mass_msun[i]:.6g}",
+                             f"{bin_twins.x_arcsec[i]:.6g}", f"{bin_twins.y_arcsec[i]:.6g}",
+                             f"{scores_without[i]:.6g}", f"{bin_scores[i]:.6g}"])
+    write_text_atomic(path, rows.getvalue())
+
+
+def print_summary(out_dir: Path, report: dict[str, Any]) -> None:
+    """The per-bin table and the mass at AUC 0.9, for the command line."""
+    key = f"mass_at_auc_{AUC_TARGET:g}"
+    tpr_keys = [f"tpr_at_fpr_{f:g}" for f in FPR_LEVELS]
+    print(f"{'mass bin (Msun)':<22}{'AUC':>8}{'95% CI':>16}" + "".join(f"{'TPR@' + k.split('_')[-1]:>11}" for k in tpr_keys))
+    for row in report["bins"]:
+        low, high = row["auc_ci95"]
+        print(f"{row['mass_low_msun']:>9.3g} - {row['mass_high_msun']:<9.3g} {row['auc']:>8.3f}{f'{low:.3f}-{high:.3f}':>16}"
+              + "".join(f"{row[k]:>11.3f}" for k in tpr_keys))
+    mass, (low, high) = report[f"{key}_msun"], report[f"{key}_range68_msun"]
+    shown = "none" if mass is None else f"{mass:.3g} Msun"
+    bounds = "-".join("beyond the bins" if v is None else f"{v:.3g}" for v in (low, high))
+    print(f"mass at AUC {AUC_TARGET:g}: {shown} (68% bootstrap range {bounds}; {report[f'{key}_note']})")
+    print(f"report: {out_dir} (sensitivity.json, sensitivity.png, scores.csv)")
