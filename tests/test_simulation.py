@@ -303,6 +303,12 @@ def test_cli_overrides_reach_the_config():
     assert config.exposure_time_log10_range_s == (3.0, 3.0) and config.source_centre_range_arcsec == (0.0, 0.0)
     assert config.psf_fwhm_arcsec == 0.1 and config.pixel_scale_arcsec == MODEL_I.pixel_scale_arcsec
     assert not config_from_args(parse(["out", "--n-per-class", "1", "--no-lens-light"])).lens_light
+    varied = config_from_args(parse(["out", "--n-per-class", "1", "--vary", "shear_gamma1", "0", "0.2",
+                                     "--vary", "lens_light_e1", "0", "0.1", "--source-centre-sampling", "radial",
+                                     "--peak-saturation", "1.2", "--lens-light-e1", "0.05"]))
+    assert varied.varied_settings == (("shear_gamma1", 0.0, 0.2), ("lens_light_e1", 0.0, 0.1))
+    assert (varied.source_centre_sampling, varied.peak_saturation, varied.lens_light_e1) == ("radial", 1.2, 0.05)
+    assert config_from_args(parse(["out", "--n-per-class", "1", "--vary", "none", "0", "0"])).varied_settings == ()
 
 
 @pytest.mark.parametrize(
@@ -316,6 +322,9 @@ def test_cli_overrides_reach_the_config():
         (["--subhalo-mass-range-msun", "1e9", "1e8"], "subhalo_mass_max_msun"),
         (["--subhalo-profile", "sis"], "subhalo_profile"),
         (["--lens-e1", "0.8", "--lens-e2", "0.8"], "lens_e1"),
+        (["--vary", "num_pix", "10", "20"], "cannot vary per image"),
+        (["--vary", "shear_gamma1", "low", "0.2"], "LOW and HIGH must be numbers"),
+        (["--source-centre-sampling", "disc"], "source_centre_sampling"),
     ],
 )
 def test_bad_options_raise_input_error(tmp_path, argv, message):

@@ -34,10 +34,16 @@ _PHYSICAL_OPTIONS: list[tuple[str, str | tuple[str, str], type, int | None, str]
     ("--source-e1", "source_e1", float, None, "source ellipticity e1"),
     ("--source-e2", "source_e2", float, None, "source ellipticity e2"),
     ("--source-centre-range-arcsec", "source_centre_range_arcsec", float, 2,
-     "source centre x and y each uniform in [LOW, HIGH] arcsec (0 0 = centred)"),
+     "square: source centre x and y each uniform in [LOW, HIGH] arcsec (0 0 = centred); radial: its distance"),
+    ("--source-centre-sampling", "source_centre_sampling", str, None,
+     "square (x and y uniform) or radial (distance uniform in the range, direction uniform)"),
     ("--lens-light-amp", "lens_light_amp", float, None, "lens-light Sersic amplitude (counts/s at R_sersic)"),
     ("--lens-light-r-sersic-arcsec", "lens_light_R_sersic_arcsec", float, None, "lens-light Sersic radius in arcsec"),
     ("--lens-light-n-sersic", "lens_light_n_sersic", float, None, "lens-light Sersic index"),
+    ("--lens-light-e1", "lens_light_e1", float, None, "lens-light ellipticity e1"),
+    ("--lens-light-e2", "lens_light_e2", float, None, "lens-light ellipticity e2"),
+    ("--peak-saturation", "peak_saturation", float, None,
+     "multiply the normalised image by X >= 1 and clip at 1 (saturated cores, as in the Test IV files)"),
     ("--n-subhalos", "n_subhalos", int, None, "number of CDM subhalos per 'sub' image"),
     ("--subhalo-mass-range-msun", ("subhalo_mass_min_msun", "subhalo_mass_max_msun"), float, 2,
      "subhalo masses in solar masses, on [LOW, HIGH]"),
@@ -63,7 +69,7 @@ _PHYSICAL_OPTIONS: list[tuple[str, str | tuple[str, str], type, int | None, str]
 _SWITCHES: list[tuple[str, str, str]] = [
     ("--random-orientation", "random_orientation",
      "rotate lens ellipticity, shear and source by a random angle per image (physics, not pixels)"),
-    ("--lens-light", "lens_light", "add a circular Sersic lens light at the centre"),
+    ("--lens-light", "lens_light", "add an elliptical Sersic lens light at the centre"),
     ("--noise", "noise", "add background and shot noise"),
 ]
 
@@ -96,6 +102,9 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         physics.add_argument(option, dest=dest, type=kind, nargs=nargs, metavar=metavar, default=None, help=help_text)
     for option, field, help_text in _SWITCHES:
         physics.add_argument(option, dest=field, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+    physics.add_argument("--vary", nargs=3, action="append", metavar=("NAME", "LOW", "HIGH"), default=None,
+                         help="draw setting NAME (e.g. shear_gamma1) per image uniformly in [LOW, HIGH]; repeatable; "
+                         "replaces the preset's per-image scatter (--vary none: no scatter)")
 
 
 def _parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -122,7 +131,17 @@ def config_from_args(args: argparse.Namespace) -> LensSimulationConfig:
     for _, field, _ in _SWITCHES:
         if getattr(args, field) is not None:
             overrides[field] = getattr(args, field)
+    if args.vary is not None:
+        overrides["varied_settings"] = tuple(_varied_setting(entry) for entry in args.vary if entry[0] != "none")
     return get_preset(args.preset).replace(**overrides)
+
+
+def _varied_setting(entry: list[str]) -> tuple[str, float, float]:
+    name, low, high = entry
+    try:
+        return name, float(low), float(high)
+    except ValueError:
+        raise InputError(f"--vary {name} {low} {high}: LOW and HIGH must be numbers") from None
 
 
 def run_simulate(args: argparse.Namespace) -> int:
