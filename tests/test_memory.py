@@ -26,8 +26,14 @@ def test_steps_stop_page_faulting_once_the_heap_holds_their_memory():
         pytest.skip("the C library is not glibc")
     for _ in range(20):  # the heap grows to the steps' peak, then stays
         _step()
-    before = _page_faults()
-    for _ in range(3):
-        _step()
+
+    def faults_of_three_steps() -> int:
+        before = _page_faults()
+        for _ in range(3):
+            _step()
+        return _page_faults() - before
+
     # Returned to the kernel on every free (glibc's default), each step faults in ~37,000 pages.
-    assert _page_faults() - before < 1000
+    # The quietest of a few windows: the kernel may reclaim idle pages under memory pressure
+    # (seen once in a full-suite run on a loaded machine), which is not the allocator's doing.
+    assert min(faults_of_three_steps() for _ in range(5)) < 1000
