@@ -163,8 +163,8 @@ def sensitivity(
     run_dir = weights.parent if (weights.parent / CONFIG_NAME).is_file() else None
     out_dir = Path(out) if out else new_folder(run_dir or Path.cwd(), "sensitivity")
     out_dir.mkdir(parents=True, exist_ok=True)
+    nfw = physics.subhalo_profile in ("nfw", "tnfw")
     for row, centre in zip(curve["bins"], bin_centres(edges)):
-        nfw = physics.subhalo_profile in ("nfw", "tnfw")
         row["nfw_concentration_at_centre"] = float(physics.subhalo_concentration(centre)) if nfw else None
     report = {
         "model": str(weights.resolve()),
