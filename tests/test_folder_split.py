@@ -63,6 +63,36 @@ def test_split_is_deterministic_disjoint_stratified_and_complete():
     assert np.bincount(labels[a["test"]]).tolist() == [10, 6, 4]
 
 
+def test_grouped_split_keeps_twins_together_and_ungrouped_split_is_unchanged():
+    labels = np.repeat([0, 1], 50)
+    fractions = {"train": 0.8, "val": 0.1, "test": 0.1}
+    twins = np.tile(np.arange(50), 2)  # image k of each class is twin k
+    parts = stratified_split(labels, fractions, seed=3, groups=twins)
+    for index in parts.values():
+        assert sorted(twins[index][labels[index] == 0]) == sorted(twins[index][labels[index] == 1])
+    assert sorted(np.concatenate(list(parts.values()))) == list(range(100))
+    with pytest.raises(InputError, match="two images of one class"):
+        stratified_split(labels, fractions, seed=3, groups=np.zeros(100))
+
+
+def test_paired_simulated_folder_splits_by_twin(tmp_path):
+    import json
+
+    from equilens.config import TrainConfig
+    from equilens.training import split_dataset
+
+    root = _write(tmp_path, {"no_sub": 40, "sub": 40})
+    config = TrainConfig(data=str(root), seed=1)
+    unpaired = split_dataset(scan_lens_folder(root), None, config)
+    (root / "simulation.json").write_text(json.dumps({"paired": True}))
+    paired = split_dataset(scan_lens_folder(root), None, config)
+    for part in paired.values():
+        no_sub = {f.stem for f, y in zip(part.files, part.labels) if y == 0}
+        assert no_sub == {f.stem for f, y in zip(part.files, part.labels) if y == 1}
+    assert any({f.stem for f, y in zip(part.files, part.labels) if y == 0}
+               != {f.stem for f, y in zip(part.files, part.labels) if y == 1} for part in unpaired.values())
+
+
 def test_split_needs_enough_images_per_class():
     with pytest.raises(InputError, match="class 1 has 2 image"):
         stratified_split(np.array([0, 0, 0, 1, 1]), {"train": 0.8, "val": 0.1, "test": 0.1}, seed=0)

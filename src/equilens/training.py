@@ -135,18 +135,30 @@ def read_run_config(run_dir: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def twin_ids(data: LensFolder) -> np.ndarray | None:
+    """File stems of a paired simulated folder (``equilens simulate --paired``: image k of every
+    class shows the same lens), which the split keeps together, or None for any other folder.
+    A twin on each side of the split would let a model that memorises lenses score its twin
+    by the training label (validation AUC below 0.5 was measured so)."""
+    manifest = data.root / "simulation.json"
+    if not (manifest.is_file() and json.loads(manifest.read_text()).get("paired")):
+        return None
+    return np.array([f.stem for f in data.files])
+
+
 def split_dataset(data: LensFolder, test: LensFolder | None, config: TrainConfig) -> dict[str, LensFolder]:
     """Seeded stratified split of ``data`` (train/val, plus test unless ``test`` is given).
 
-    For the anomaly task only ``no_sub`` images go to training; the other classes are shared
-    between validation and test in the same proportion.
+    Twins of a paired simulated folder go to the same part (:func:`twin_ids`). For the anomaly
+    task only ``no_sub`` images go to training; the other classes are shared between
+    validation and test in the same proportion.
     """
     fractions = {"val": config.val_fraction}
     if test is None:
         fractions["test"] = config.test_fraction
     fractions = {"train": 1.0 - sum(fractions.values()), **fractions}
     if config.task != "anomaly":
-        parts = stratified_split(data.labels, fractions, config.seed)
+        parts = stratified_split(data.labels, fractions, config.seed, groups=twin_ids(data))
     else:
         negative = np.flatnonzero(data.labels == 0)
         positive = np.flatnonzero(data.labels > 0)

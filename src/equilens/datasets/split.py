@@ -13,7 +13,7 @@ SPLIT_NAMES = ("train", "val", "test")
 
 
 def stratified_split(
-    labels: np.ndarray, fractions: dict[str, float], seed: int
+    labels: np.ndarray, fractions: dict[str, float], seed: int, groups: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
     """Split indices ``0..len(labels)-1`` into named parts, class by class.
 
@@ -22,6 +22,10 @@ def stratified_split(
         fractions: part name -> fraction of each class, e.g. ``{"train": .8, "val": .1, "test": .1}``;
             fractions must sum to 1. Each part gets at least one image of every class.
         seed: the split depends only on ``seed`` and ``labels`` (not on file-system order).
+        groups: optional (N,) ids of images that must share a part, at most one per class per
+            id (paired twins: the same lens with and without substructure). Every class is
+            ordered by one shuffle of the ids, so when the classes hold the same ids each id's
+            images land in one part. Without it, each class is shuffled on its own.
 
     Returns:
         part name -> sorted (M,) index array; the parts are disjoint and cover all indices.
@@ -32,8 +36,18 @@ def stratified_split(
     rng = np.random.default_rng(seed)
     names = list(fractions)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    if groups is not None:
+        groups = np.asarray(groups)
+        if len(groups) != len(labels):
+            raise InputError(f"split groups: {len(groups)} ids for {len(labels)} images")
+        ids, group_index = np.unique(groups, return_inverse=True)
+        if len(np.unique(labels.astype(np.int64) * len(ids) + group_index)) != len(labels):
+            raise InputError("split groups: an id holds two images of one class")
+        rank = np.empty(len(ids), dtype=np.int64)
+        rank[rng.permutation(len(ids))] = np.arange(len(ids))
     for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
+        members = np.flatnonzero(labels == label)
+        members = members[np.argsort(rank[group_index[members]])] if groups is not None else rng.permutation(members)
         if len(members) < len(names):
             raise InputError(
                 f"class {int(label)} has {len(members)} image(s); a {'/'.join(names)} split needs at least {len(names)}"
