@@ -2,9 +2,10 @@
 
 Every physical quantity is one field of :class:`LensSimulationConfig` with its unit in the
 name (``_arcsec``, ``_msun``, ``_s``); dimensionless quantities (ellipticities, shear, Sérsic
-index, redshifts, mass-function slope) carry none. Fluxes are in lenstronomy's units
-(counts per second per pixel), so ``background_rms`` and exposure times are in the same units
-as the Sérsic amplitudes.
+index, redshifts, mass-function slope) carry none. Fluxes are in lenstronomy's units: Sérsic
+amplitudes are surface brightness at R_sersic in counts per second per arcsec², which
+lenstronomy turns into counts per second per pixel; ``background_rms`` is counts per second per
+pixel, and exposure times are in seconds.
 
 Presets reproduce the DeepLense simulations (see ``/work/shared/DOMAIN.md``):
 
