@@ -1,8 +1,9 @@
 """The lightest subhalo each model detects: the default equivariant model against the plain CNN,
 trained for the same wall-clock budget on single-subhalo images.
 
-    python benchmarks/sensitivity.py [--presets deeplense-model-i hst-like] [--budget-min 8]
+    python benchmarks/sensitivity.py [--presets deeplense-model-i hst-like] [--budget-min 10]
                                      [--n-per-class 3000] [--per-mass 200] [--work DIR]
+                                     [--init-weights MODEL=RUN ...]
 
 For each preset, simulates (once; reused from ``--work``) a paired training set
 (``equilens simulate --paired``): image k of ``no_sub`` and of ``sub`` share lens, source and
@@ -16,6 +17,10 @@ and prints the curves side by side, the mass at AUC 0.9 of each, and the true-po
 10% false-positive rate for 10^9-10^9.5 Msun (Tsang et al. 2024: 71%). Also prints each run's
 epochs, training images/s and the machine's load average over the run (the CPU may be shared).
 Writes ``results.json`` in ``--work``.
+
+``--init-weights steerable=RUN cnn=RUN`` starts each model from an earlier run of its own kind
+(e.g. this benchmark's point-mass runs, then ``--profile tnfw``): a curriculum, since a model
+trained from scratch on smooth truncated-NFW perturbations may never leave chance in its budget.
 """
 
 from __future__ import annotations
@@ -48,8 +53,9 @@ def simulate_training_set(preset: str, args) -> Path:
 
 
 def run_one(name: str, options: dict[str, Any], data: Path, args) -> dict[str, Any]:
+    init = {"init_weights": args.init_weights[name]} if name in args.init_weights else {}
     config = TrainConfig(data=str(data), seed=args.seed, epochs=100_000,
-                         max_time=time.strftime("00:%H:%M:%S", time.gmtime(args.budget_min * 60)), **options)
+                         max_time=time.strftime("00:%H:%M:%S", time.gmtime(args.budget_min * 60)), **options, **init)
     for key, value in args.set:
         setattr(config, key, json.loads(value))
     load_before = os.getloadavg()
@@ -65,7 +71,8 @@ def run_one(name: str, options: dict[str, Any], data: Path, args) -> dict[str, A
     tsang = next(b for b in report["bins"]
                  if math.isclose(b["mass_low_msun"], TSANG_BIN_MSUN[0]) and math.isclose(b["mass_high_msun"], TSANG_BIN_MSUN[1]))
     return {
-        "model": name, "preset": data.name, "run": str(run), "budget_min": args.budget_min, "train_s": seconds,
+        "model": name, "preset": data.name, "run": str(run), "init_weights": init.get("init_weights"),
+        "budget_min": args.budget_min, "train_s": seconds,
         "epochs": epochs, "n_train": n_train, "train_img_s": epochs * n_train / seconds,
         # The 5-minute load average at the end of the run: how busy the CPU was while it trained.
         "load_5min_end": load_after[1], "load_at_start": list(load_before), "cpus": os.cpu_count(),
@@ -95,6 +102,7 @@ def print_comparison(preset: str, results: list[dict[str, Any]]) -> None:
         ("  95% CI", lambda r: "{0[0]:.3f}-{0[1]:.3f}".format(r["tpr_at_fpr_0.1_1e9_1e9.5_ci95"])),
         ("held-out AUC (train masses)", lambda r: f"{r['held_out_auc']:.4f}"),
         ("budget min / epochs", lambda r: f"{r['budget_min']:g} / {r['epochs']}"),
+        ("started from", lambda r: "earlier run" if r.get("init_weights") else "scratch"),
         ("training img/s", lambda r: f"{r['train_img_s']:.0f}"),
         ("load (5-min avg at end)", lambda r: f"{r['load_5min_end']:.1f} on {r['cpus']} CPUs"),
         ("max |dp| under 90-degree turns", lambda r: f"{r['rot90_max_abs_change']:.1e}"),
@@ -102,7 +110,7 @@ def print_comparison(preset: str, results: list[dict[str, Any]]) -> None:
     for label, cell in lines:
         print(f"{label:<32}" + "".join(f"{cell(r):>24}" for r in results))
     for r in results:
-        print(f"{r['model']} run: {r['run']}")
+        print(f"{r['model']} run: {r['run']}" + (f" (started from {r['init_weights']})" if r.get("init_weights") else ""))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -118,10 +126,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-mass", type=int, default=200, help="sensitivity twin pairs per mass bin (default 200)")
     parser.add_argument("--set", type=lambda s: tuple(s.split("=", 1)), action="append", default=[], metavar="KEY=JSON",
                         help="override a TrainConfig field for both models, e.g. rotate=false")
+    parser.add_argument("--init-weights", type=lambda s: tuple(s.split("=", 1)), action="append", default=[],
+                        metavar="MODEL=RUN", help="start MODEL (steerable, cnn) from the weights of RUN (a run folder)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1, help="simulation processes")
     parser.add_argument("--work", type=Path, default=Path("bench-sensitivity"), help="data, runs and results (reused)")
     args = parser.parse_args(argv)
+    args.init_weights = dict(args.init_weights)
+    if set(args.init_weights) - set(MODELS):
+        parser.error(f"--init-weights: models are {', '.join(MODELS)}")
     os.environ.setdefault("NUMBA_DISABLE_JIT", "1")  # lenstronomy's numba start-up costs more than it saves here
     results: dict[str, list[dict[str, Any]]] = {}
     for preset in args.presets:
