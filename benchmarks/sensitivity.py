@@ -53,9 +53,8 @@ def simulate_training_set(preset: str, args) -> Path:
 
 
 def run_one(name: str, options: dict[str, Any], data: Path, args) -> dict[str, Any]:
-    init = {"init_weights": args.init_weights[name]} if name in args.init_weights else {}
-    config = TrainConfig(data=str(data), seed=args.seed, epochs=100_000,
-                         max_time=time.strftime("00:%H:%M:%S", time.gmtime(args.budget_min * 60)), **options, **init)
+    config = TrainConfig(data=str(data), seed=args.seed, epochs=100_000, init_weights=args.init_weights.get(name),
+                         max_time=time.strftime("00:%H:%M:%S", time.gmtime(args.budget_min * 60)), **options)
     for key, value in args.set:
         setattr(config, key, json.loads(value))
     load_before = os.getloadavg()
@@ -71,7 +70,7 @@ def run_one(name: str, options: dict[str, Any], data: Path, args) -> dict[str, A
     tsang = next(b for b in report["bins"]
                  if math.isclose(b["mass_low_msun"], TSANG_BIN_MSUN[0]) and math.isclose(b["mass_high_msun"], TSANG_BIN_MSUN[1]))
     return {
-        "model": name, "preset": data.name, "run": str(run), "init_weights": init.get("init_weights"),
+        "model": name, "preset": data.name, "run": str(run), "init_weights": config.init_weights,
         "budget_min": args.budget_min, "train_s": seconds,
         "epochs": epochs, "n_train": n_train, "train_img_s": epochs * n_train / seconds,
         # The 5-minute load average at the end of the run: how busy the CPU was while it trained.

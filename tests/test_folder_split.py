@@ -86,11 +86,12 @@ def test_paired_simulated_folder_splits_by_twin(tmp_path):
     unpaired = split_dataset(scan_lens_folder(root), None, config)
     (root / "simulation.json").write_text(json.dumps({"paired": True}))
     paired = split_dataset(scan_lens_folder(root), None, config)
-    for part in paired.values():
-        no_sub = {f.stem for f, y in zip(part.files, part.labels) if y == 0}
-        assert no_sub == {f.stem for f, y in zip(part.files, part.labels) if y == 1}
-    assert any({f.stem for f, y in zip(part.files, part.labels) if y == 0}
-               != {f.stem for f, y in zip(part.files, part.labels) if y == 1} for part in unpaired.values())
+
+    def stems(part, label):
+        return {f.stem for f, y in zip(part.files, part.labels) if y == label}
+
+    assert all(stems(part, 0) == stems(part, 1) for part in paired.values())
+    assert any(stems(part, 0) != stems(part, 1) for part in unpaired.values())
 
 
 def test_split_needs_enough_images_per_class():
