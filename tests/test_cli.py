@@ -119,16 +119,16 @@ def test_quickstart_end_to_end_small(tmp_path, capsys):
     "args, expected",
     [
         ([], {"task": "classify", "recipe": "equilens", "lr": 2e-3, "lr_schedule": "cosine", "max_time": "00:00:09:00",
-              "epochs": 1000, "select": "last", "batch_size": 64, "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]}),
+              "epochs": 1000, "select": "last", "batch_size": 64, "min_batches_per_epoch": 6, "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]}),
         (["--recipe", "deeplense"], {"lr": 1e-4, "lr_schedule": "step", "select": "best", "lr_step_epochs": 5, "lr_gamma": 0.7,
-                                     "epochs": 10, "max_time": None, "batch_size": 64}),
+                                     "epochs": 10, "max_time": None, "batch_size": 64, "min_batches_per_epoch": 0}),
         (["--recipe", "deeplense", "--epochs", "3", "--max-time", "00:00:01:00"], {"lr": 1e-4, "epochs": 3,
                                                                                   "max_time": "00:00:01:00"}),
         (["--max-time", "none"], {"max_time": None, "lr_schedule": "cosine"}),
         (["--task", "anomaly"], {"lr": 3e-3, "batch_size": 32, "crop_fraction": None, "rotate": False, "brightness": None}),
         (["--task", "anomaly", "--lr", "1e-3", "--crop-fraction", "0.8", "--rotate"], {"lr": 1e-3, "crop_fraction": 0.8, "rotate": True}),
-        (["--no-crop", "--no-rotate", "--no-brightness", "--batch-size", "8"],
-         {"crop_fraction": None, "rotate": False, "brightness": None, "batch_size": 8}),
+        (["--no-crop", "--no-rotate", "--no-brightness", "--batch-size", "8", "--min-batches-per-epoch", "0"],
+         {"crop_fraction": None, "rotate": False, "brightness": None, "batch_size": 8, "min_batches_per_epoch": 0}),
     ],
 )
 def test_train_options_take_recipe_and_task_defaults_unless_given(args, expected):

@@ -41,6 +41,18 @@ def test_runs_saved_before_recipes_keep_their_best_epoch():
     assert TrainConfig.from_dict(TrainConfig(data="x").to_dict()).select == "last"
 
 
+def test_small_training_sets_get_smaller_batches(toy_data, tmp_path):
+    config = TrainConfig(data="x")
+    assert (config.batch_size, config.min_batches_per_epoch) == (64, 6)
+    assert [config.batch_size_for(n) for n in (1, 90, 180, 383, 384, 8000)] == [1, 15, 30, 64, 64, 64]
+    assert TrainConfig(data="x", min_batches_per_epoch=0).batch_size_for(90) == 64
+    assert TrainConfig(data="x", recipe="deeplense").batch_size_for(90) == 64
+    assert TrainConfig(data="x", task="anomaly").batch_size_for(90) == 32
+    # The run's saved config holds the batch size it trained with: 192 training images / 6.
+    run = train(TrainConfig(data=str(toy_data), input_size=17, epochs=1, widths=[2, 2], accelerator="cpu"), runs_dir=tmp_path)
+    assert read_run_config(run)["train"]["batch_size"] == 32
+
+
 def test_select_best_exports_the_best_checkpoint(toy_data, tmp_path):
     run = train(TrainConfig(data=str(toy_data), input_size=17, epochs=2, widths=[2, 2], select="best",
                             accelerator="cpu"), runs_dir=tmp_path)

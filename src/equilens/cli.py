@@ -48,6 +48,9 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         f"StepLR(5, 0.7), 10 epochs); an option given explicitly wins (default {defaults.recipe})")
     parser.add_argument("--epochs", type=int, default=None, help=f"training epochs at most ({_task_defaults('epochs')})")
     parser.add_argument("--batch-size", type=int, default=argparse.SUPPRESS, help=f"images per batch ({_task_defaults('batch_size')})")
+    parser.add_argument("--min-batches-per-epoch", type=int, default=argparse.SUPPRESS, metavar="N",
+                        help="a small training set gets batches of ceil(images / N), so an epoch holds N steps; "
+                        f"0: never smaller than --batch-size ({_task_defaults('min_batches_per_epoch')})")
     parser.add_argument("--lr", type=float, default=argparse.SUPPRESS, help=f"Adam learning rate ({_task_defaults('lr')})")
     parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=argparse.SUPPRESS,
                         help="step: StepLR (below); cosine: decay to zero over --epochs or --max-time, whichever "

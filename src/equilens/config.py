@@ -4,6 +4,7 @@ Nothing here imports torch, escnn or lenstronomy: the command line builds its op
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -38,21 +39,24 @@ UNSET: Any = type("RecipeDefault", (), {"__repr__": lambda self: "<recipe defaul
 #: rate of zero, since choosing by validation AUC overfits a small validation split (measured:
 #: with 50 images per class, the best of 10 validation images was epoch 0's model, held-out
 #: AUC 0.49); ``best`` (highest validation AUC) with the DeepLense step schedule.
+#: ``min_batches_per_epoch`` shrinks the batch of a small training set so that an epoch still
+#: holds that many optimiser steps (measured: with 45 images per class, batch 16 instead of 64
+#: lifted the validation AUC from 0.951 to 0.971); sets of 384 images or more keep batch 64.
 #:
 #: The autoencoder learns what normal lenses look like: shifts, rotations and brightness
 #: changes would only widen that (see equilens.models.autoencoder).
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "equilens": {
         "classify": {"epochs": 1000, "max_time": "00:00:09:00", "lr": 2e-3, "lr_schedule": "cosine", "weight_decay": 0.0, "select": "last",
-                     "batch_size": 64, "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]},
+                     "batch_size": 64, "min_batches_per_epoch": 6, "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]},
         "anomaly": {"epochs": 1000, "max_time": "00:00:09:00", "lr": 3e-3, "lr_schedule": "cosine", "weight_decay": 0.0, "select": "last",
-                    "batch_size": 32, "crop_fraction": None, "rotate": False, "brightness": None},
+                    "batch_size": 32, "min_batches_per_epoch": 0, "crop_fraction": None, "rotate": False, "brightness": None},
     },
     "deeplense": {
         "classify": {"epochs": 10, "max_time": None, "lr": 1e-4, "lr_schedule": "step", "weight_decay": 0.0, "select": "best",
-                     "batch_size": 64, "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]},
+                     "batch_size": 64, "min_batches_per_epoch": 0, "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]},
         "anomaly": {"epochs": 10, "max_time": None, "lr": 3e-3, "lr_schedule": "step", "weight_decay": 0.0, "select": "best",
-                    "batch_size": 32, "crop_fraction": None, "rotate": False, "brightness": None},
+                    "batch_size": 32, "min_batches_per_epoch": 0, "crop_fraction": None, "rotate": False, "brightness": None},
     },
 }
 DEFAULT_RECIPE = "equilens"
@@ -93,7 +97,7 @@ def default_widths(architecture: str, group: str) -> list[int]:
 class TrainConfig:
     """Everything a training run depends on; every field is a CLI flag of ``equilens train``.
 
-    ``epochs``, ``max_time``, ``lr``, ``lr_schedule``, ``batch_size``, ``crop_fraction``,
+    ``epochs``, ``max_time``, ``lr``, ``lr_schedule``, ``batch_size``, ``min_batches_per_epoch``, ``crop_fraction``,
     ``rotate`` and ``brightness`` default per recipe and task (:data:`RECIPES`); a value given
     explicitly always wins.
 
@@ -112,6 +116,9 @@ class TrainConfig:
         recipe: which defaults fill the fields left unset: ``equilens`` (chosen on real Test IV
             images) or ``deeplense`` (the DeepLense write-up's, to reproduce published numbers).
         epochs, batch_size, lr: Adam's epochs, images per batch and learning rate.
+        min_batches_per_epoch: a training set smaller than ``batch_size`` x this many images
+            trains with batches of ceil(training images / this) instead (0: never smaller);
+            the run's saved config holds the batch size it used.
         weight_decay: AdamW's decoupled weight decay (0: plain Adam).
         lr_schedule, lr_step_epochs, lr_gamma: ``step`` (StepLR: lr x gamma every
             lr_step_epochs epochs) or ``cosine`` (to zero over --max-time, else over --epochs).
@@ -140,6 +147,7 @@ class TrainConfig:
     recipe: str = DEFAULT_RECIPE
     epochs: int = UNSET
     batch_size: int = UNSET
+    min_batches_per_epoch: int = UNSET
     lr: float = UNSET
     weight_decay: float = UNSET
     lr_schedule: str = UNSET
@@ -177,6 +185,7 @@ class TrainConfig:
             (self.pooled_blocks >= 0, f"--pooled-blocks {self.pooled_blocks}: must be at least 0"),
             (self.epochs >= 1, f"--epochs {self.epochs}: must be at least 1"),
             (self.batch_size >= 1, f"--batch-size {self.batch_size}: must be at least 1"),
+            (self.min_batches_per_epoch >= 0, f"--min-batches-per-epoch {self.min_batches_per_epoch}: must be at least 0"),
             (self.lr > 0, f"--lr {self.lr}: must be positive"),
             (self.weight_decay >= 0, f"--weight-decay {self.weight_decay}: must be at least 0"),
             (self.lr_schedule in LR_SCHEDULES, f"--lr-schedule {self.lr_schedule!r}: choose one of {list(LR_SCHEDULES)}"),
@@ -219,6 +228,12 @@ class TrainConfig:
     def augment_config(self) -> dict[str, Any]:
         return {"crop_fraction": self.crop_fraction, "rotate": self.rotate,
                 "brightness": tuple(self.brightness) if self.brightness else None}
+
+    def batch_size_for(self, n_train: int) -> int:
+        """Images per batch for a training set of ``n_train`` images (see ``min_batches_per_epoch``)."""
+        if self.min_batches_per_epoch == 0:
+            return self.batch_size
+        return max(1, min(self.batch_size, math.ceil(n_train / self.min_batches_per_epoch)))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

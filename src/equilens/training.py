@@ -62,6 +62,7 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
     test = scan_lens_folder(config.test_data, classes=data.classes) if config.test_data else None
     splits = split_dataset(data, test, config)
     check_split_files(splits)
+    config.batch_size = config.batch_size_for(len(splits["train"].files))
     model = config.model_config(len(data.classes))
     if config.init_weights:
         config.init_weights = str(initial_weights(config.init_weights).resolve())
