@@ -40,8 +40,8 @@ UNSET: Any = type("RecipeDefault", (), {"__repr__": lambda self: "<recipe defaul
 #: with 50 images per class, the best of 10 validation images was epoch 0's model, held-out
 #: AUC 0.49); ``best`` (highest validation AUC) with the DeepLense step schedule.
 #: ``min_batches_per_epoch`` shrinks the batch of a small training set so that an epoch still
-#: holds that many optimiser steps (measured: with 45 images per class, batch 16 instead of 64
-#: lifted the validation AUC from 0.951 to 0.971); sets of 384 images or more keep batch 64.
+#: holds that many optimiser steps; sets of 384 images or more keep batch 64. Chosen with
+#: ``benchmarks/real_test_iv.py small-data --holdout val`` at 50 and 100 images per class (README).
 #:
 #: The autoencoder learns what normal lenses look like: shifts, rotations and brightness
 #: changes would only widen that (see equilens.models.autoencoder).
