@@ -97,9 +97,9 @@ def default_widths(architecture: str, group: str) -> list[int]:
 class TrainConfig:
     """Everything a training run depends on; every field is a CLI flag of ``equilens train``.
 
-    ``epochs``, ``max_time``, ``lr``, ``lr_schedule``, ``batch_size``, ``min_batches_per_epoch``, ``crop_fraction``,
-    ``rotate`` and ``brightness`` default per recipe and task (:data:`RECIPES`); a value given
-    explicitly always wins.
+    ``epochs``, ``max_time``, ``lr``, ``lr_schedule``, ``batch_size``, ``min_batches_per_epoch``,
+    ``crop_fraction``, ``rotate`` and ``brightness`` default per recipe and task
+    (:data:`RECIPES`); a value given explicitly always wins.
 
     Attributes:
         data: dataset folder (``no_sub/`` plus positive class folders).
