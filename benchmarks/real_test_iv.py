@@ -101,17 +101,18 @@ def holdout_result(name: str, run: Path, seconds: float, seed: int, held_dir: Pa
     out = run / ("eval-holdout" if held_dir is None else f"eval-{held_dir.name}")
     _, metrics = evaluate(run, data=held_dir, out=out, n_bootstrap=1000)
     binary = metrics["substructure_vs_none"]
-    train_dir = Path(read_run_config(run)["train"]["data"])
+    config = TrainConfig.from_dict(read_run_config(run)["train"])
+    passes = len(epochs) * config.passes_per_epoch(n_train)
     return {
-        "model": name, "train_set": train_dir.name, "seed": seed, "run": str(run),
-        "n_train": n_train, "epochs": len(epochs), "train_s": seconds, "train_img_s": len(epochs) * n_train / seconds,
+        "model": name, "train_set": Path(config.data).name, "seed": seed, "run": str(run),
+        "n_train": n_train, "epochs": len(epochs), "passes": passes, "train_s": seconds, "train_img_s": passes * n_train / seconds,
         "auc": binary["auc"], "auc_ci95": binary["auc_ci95"], "accuracy": binary["accuracy"],
         **metrics.get("invariance", {}),
     }
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
-    print(f"{'model':<14}{'train set':<16}{'seed':>5}{'AUC':>8}{'95% CI':>16}{'acc':>7}{'epochs':>7}"
+    print(f"{'model':<14}{'train set':<16}{'seed':>5}{'AUC':>8}{'95% CI':>16}{'acc':>7}{'epochs':>7}{'passes':>7}"
           f"{'train s':>9}{'img/s':>7}{'max|dp| 90/flip':>18}{'med|dp| 45':>11}")
     for r in results:
         low, high = r["auc_ci95"]
@@ -119,7 +120,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
                       if "rot90_max_abs_change" in r else "-")
         rot45 = f"{r['rot45_median_abs_change']:.4f}" if "rot45_median_abs_change" in r else "-"
         print(f"{r['model']:<14}{r['train_set']:<16}{r['seed']:>5}{r['auc']:>8.4f}{f'{low:.4f}-{high:.4f}':>16}"
-              f"{r['accuracy']:>7.3f}{r['epochs']:>7}{r['train_s']:>9.0f}{r['train_img_s']:>7.0f}{invariance:>18}{rot45:>11}")
+              f"{r['accuracy']:>7.3f}{r['epochs']:>7}{r['passes']:>7}{r['train_s']:>9.0f}{r['train_img_s']:>7.0f}{invariance:>18}{rot45:>11}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -53,6 +53,22 @@ def test_small_training_sets_get_smaller_batches(toy_data, tmp_path):
     assert read_run_config(run)["train"]["batch_size"] == 32
 
 
+def test_small_training_sets_get_epochs_of_several_passes(toy_data, tmp_path):
+    config = TrainConfig(data="x")
+    assert config.min_images_per_epoch == 2048
+    assert [config.passes_per_epoch(n) for n in (1, 90, 1024, 2047, 2048, 6400)] == [2048, 23, 2, 2, 1, 1]
+    assert TrainConfig(data="x", min_images_per_epoch=0).passes_per_epoch(90) == 1
+    assert TrainConfig(data="x", recipe="deeplense").passes_per_epoch(90) == 1
+    assert TrainConfig(data="x", task="anomaly").passes_per_epoch(90) == 1
+    # Runs saved before the option resume with the one pass per epoch they were trained with.
+    saved = {k: v for k, v in config.to_dict().items() if k != "min_images_per_epoch"}
+    assert TrainConfig.from_dict(saved).min_images_per_epoch == 0
+    # 192 training images, batches of 32, 400 images per epoch: 3 passes of 6 steps each.
+    run = train(TrainConfig(data=str(toy_data), input_size=17, epochs=1, widths=[2, 2], min_images_per_epoch=400,
+                            accelerator="cpu"), runs_dir=tmp_path)
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 18
+
+
 def test_select_best_exports_the_best_checkpoint(toy_data, tmp_path):
     run = train(TrainConfig(data=str(toy_data), input_size=17, epochs=2, widths=[2, 2], select="best",
                             accelerator="cpu"), runs_dir=tmp_path)

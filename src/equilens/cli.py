@@ -51,6 +51,9 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-batches-per-epoch", type=int, default=argparse.SUPPRESS, metavar="N",
                         help="a small training set gets batches of ceil(images / N), so an epoch holds N steps; "
                         f"0: never smaller than --batch-size ({_task_defaults('min_batches_per_epoch')})")
+    parser.add_argument("--min-images-per-epoch", type=int, default=argparse.SUPPRESS, metavar="N",
+                        help="a training set of fewer than N images is passed over ceil(N / images) times per epoch, "
+                        f"so that validation and checkpoints come less often; 0: one pass ({_task_defaults('min_images_per_epoch')})")
     parser.add_argument("--lr", type=float, default=argparse.SUPPRESS, help=f"Adam learning rate ({_task_defaults('lr')})")
     parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=argparse.SUPPRESS,
                         help="step: StepLR (below); cosine: decay to zero over --epochs or --max-time, whichever "

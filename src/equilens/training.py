@@ -208,7 +208,8 @@ def _fit(run_dir: Path, resume: bool) -> None:
         raise InputError(f"{run_dir}: the anomaly training split holds images that are not '{NEGATIVE_CLASS}'")
     L.seed_everything(config.seed, workers=True, verbose=False)
     datamodule = LensDataModule(
-        {k: v for k, v in splits.items() if k != "test"}, batch_size=config.batch_size, num_workers=config.num_workers
+        {k: v for k, v in splits.items() if k != "test"}, batch_size=config.batch_size, num_workers=config.num_workers,
+        passes_per_epoch=config.passes_per_epoch(len(splits["train"].files)),
     )
     module = TASKS[config.task](
         model=record["model"],

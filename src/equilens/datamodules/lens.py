@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import lightning.pytorch as L
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
 from equilens.datasets.folder import LensFolder, load_images
 
@@ -19,13 +19,16 @@ class LensDataModule(L.LightningDataModule):
         splits: ``train``, ``val`` and optionally ``test`` subsets of a labelled folder.
         batch_size: images per batch.
         num_workers: loader processes (0 is best for in-memory tensors).
+        passes_per_epoch: training epoch length, in shuffled passes over the training images
+            (each pass its own permutation), so that a small set validates and checkpoints less often.
     """
 
-    def __init__(self, splits: dict[str, LensFolder], batch_size: int = 64, num_workers: int = 0):
+    def __init__(self, splits: dict[str, LensFolder], batch_size: int = 64, num_workers: int = 0, passes_per_epoch: int = 1):
         super().__init__()
         self.splits = splits
         self.batch_size = batch_size
         self.num_workers = num_workers
+        self.passes_per_epoch = passes_per_epoch
         self._datasets: dict[str, TensorDataset] = {}
 
     def dataset(self, name: str) -> TensorDataset:
@@ -40,10 +43,12 @@ class LensDataModule(L.LightningDataModule):
             self.dataset(name)
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        dataset = self.dataset(name)
+        sampler = RandomSampler(dataset, num_samples=self.passes_per_epoch * len(dataset)) if shuffle else None
         return DataLoader(
-            self.dataset(name),
+            dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
