@@ -69,6 +69,38 @@ def test_small_training_sets_get_epochs_of_several_passes(toy_data, tmp_path):
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 18
 
 
+def test_label_smoothing_is_a_classification_default_and_checked():
+    assert TrainConfig(data="x").label_smoothing == 0.1
+    assert TrainConfig(data="x", recipe="deeplense").label_smoothing == 0.0
+    assert TrainConfig(data="x", task="anomaly").label_smoothing == 0.0
+    with pytest.raises(InputError, match="--label-smoothing 1.0"):
+        TrainConfig(data="x", label_smoothing=1.0).validate()
+    saved = {k: v for k, v in TrainConfig(data="x").to_dict().items() if k != "label_smoothing"}
+    assert TrainConfig.from_dict(saved).label_smoothing == 0.0
+
+
+class _Confident(torch.nn.Module):
+    """Logits +-9 for the true classes of the test batch below, whatever the images."""
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.tensor([[9.0, -9.0], [-9.0, 9.0]]).repeat(len(images) // 2, 1)
+
+
+def test_smoothed_targets_keep_a_confident_classifier_learning():
+    from equilens.trainers.classifier import ClassifierModule
+
+    model = {"architecture": "cnn", "input_size": 17, "widths": [2, 2], "num_classes": 2}
+    off = {"crop_fraction": None, "rotate": False, "brightness": None}
+    batch = (torch.rand(4, 1, 17, 17), torch.tensor([0, 1, 0, 1]))
+    losses = []
+    for smoothing in (0.0, 0.2):
+        module = ClassifierModule(model=model, classes=["no_sub", "sub"], augment=off, label_smoothing=smoothing)
+        module.model, module.log = _Confident(), lambda *args, **kwargs: None
+        losses.append(float(module.training_step(batch, 0)))
+    # Targets 0.9 / 0.1: cross-entropy 0.9 * softplus(-18) + 0.1 * softplus(18) = 1.8 nats.
+    assert losses[0] < 1e-6 and losses[1] == pytest.approx(1.8, abs=1e-3)
+
+
 def test_select_best_exports_the_best_checkpoint(toy_data, tmp_path):
     run = train(TrainConfig(data=str(toy_data), input_size=17, epochs=2, widths=[2, 2], select="best",
                             accelerator="cpu"), runs_dir=tmp_path)

@@ -54,6 +54,8 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-images-per-epoch", type=int, default=argparse.SUPPRESS, metavar="N",
                         help="a training set of fewer than N images is passed over ceil(N / images) times per epoch, "
                         f"so that validation and checkpoints come less often; 0: one pass ({_task_defaults('min_images_per_epoch')})")
+    parser.add_argument("--label-smoothing", type=float, default=argparse.SUPPRESS, metavar="EPS",
+                        help=f"classification: cross-entropy targets smoothed by EPS ({_task_defaults('label_smoothing')})")
     parser.add_argument("--lr", type=float, default=argparse.SUPPRESS, help=f"Adam learning rate ({_task_defaults('lr')})")
     parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=argparse.SUPPRESS,
                         help="step: StepLR (below); cosine: decay to zero over --epochs or --max-time, whichever "

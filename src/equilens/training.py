@@ -220,6 +220,7 @@ def _fit(run_dir: Path, resume: bool) -> None:
         lr_step_epochs=config.lr_step_epochs,
         lr_gamma=config.lr_gamma,
         augment=config.augment_config(),
+        **({"label_smoothing": config.label_smoothing} if config.task == "classify" else {}),
     )
     if config.init_weights and not resume:
         _load_initial_weights(module.model, initial_weights(config.init_weights))

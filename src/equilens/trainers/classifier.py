@@ -14,18 +14,20 @@ class ClassifierModule(LensModule):
 
     ``val_auc`` is the ROC AUC of p(substructure) = 1 - p(no_sub) for two classes, and the
     macro one-vs-rest AUC of the class probabilities for more; torchmetrics gathers it across
-    processes under DDP.
+    processes under DDP. ``label_smoothing`` smooths the training targets only; ``val_loss`` is
+    the plain cross-entropy.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, label_smoothing: float = 0.0, **kwargs):
         super().__init__(*args, **kwargs)
+        self.label_smoothing = label_smoothing
         num_classes = len(self.hparams.classes)
         self.binary = num_classes == 2
         self.val_auc = AUROC(task="binary") if self.binary else AUROC(task="multiclass", num_classes=num_classes)
 
     def training_step(self, batch, batch_idx):
         images, labels = batch
-        loss = F.cross_entropy(self.model(self.augmented(images)), labels)
+        loss = F.cross_entropy(self.model(self.augmented(images)), labels, label_smoothing=self.label_smoothing)
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(labels), sync_dist=True)
         return loss
 
