@@ -49,7 +49,7 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None, help=f"training epochs at most ({_task_defaults('epochs')})")
     parser.add_argument("--batch-size", type=int, default=argparse.SUPPRESS, help=f"images per batch ({_task_defaults('batch_size')})")
     parser.add_argument("--min-batches-per-epoch", type=int, default=argparse.SUPPRESS, metavar="N",
-                        help="a small training set gets batches of ceil(images / N), so an epoch holds N steps; "
+                        help="a small training set gets batches of ceil(images / N), so a pass over it holds N steps; "
                         f"0: never smaller than --batch-size ({_task_defaults('min_batches_per_epoch')})")
     parser.add_argument("--min-images-per-epoch", type=int, default=argparse.SUPPRESS, metavar="N",
                         help="a training set of fewer than N images is passed over ceil(N / images) times per epoch, "

@@ -39,7 +39,7 @@ UNSET: Any = type("RecipeDefault", (), {"__repr__": lambda self: "<recipe defaul
 #: rate of zero, since choosing by validation AUC overfits a small validation split (measured:
 #: with 50 images per class, the best of 10 validation images was epoch 0's model, held-out
 #: AUC 0.49); ``best`` (highest validation AUC) with the DeepLense step schedule.
-#: ``min_batches_per_epoch`` shrinks the batch of a small training set so that an epoch still
+#: ``min_batches_per_epoch`` shrinks the batch of a small training set so that a pass over it still
 #: holds that many optimiser steps; sets of 384 images or more keep batch 64. Chosen with
 #: ``benchmarks/real_test_iv.py small-data --holdout val`` at 50 and 100 images per class (README).
 #: ``min_images_per_epoch`` makes an epoch of a small set several passes over it, so that the
