@@ -24,7 +24,7 @@ from equilens.evaluation import evaluate, score_images
 from equilens.evaluation.plots import read_epoch_metrics
 from equilens.models import for_inference
 from equilens.simulation import get_preset, simulate_dataset
-from equilens.training import train
+from equilens.training import train, training_passes
 from equilens.weights import load_model
 
 
@@ -76,7 +76,7 @@ def run_one(architecture: str, sets: dict[str, Path], budget_min: float, work: P
         "auc": fixed["substructure_vs_none"]["auc"],
         "auc_ci": fixed["substructure_vs_none"]["auc_ci95"],
         "auc_rotated": rotated["substructure_vs_none"]["auc"],
-        "train_img_s": epochs * n_train / train_seconds,
+        "train_img_s": training_passes(run) * n_train / train_seconds,
         **speed,
         **fixed["invariance"],
     }

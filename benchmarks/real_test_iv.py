@@ -37,7 +37,7 @@ from equilens.config import TrainConfig
 from equilens.datasets.folder import scan_lens_folder
 from equilens.evaluation import evaluate
 from equilens.evaluation.plots import read_epoch_metrics
-from equilens.training import read_run_config, train
+from equilens.training import read_run_config, train, training_passes
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "test-iv"
 MODELS = {
@@ -101,10 +101,10 @@ def holdout_result(name: str, run: Path, seconds: float, seed: int, held_dir: Pa
     out = run / ("eval-holdout" if held_dir is None else f"eval-{held_dir.name}")
     _, metrics = evaluate(run, data=held_dir, out=out, n_bootstrap=1000)
     binary = metrics["substructure_vs_none"]
-    config = TrainConfig.from_dict(read_run_config(run)["train"])
-    passes = len(epochs) * config.passes_per_epoch(n_train)
+    train_dir = Path(read_run_config(run)["train"]["data"])
+    passes = training_passes(run)
     return {
-        "model": name, "train_set": Path(config.data).name, "seed": seed, "run": str(run),
+        "model": name, "train_set": train_dir.name, "seed": seed, "run": str(run),
         "n_train": n_train, "epochs": len(epochs), "passes": passes, "train_s": seconds, "train_img_s": passes * n_train / seconds,
         "auc": binary["auc"], "auc_ci95": binary["auc_ci95"], "accuracy": binary["accuracy"],
         **metrics.get("invariance", {}),

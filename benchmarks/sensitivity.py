@@ -39,7 +39,7 @@ from equilens.evaluation.plots import read_epoch_metrics
 from equilens.sensitivity import DEFAULT_MASS_EDGES_MSUN, sensitivity
 from equilens.simulation import get_preset, simulate_dataset
 from equilens.simulation.twins import one_subhalo, subhalo_physics
-from equilens.training import train
+from equilens.training import train, training_passes
 
 MODELS = {"steerable": {}, "cnn": {"architecture": "cnn"}}
 #: The bin the Tsang et al. 2024 figure is quoted for.
@@ -72,7 +72,7 @@ def run_one(name: str, options: dict[str, Any], data: Path, args) -> dict[str, A
     return {
         "model": name, "preset": data.name, "run": str(run), "init_weights": config.init_weights,
         "budget_min": args.budget_min, "train_s": seconds,
-        "epochs": epochs, "n_train": n_train, "train_img_s": epochs * n_train / seconds,
+        "epochs": epochs, "n_train": n_train, "train_img_s": training_passes(run) * n_train / seconds,
         # The 5-minute load average at the end of the run: how busy the CPU was while it trained.
         "load_5min_end": load_after[1], "load_at_start": list(load_before), "cpus": os.cpu_count(),
         "held_out_auc": held_out["substructure_vs_none"]["auc"], "held_out_auc_ci95": held_out["substructure_vs_none"]["auc_ci95"],

@@ -19,7 +19,7 @@ from equilens.datasets.split import read_split
 from equilens.errors import InputError
 from equilens.evaluation import evaluate
 from equilens.evaluation.plots import read_epoch_metrics
-from equilens.training import read_run_config, resume, split_dataset, train
+from equilens.training import read_run_config, resume, split_dataset, train, training_passes
 
 
 def test_run_folder_contents(toy_run, toy_data):
@@ -67,6 +67,7 @@ def test_small_training_sets_get_epochs_of_several_passes(toy_data, tmp_path):
     run = train(TrainConfig(data=str(toy_data), input_size=17, epochs=1, widths=[2, 2], min_images_per_epoch=400,
                             accelerator="cpu"), runs_dir=tmp_path)
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 18
+    assert training_passes(run) == 3
 
 
 def test_label_smoothing_is_a_classification_default_and_checked():

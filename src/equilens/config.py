@@ -53,7 +53,8 @@ UNSET: Any = type("RecipeDefault", (), {"__repr__": lambda self: "<recipe defaul
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "equilens": {
         "classify": {"epochs": 1000, "max_time": "00:00:09:00", "lr": 2e-3, "lr_schedule": "cosine", "weight_decay": 0.0, "select": "last",
-                     "batch_size": 64, "min_batches_per_epoch": 6, "min_images_per_epoch": 2048, "label_smoothing": 0.1, "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]},
+                     "batch_size": 64, "min_batches_per_epoch": 6, "min_images_per_epoch": 2048, "label_smoothing": 0.1,
+                     "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]},
         "anomaly": {"epochs": 1000, "max_time": "00:00:09:00", "lr": 3e-3, "lr_schedule": "cosine", "weight_decay": 0.0, "select": "last",
                     "batch_size": 32, "min_batches_per_epoch": 0, "min_images_per_epoch": 0, "label_smoothing": 0.0, "crop_fraction": None, "rotate": False, "brightness": None},
     },
@@ -103,8 +104,9 @@ class TrainConfig:
     """Everything a training run depends on; every field is a CLI flag of ``equilens train``.
 
     ``epochs``, ``max_time``, ``lr``, ``lr_schedule``, ``batch_size``, ``min_batches_per_epoch``,
-    ``min_images_per_epoch``, ``label_smoothing``, ``crop_fraction``, ``rotate`` and ``brightness`` default per recipe and task
-    (:data:`RECIPES`); a value given explicitly always wins.
+    ``min_images_per_epoch``, ``label_smoothing``, ``crop_fraction``, ``rotate`` and
+    ``brightness`` default per recipe and task (:data:`RECIPES`); a value given explicitly
+    always wins.
 
     Attributes:
         data: dataset folder (``no_sub/`` plus positive class folders).

@@ -136,6 +136,16 @@ def read_run_config(run_dir: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def training_passes(run_dir: Path) -> int:
+    """Passes over its training images that a run's logged epochs made (``min_images_per_epoch``
+    makes an epoch of a small set several passes), for images/s figures."""
+    from equilens.evaluation.plots import read_epoch_metrics  # matplotlib: not needed to train
+
+    record = read_run_config(run_dir)
+    passes = TrainConfig.from_dict(record["train"]).passes_per_epoch(record["split_sizes"]["train"])
+    return len(read_epoch_metrics(Path(run_dir))) * passes
+
+
 def twin_ids(data: LensFolder) -> np.ndarray | None:
     """File stems of a paired simulated folder (``equilens simulate --paired``: image k of every
     class shows the same lens), which the split keeps together, or None for any other folder.
