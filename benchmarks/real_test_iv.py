@@ -12,7 +12,9 @@ per class, drawn with that seed) and a pool; nothing of the held-out set is ever
   (``--recipe deeplense``), each trained on the whole pool (its own 10% validation split
   inside) for the same wall-clock budget;
 * ``small-data``: N images per class of the pool (the same N for every model, nested across N),
-  trained with ``equilens train``'s defaults: the small-data curve;
+  trained with ``equilens train``'s defaults: the small-data curve; ``steerable-scratch`` is
+  the default model started from random weights instead of ``--init-weights auto``'s
+  simulation model;
 * ``anomaly``: the default equivariant and plain autoencoders, trained on the pool's ``no_sub``
   images only (``--task anomaly``), scored on every class of the held-out set.
 
@@ -42,6 +44,8 @@ from equilens.training import read_run_config, train, training_passes
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "test-iv"
 MODELS = {
     "steerable": {},
+    # The default model without --init-weights auto: small sets start from random weights too.
+    "steerable-scratch": {"init_weights": None},
     "cnn": {"architecture": "cnn"},
     "deeplense": {"recipe": "deeplense"},
 }
@@ -139,8 +143,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="override a TrainConfig field, e.g. rotate=false or brightness=null")
     parser.add_argument("--work", type=Path, default=Path("bench-real-test-iv"), help="links, runs and results")
     args = parser.parse_args(argv)
-    catalogue = ANOMALY_MODELS if args.mode == "anomaly" else {k: v for k, v in MODELS.items()
-                                                               if args.mode == "compare" or k != "deeplense"}
+    # Sets of the pool's size start from random weights anyway; small ones compare both starts.
+    skipped = {"compare": "steerable-scratch", "small-data": "deeplense"}.get(args.mode)
+    catalogue = ANOMALY_MODELS if args.mode == "anomaly" else {k: v for k, v in MODELS.items() if k != skipped}
     models = {k: catalogue[k] for k in (args.models or catalogue)}
     results = []
     for seed in args.seeds:

@@ -607,7 +607,7 @@ def sim_to_real(args: argparse.Namespace) -> list[dict[str, Any]]:
     print_table(results[-1:])
     for n in args.sizes:
         real_train = link_folder(base / f"real-train-{n}", [f for files in pool.values() for f in files[:n]])
-        results.append(run_one("real-only", {}, real_train, real_test, args.seed, args))
+        results.append(run_one("real-only", {"init_weights": None}, real_train, real_test, args.seed, args))
         print_table(results[-1:])
         results.append(run_one("sim+fine-tune", {"init_weights": results[0]["run"]}, real_train, real_test, args.seed, args))
         print_table(results[-1:])

@@ -244,6 +244,35 @@ def test_init_weights_fine_tunes_from_a_run(toy_run, toy_data, tmp_path, monkeyp
     assert all(torch.equal(loaded[k], v) for k, v in start.items())
 
 
+def test_small_sets_of_the_default_model_start_from_the_simulation_model(tmp_path):
+    """--init-weights auto (the default): the shipped sim-test-iv for small sets of its own model
+    and classes, random weights for anything else; the run records what it started from."""
+    from toy import write_toy_dataset
+
+    from equilens.pretrained import pretrained_weights
+    from equilens.training import auto_initial_weights
+
+    assert TrainConfig(data="x").init_weights == "auto"
+    assert TrainConfig(data="x", recipe="deeplense").init_weights is None
+    assert TrainConfig(data="x", task="anomaly").init_weights is None
+    saved = {k: v for k, v in TrainConfig(data="x").to_dict().items() if k != "init_weights"}
+    assert TrainConfig.from_dict(saved).init_weights is None
+    model, classes = TrainConfig(data="x").model_config(2), ["no_sub", "sub"]
+    assert auto_initial_weights("classify", model, classes, 90) == "sim-test-iv"
+    assert auto_initial_weights("classify", model, classes, 2048) is None
+    assert auto_initial_weights("classify", model, ["no_sub", "cdm"], 90) is None
+    assert auto_initial_weights("classify", TrainConfig(data="x", architecture="cnn").model_config(2), classes, 90) is None
+    assert auto_initial_weights("classify", TrainConfig(data="x", group="C8").model_config(2), classes, 90) is None
+
+    data = write_toy_dataset(tmp_path / "data", n_per_class=10, size=33)
+    run = train(TrainConfig(data=str(data), epochs=1, min_images_per_epoch=0, accelerator="cpu"), runs_dir=tmp_path / "runs")
+    assert read_run_config(run)["train"]["init_weights"] == str(pretrained_weights("sim-test-iv").resolve())
+    scratch = train(TrainConfig(data=str(data), epochs=1, init_weights=None, accelerator="cpu"), runs_dir=tmp_path / "runs")
+    assert read_run_config(scratch)["train"]["init_weights"] is None
+    small = train(TrainConfig(data=str(data), epochs=1, input_size=17, accelerator="cpu"), runs_dir=tmp_path / "runs")
+    assert read_run_config(small)["train"]["init_weights"] is None
+
+
 def test_init_weights_rejects_other_tasks_and_classes(toy_run, tmp_path):
     from toy import write_toy_dataset
 

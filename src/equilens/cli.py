@@ -13,7 +13,7 @@ import sys
 from dataclasses import fields
 
 from equilens import __version__
-from equilens.config import DEFAULT_RECIPE, LR_SCHEDULES, RECIPES, SELECTIONS, QuickstartConfig, TrainConfig
+from equilens.config import AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, DEFAULT_RECIPE, LR_SCHEDULES, RECIPES, SELECTIONS, QuickstartConfig, TrainConfig
 from equilens.errors import InputError
 from equilens.log import logger
 
@@ -30,7 +30,10 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "--epochs/--max-time are taken from the run)")
     parser.add_argument("--init-weights", metavar="RUN|FILE|NAME", default=None,
                         help="fine-tune: start from a trained run, a .safetensors file or a shipped model "
-                        "(e.g. test-iv) instead of a random initialisation; the model settings are the weights'")
+                        "(e.g. test-iv) instead of a random initialisation; the model settings are the weights'; "
+                        f"'none': random weights; 'auto': a training set of fewer than {AUTO_INIT_MAX_TRAIN_IMAGES} images "
+                        f"starts from {AUTO_INIT_MODEL} (trained on simulation) when that is the run's model and "
+                        f"classes ({_task_defaults('init_weights')})")
     parser.add_argument("--test-data", help="separate labelled test folder (default: hold out --test-fraction of --data)")
     parser.add_argument("--task", choices=["classify", "anomaly"], default=defaults.task,
                         help="classify: supervised; anomaly: learn no_sub images only and score how unusual an image is")
@@ -98,8 +101,9 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     # Options left out are absent (SUPPRESS) or None; either way the config's (recipe) default applies.
     switched_off = {"crop_fraction", "brightness"}  # None here comes from --no-crop / --no-brightness
     values = {k: v for k, v in vars(args).items() if k in names and (v is not None or k in switched_off)}
-    if isinstance(values.get("max_time"), str) and values["max_time"].lower() == "none":
-        values["max_time"] = None
+    for key in ("max_time", "init_weights"):
+        if isinstance(values.get(key), str) and values[key].lower() == "none":
+            values[key] = None
     return TrainConfig(**values)
 
 

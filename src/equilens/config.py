@@ -23,6 +23,15 @@ ARCHITECTURE_NAMES = ("steerable", "cnn")
 LR_SCHEDULES = ("step", "cosine")
 SELECTIONS = ("last", "best")
 
+#: ``init_weights`` value that starts a small training set from the shipped simulation model
+#: (:data:`AUTO_INIT_MODEL`) when that model is the run's own, else from random weights.
+AUTO_INIT = "auto"
+#: The shipped model ``auto`` starts from: the default classifier trained on the calibrated
+#: ``test-iv`` simulation only (equilens.pretrained), and the training-set size (images) from
+#: which on ``auto`` starts from random weights instead, as it was measured only below it.
+AUTO_INIT_MODEL = "sim-test-iv"
+AUTO_INIT_MAX_TRAIN_IMAGES = 2048
+
 # Marks a field whose default depends on the recipe and task (see RECIPES); resolved on construction.
 UNSET: Any = type("RecipeDefault", (), {"__repr__": lambda self: "<recipe default>"})()
 
@@ -47,6 +56,10 @@ UNSET: Any = type("RecipeDefault", (), {"__repr__": lambda self: "<recipe defaul
 #: a small set's budget; sets of 2,048 images or more keep one pass. ``label_smoothing`` (of
 #: the cross-entropy targets) keeps a model that has fitted its few training images still
 #: learning from them. Both measured with the same benchmark at 50 images per class (README).
+#: ``init_weights`` ``auto``: a training set of fewer than :data:`AUTO_INIT_MAX_TRAIN_IMAGES`
+#: images starts from the model trained on simulated Test IV-like images (fine-tuning), when
+#: the run trains that model (the default steerable classifier, classes ``no_sub`` and
+#: ``sub``); measured with the same benchmark at 50 images per class (README).
 #:
 #: The autoencoder learns what normal lenses look like: shifts, rotations and brightness
 #: changes would only widen that (see equilens.models.autoencoder).
@@ -54,15 +67,18 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "equilens": {
         "classify": {"epochs": 1000, "max_time": "00:00:09:00", "lr": 2e-3, "lr_schedule": "cosine", "weight_decay": 0.0, "select": "last",
                      "batch_size": 64, "min_batches_per_epoch": 6, "min_images_per_epoch": 2048, "label_smoothing": 0.1,
-                     "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]},
+                     "init_weights": AUTO_INIT, "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]},
         "anomaly": {"epochs": 1000, "max_time": "00:00:09:00", "lr": 3e-3, "lr_schedule": "cosine", "weight_decay": 0.0, "select": "last",
-                    "batch_size": 32, "min_batches_per_epoch": 0, "min_images_per_epoch": 0, "label_smoothing": 0.0, "crop_fraction": None, "rotate": False, "brightness": None},
+                    "batch_size": 32, "min_batches_per_epoch": 0, "min_images_per_epoch": 0, "label_smoothing": 0.0, "init_weights": None,
+                    "crop_fraction": None, "rotate": False, "brightness": None},
     },
     "deeplense": {
         "classify": {"epochs": 10, "max_time": None, "lr": 1e-4, "lr_schedule": "step", "weight_decay": 0.0, "select": "best",
-                     "batch_size": 64, "min_batches_per_epoch": 0, "min_images_per_epoch": 0, "label_smoothing": 0.0, "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]},
+                     "batch_size": 64, "min_batches_per_epoch": 0, "min_images_per_epoch": 0, "label_smoothing": 0.0, "init_weights": None,
+                     "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]},
         "anomaly": {"epochs": 10, "max_time": None, "lr": 3e-3, "lr_schedule": "step", "weight_decay": 0.0, "select": "best",
-                    "batch_size": 32, "min_batches_per_epoch": 0, "min_images_per_epoch": 0, "label_smoothing": 0.0, "crop_fraction": None, "rotate": False, "brightness": None},
+                    "batch_size": 32, "min_batches_per_epoch": 0, "min_images_per_epoch": 0, "label_smoothing": 0.0, "init_weights": None,
+                    "crop_fraction": None, "rotate": False, "brightness": None},
     },
 }
 DEFAULT_RECIPE = "equilens"
@@ -104,8 +120,8 @@ class TrainConfig:
     """Everything a training run depends on; every field is a CLI flag of ``equilens train``.
 
     ``epochs``, ``max_time``, ``lr``, ``lr_schedule``, ``batch_size``, ``min_batches_per_epoch``,
-    ``min_images_per_epoch``, ``label_smoothing``, ``crop_fraction``, ``rotate`` and
-    ``brightness`` default per recipe and task (:data:`RECIPES`); a value given explicitly
+    ``min_images_per_epoch``, ``label_smoothing``, ``init_weights``, ``crop_fraction``,
+    ``rotate`` and ``brightness`` default per recipe and task (:data:`RECIPES`); a value given explicitly
     always wins.
 
     Attributes:
@@ -146,6 +162,9 @@ class TrainConfig:
         init_weights: start from these weights instead of a random initialisation (fine-tuning):
             a run folder, a ``.safetensors`` file or a shipped model's name (e.g. ``test-iv``).
             The model (architecture, group, input size, widths) is then the weights' own.
+            ``auto``: the shipped :data:`AUTO_INIT_MODEL` for a training set of fewer than
+            :data:`AUTO_INIT_MAX_TRAIN_IMAGES` images when it is this run's model and classes,
+            else random weights; None: random weights.
     """
 
     data: str
@@ -180,7 +199,7 @@ class TrainConfig:
     strategy: str = "auto"
     precision: str = "32-true"
     num_workers: int = 0
-    init_weights: str | None = None
+    init_weights: str | None = UNSET
 
     def __post_init__(self) -> None:
         # An unknown recipe or task takes the default's; validate() rejects it by name.
@@ -268,7 +287,7 @@ class TrainConfig:
             # Saved before recipes existed: those runs kept their best validation epoch.
             values = {"select": "best", **values}
         # Saved before epochs of several passes and label smoothing: resumed as they were trained.
-        return cls(**{"min_images_per_epoch": 0, "label_smoothing": 0.0, **values})
+        return cls(**{"min_images_per_epoch": 0, "label_smoothing": 0.0, "init_weights": None, **values})
 
 
 @dataclass

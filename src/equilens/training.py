@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 
 from equilens import __version__
 from equilens.atomic import write_text_atomic
-from equilens.config import TrainConfig
+from equilens.config import AUTO_INIT, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, TrainConfig
 from equilens.datamodules import LensDataModule
 from equilens.datasets.folder import NEGATIVE_CLASS, LensFolder, check_images, scan_lens_folder
 from equilens.datasets.split import read_split, stratified_split, write_split
@@ -64,6 +64,8 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
     check_split_files(splits)
     config.batch_size = config.batch_size_for(len(splits["train"].files))
     model = config.model_config(len(data.classes))
+    if config.init_weights == AUTO_INIT:
+        config.init_weights = auto_initial_weights(config.task, model, list(data.classes), len(splits["train"].files))
     if config.init_weights:
         config.init_weights = str(initial_weights(config.init_weights).resolve())
         model = _initial_model(config, list(data.classes))
@@ -106,6 +108,25 @@ def initial_weights(name: str) -> Path:
     if name in PRETRAINED and not Path(name).exists():
         return pretrained_weights(name)
     return resolve_weights(name)
+
+
+def auto_initial_weights(task: str, model: dict, classes: list[str], n_train: int) -> str | None:
+    """What ``--init-weights auto`` starts from: the shipped :data:`AUTO_INIT_MODEL` (trained on
+    simulated Test IV-like images) for a training set of fewer than
+    :data:`AUTO_INIT_MAX_TRAIN_IMAGES` images, if it is the model and classes this run trains;
+    else None (random weights)."""
+    from equilens.pretrained import pretrained_weights
+
+    if n_train >= AUTO_INIT_MAX_TRAIN_IMAGES:
+        return None
+    info = read_info(pretrained_weights(AUTO_INIT_MODEL))
+    if info.get("task") != task or info.get("classes") != classes or info["model"] != model:
+        logger.info("init weights: random (%s is another model or other classes than this run's)", AUTO_INIT_MODEL)
+        return None
+    logger.warning("init weights: %s (%d training images: fewer than %d start from the model trained on "
+                   "simulated images; --init-weights none starts from random weights)",
+                   AUTO_INIT_MODEL, n_train, AUTO_INIT_MAX_TRAIN_IMAGES)
+    return AUTO_INIT_MODEL
 
 
 def _initial_model(config: TrainConfig, classes: list[str]) -> dict:
