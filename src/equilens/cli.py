@@ -13,7 +13,8 @@ import sys
 from dataclasses import fields
 
 from equilens import __version__
-from equilens.config import AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, DEFAULT_RECIPE, LR_SCHEDULES, RECIPES, SELECTIONS, QuickstartConfig, TrainConfig
+from equilens.config import (AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, DEFAULT_RECIPE, LR_SCHEDULES, RECIPES, SELECTIONS,
+                             QuickstartConfig, TrainConfig)
 from equilens.errors import InputError
 from equilens.log import logger
 

@@ -27,9 +27,10 @@ SELECTIONS = ("last", "best")
 #: (:data:`AUTO_INIT_MODEL`) when that model is the run's own, else from random weights.
 AUTO_INIT = "auto"
 #: The shipped model ``auto`` starts from: the default classifier trained on the calibrated
-#: ``test-iv`` simulation only (equilens.pretrained), and the training-set size (images) from
-#: which on ``auto`` starts from random weights instead, as it was measured only below it.
+#: ``test-iv`` simulation only (equilens.pretrained).
 AUTO_INIT_MODEL = "sim-test-iv"
+#: Training sets of this many images or more start from random weights under ``auto``: the
+#: start from simulation was measured on smaller sets only (50 and 250 images per class).
 AUTO_INIT_MAX_TRAIN_IMAGES = 2048
 
 # Marks a field whose default depends on the recipe and task (see RECIPES); resolved on construction.
@@ -286,7 +287,7 @@ class TrainConfig:
         if "recipe" not in values:
             # Saved before recipes existed: those runs kept their best validation epoch.
             values = {"select": "best", **values}
-        # Saved before epochs of several passes and label smoothing: resumed as they were trained.
+        # Saved before epochs of several passes, label smoothing and the auto start: resumed as trained.
         return cls(**{"min_images_per_epoch": 0, "label_smoothing": 0.0, "init_weights": None, **values})
 
 
