@@ -265,12 +265,11 @@ def test_small_sets_of_the_default_model_start_from_the_simulation_model(tmp_pat
     assert auto_initial_weights("classify", TrainConfig(data="x", group="C8").model_config(2), classes, 90) is None
 
     data = write_toy_dataset(tmp_path / "data", n_per_class=10, size=33)
-    run = train(TrainConfig(data=str(data), epochs=1, min_images_per_epoch=0, accelerator="cpu"), runs_dir=tmp_path / "runs")
+    options = {"data": str(data), "epochs": 1, "min_images_per_epoch": 0, "accelerator": "cpu"}
+    run = train(TrainConfig(**options), runs_dir=tmp_path / "runs")
     assert read_run_config(run)["train"]["init_weights"] == str(pretrained_weights("sim-test-iv").resolve())
-    scratch = train(TrainConfig(data=str(data), epochs=1, init_weights=None, accelerator="cpu"), runs_dir=tmp_path / "runs")
-    assert read_run_config(scratch)["train"]["init_weights"] is None
-    small = train(TrainConfig(data=str(data), epochs=1, input_size=17, accelerator="cpu"), runs_dir=tmp_path / "runs")
-    assert read_run_config(small)["train"]["init_weights"] is None
+    other = train(TrainConfig(**options, input_size=17), runs_dir=tmp_path / "runs")
+    assert read_run_config(other)["train"]["init_weights"] is None
 
 
 def test_init_weights_rejects_other_tasks_and_classes(toy_run, tmp_path):
