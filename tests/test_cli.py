@@ -120,7 +120,7 @@ def test_quickstart_end_to_end_small(tmp_path, capsys):
     [
         ([], {"task": "classify", "recipe": "equilens", "lr": 2e-3, "lr_schedule": "cosine", "max_time": "00:00:09:00",
               "epochs": 1000, "select": "last", "batch_size": 64, "min_batches_per_epoch": 6, "min_images_per_epoch": 2048, "label_smoothing": 0.1, "crop_fraction": 0.9, "rotate": True,
-              "brightness": [0.8, 1.2], "init_weights": "auto"}),
+              "brightness": [0.8, 1.2], "init_weights": "auto", "twin_batches": True}),
         (["--recipe", "deeplense"], {"lr": 1e-4, "lr_schedule": "step", "select": "best", "lr_step_epochs": 5, "lr_gamma": 0.7,
                                      "epochs": 10, "max_time": None, "batch_size": 64, "min_batches_per_epoch": 0,
                                      "min_images_per_epoch": 0, "label_smoothing": 0.0, "init_weights": None}),
@@ -129,6 +129,7 @@ def test_quickstart_end_to_end_small(tmp_path, capsys):
         (["--max-time", "none"], {"max_time": None, "lr_schedule": "cosine"}),
         (["--init-weights", "none"], {"init_weights": None}),
         (["--init-weights", "sim-test-iv"], {"init_weights": "sim-test-iv"}),
+        (["--no-twin-batches"], {"twin_batches": False}),
         (["--task", "anomaly"], {"lr": 3e-3, "batch_size": 32, "min_images_per_epoch": 0, "label_smoothing": 0.0, "init_weights": None, "crop_fraction": None, "rotate": False, "brightness": None}),
         (["--task", "anomaly", "--lr", "1e-3", "--crop-fraction", "0.8", "--rotate"], {"lr": 1e-3, "crop_fraction": 0.8, "rotate": True}),
         (["--no-crop", "--no-rotate", "--no-brightness", "--batch-size", "8", "--min-batches-per-epoch", "0",

@@ -283,3 +283,41 @@ def test_init_weights_rejects_other_tasks_and_classes(toy_run, tmp_path):
     with pytest.raises(InputError, match="no such run folder"):
         train(TrainConfig(data=str(three), init_weights=str(tmp_path / "missing"), epochs=1), runs_dir=tmp_path / "runs")
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_twin_batches_hold_both_twins_augmented_alike(tmp_path):
+    """A paired folder's training batches hold whole twin groups in class order, and one
+    augmentation moves both twins of a group: twins that are the same image stay the same
+    image, while other groups of that same image get other shifts, rotations and brightness."""
+    from equilens.datamodules import LensDataModule
+    from equilens.trainers.classifier import ClassifierModule
+
+    root = tmp_path / "paired"
+    lens = np.random.default_rng(0).random((33, 33), dtype=np.float32)
+    for k in range(12):
+        for name in ("no_sub", "sub"):  # every image the same, so any difference is the augmentation's
+            (root / name).mkdir(parents=True, exist_ok=True)
+            np.save(root / name / f"twin_{k:02d}.npy", lens)
+    (root / "simulation.json").write_text(json.dumps({"paired": True}))
+    config = TrainConfig(data=str(root))
+    assert config.twin_batches and not TrainConfig.from_dict({"data": str(root)}).twin_batches  # old runs: off
+    splits = split_dataset(scan_lens_folder(root), None, config)
+    from equilens.training import twin_ids
+
+    data = LensDataModule({k: v for k, v in splits.items() if k != "test"}, batch_size=8, train_twins=twin_ids(splits["train"]))
+    images, labels = next(iter(data.train_dataloader()))
+    assert images.shape == (4, 2, 33, 33) and (labels == torch.tensor([0, 1])).all()
+    assert torch.equal(images[:, 0], images[:, 1])
+    module = ClassifierModule(model=config.model_config(2), classes=["no_sub", "sub"], augment=config.augment_config())
+    augmented, flat_labels = module.augmented(images, labels)
+    assert augmented.shape == (8, 1, 33, 33) and flat_labels.tolist() == [0, 1] * 4
+    assert torch.equal(augmented[0::2], augmented[1::2])
+    assert torch.equal(images[0], images[1]) and not torch.allclose(augmented[0], augmented[2])
+
+    # A twin whose partner was deleted cannot be batched as a pair: the error says which.
+    (root / "sub" / "twin_03.npy").unlink()
+    (root / "sub" / "twin_04.npy").rename(root / "sub" / "other.npy")
+    folder = scan_lens_folder(root)
+    broken = LensDataModule({"train": folder}, train_twins=twin_ids(folder))
+    with pytest.raises(InputError, match="paired twins .* do not have one image in each of the 2 classes"):
+        broken.dataset("train")

@@ -85,6 +85,10 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"multiply each image by a factor uniform in [LOW, HIGH] ({_task_defaults('brightness')})")
     parser.add_argument("--no-brightness", dest="brightness", action="store_const", const=None, default=argparse.SUPPRESS,
                         help="no brightness jitter")
+    parser.add_argument("--twin-batches", action=argparse.BooleanOptionalAction, default=defaults.twin_batches,
+                        help="a paired simulated folder (equilens simulate --paired): batch both twins of a lens "
+                        "together, augmented alike, so they differ only by substructure (other folders ignore it; "
+                        f"default {'on' if defaults.twin_batches else 'off'})")
     parser.add_argument("--max-time", default=None, help="wall-clock limit DD:HH:MM:SS, or 'none'; the best checkpoint "
                         f"so far is kept ({_task_defaults('max_time')})")
     parser.add_argument("--accelerator", default=defaults.accelerator, help="Lightning accelerator: auto, cpu, gpu ...")

@@ -166,6 +166,11 @@ class TrainConfig:
             ``auto``: the shipped :data:`AUTO_INIT_MODEL` for a training set of fewer than
             :data:`AUTO_INIT_MAX_TRAIN_IMAGES` images when it is this run's model and classes,
             else random weights; None: random weights.
+        twin_batches: when ``data`` is a paired simulated folder (``equilens simulate
+            --paired``), every training batch holds both twins of each of its lenses, augmented
+            alike, so that within a batch they differ only by substructure. Other folders
+            ignore it. Without it a model trained from scratch on single truncated-NFW subhalos
+            never left chance in benchmarks/sensitivity.py's budget (README, "Sensitivity").
     """
 
     data: str
@@ -201,6 +206,7 @@ class TrainConfig:
     precision: str = "32-true"
     num_workers: int = 0
     init_weights: str | None = UNSET
+    twin_batches: bool = True
 
     def __post_init__(self) -> None:
         # An unknown recipe or task takes the default's; validate() rejects it by name.
@@ -287,8 +293,8 @@ class TrainConfig:
         if "recipe" not in values:
             # Saved before recipes existed: those runs kept their best validation epoch.
             values = {"select": "best", **values}
-        # Saved before epochs of several passes, label smoothing and the auto start: resumed as trained.
-        return cls(**{"min_images_per_epoch": 0, "label_smoothing": 0.0, "init_weights": None, **values})
+        # Saved before epochs of several passes, label smoothing, the auto start and twin batches: resumed as trained.
+        return cls(**{"min_images_per_epoch": 0, "label_smoothing": 0.0, "init_weights": None, "twin_batches": False, **values})
 
 
 @dataclass

@@ -241,6 +241,7 @@ def _fit(run_dir: Path, resume: bool) -> None:
     datamodule = LensDataModule(
         {k: v for k, v in splits.items() if k != "test"}, batch_size=config.batch_size, num_workers=config.num_workers,
         passes_per_epoch=config.passes_per_epoch(len(splits["train"].files)),
+        train_twins=twin_ids(splits["train"]) if config.twin_batches and config.task == "classify" else None,
     )
     module = TASKS[config.task](
         model=record["model"],

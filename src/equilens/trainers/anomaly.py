@@ -37,7 +37,8 @@ class AnomalyModule(LensModule):
                 f"anomaly training batch {batch_idx} holds {int((labels != 0).sum())} image(s) that "
                 f"are not '{self.hparams.classes[0]}': the autoencoder must only see normal lenses"
             )
-        loss = self.model.reconstruction_loss(self.augmented(images)).mean()
+        images, labels = self.augmented(images, labels)
+        loss = self.model.reconstruction_loss(images).mean()
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(labels), sync_dist=True)
         return loss
 

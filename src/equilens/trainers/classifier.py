@@ -26,8 +26,8 @@ class ClassifierModule(LensModule):
         self.val_auc = AUROC(task="binary") if self.binary else AUROC(task="multiclass", num_classes=num_classes)
 
     def training_step(self, batch, batch_idx):
-        images, labels = batch
-        loss = F.cross_entropy(self.model(self.augmented(images)), labels, label_smoothing=self.label_smoothing)
+        images, labels = self.augmented(*batch)
+        loss = F.cross_entropy(self.model(images), labels, label_smoothing=self.label_smoothing)
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(labels), sync_dist=True)
         return loss
 

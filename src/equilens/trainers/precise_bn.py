@@ -29,6 +29,7 @@ class PreciseBatchNorm(L.Callback):
         if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
             return
         loader = trainer.train_dataloader  # yields un-augmented images; augmentation is in the module
-        images = (batch[0].to(pl_module.device) for batch in islice(loader, self.batches))
+        # Twin groups (G, K, H, W) (see LensDataModule) as K single images each.
+        images = (batch[0].to(pl_module.device).reshape(-1, 1, *batch[0].shape[-2:]) for batch in islice(loader, self.batches))
         with torch.no_grad():
             update_bn(images, pl_module.model)
