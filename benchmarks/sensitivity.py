@@ -10,7 +10,8 @@ For each preset, simulates (once; reused from ``--work``) a paired training set
 noise, and the ``sub`` one carries one subhalo on the Einstein ring, by default an NFW halo with
 the Duffy et al. 2008 concentration truncated at its tidal radius (``--profile``,
 ``--concentration``), its mass log-uniform on ``--train-masses``. Twins give the model the
-cleanest contrast: the only difference within a pair is the subhalo. Trains ``equilens train``'s
+cleanest contrast: the only difference within a pair is the subhalo, and training batches hold
+both twins of each lens, augmented alike (``twin_batches``, a default). Trains ``equilens train``'s
 defaults (the D4 steerable model) and ``--model cnn`` for the same ``--budget-min`` each, then
 measures both with ``equilens sensitivity`` on the same twins (which are never training images)
 and prints the curves side by side, the mass at AUC 0.9 of each, and the true-positive rate at
