@@ -49,7 +49,8 @@ TSANG_BIN_MSUN = (1e9, 10**9.5)
 
 def simulate_training_set(preset: str, args) -> Path:
     physics = one_subhalo(subhalo_physics(get_preset(preset), args.profile, "ring", args.concentration), *args.train_masses)
-    folder = args.work / f"train-{preset}-{args.profile}-{args.concentration}-{args.n_per_class}"
+    low, high = (math.log10(m) for m in args.train_masses)
+    folder = args.work / f"train-{preset}-{args.profile}-{args.concentration}-{args.n_per_class}-mass{low:.3g}-{high:.3g}"
     return simulate_dataset(folder, args.n_per_class, physics, seed=args.seed, paired=True, workers=args.workers)
 
 
