@@ -19,7 +19,7 @@ from equilens.datasets.split import read_split
 from equilens.errors import InputError
 from equilens.evaluation import evaluate
 from equilens.evaluation.plots import read_epoch_metrics
-from equilens.training import read_run_config, resume, split_dataset, train, training_passes
+from equilens.training import read_run_config, resume, split_dataset, train, training_passes, twin_ids
 
 
 def test_run_folder_contents(toy_run, toy_data):
@@ -268,6 +268,8 @@ def test_small_sets_of_the_default_model_start_from_the_simulation_model(tmp_pat
     options = {"data": str(data), "epochs": 1, "min_images_per_epoch": 0, "accelerator": "cpu"}
     run = train(TrainConfig(**options), runs_dir=tmp_path / "runs")
     assert read_run_config(run)["train"]["init_weights"] == str(pretrained_weights("sim-test-iv").resolve())
+    scratch = train(TrainConfig(**options, init_weights=None), runs_dir=tmp_path / "runs")
+    assert read_run_config(scratch)["train"]["init_weights"] is None
     other = train(TrainConfig(**options, input_size=17), runs_dir=tmp_path / "runs")
     assert read_run_config(other)["train"]["init_weights"] is None
 
@@ -302,8 +304,6 @@ def test_twin_batches_hold_both_twins_augmented_alike(tmp_path):
     config = TrainConfig(data=str(root))
     assert config.twin_batches and not TrainConfig.from_dict({"data": str(root)}).twin_batches  # old runs: off
     splits = split_dataset(scan_lens_folder(root), None, config)
-    from equilens.training import twin_ids
-
     data = LensDataModule({k: v for k, v in splits.items() if k != "test"}, batch_size=8, train_twins=twin_ids(splits["train"]))
     images, labels = next(iter(data.train_dataloader()))
     assert images.shape == (4, 2, 33, 33) and (labels == torch.tensor([0, 1])).all()

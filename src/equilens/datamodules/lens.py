@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lightning.pytorch as L
 import numpy as np
 import torch
@@ -76,7 +78,8 @@ class LensDataModule(L.LightningDataModule):
         return self._loader("test", shuffle=False)
 
 
-def twin_groups(images: torch.Tensor, labels: torch.Tensor, twins: np.ndarray, num_classes: int, root) -> tuple[torch.Tensor, torch.Tensor]:
+def twin_groups(images: torch.Tensor, labels: torch.Tensor, twins: np.ndarray, num_classes: int,
+                root: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, 1, H, W) images, (N,) labels and (N,) twin ids -> (N / K, K, H, W) images and
     (N / K, K) labels, group g holding twin id g's image of each of the K classes in class order.
     Every id must have exactly one image of every class (a paired folder whose files were all kept)."""
