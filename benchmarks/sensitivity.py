@@ -1,8 +1,8 @@
 """The lightest subhalo each model detects: the default equivariant model against the plain CNN,
 trained for the same wall-clock budget on single-subhalo images.
 
-    python benchmarks/sensitivity.py [--presets deeplense-model-i hst-like] [--budget-min 10]
-                                     [--n-per-class 3000] [--per-mass 200] [--work DIR]
+    python benchmarks/sensitivity.py [--presets deeplense-model-i hst-like] [--budget-min 40]
+                                     [--n-per-class 10000] [--per-mass 200] [--work DIR]
                                      [--init-weights MODEL=RUN ...]
 
 For each preset, simulates (once; reused from ``--work``) a paired training set
@@ -11,8 +11,13 @@ noise, and the ``sub`` one carries one subhalo on the Einstein ring, by default 
 the Duffy et al. 2008 concentration truncated at its tidal radius (``--profile``,
 ``--concentration``), its mass log-uniform on ``--train-masses``. Twins give the model the
 cleanest contrast: the only difference within a pair is the subhalo, and training batches hold
-both twins of each lens, augmented alike (``twin_batches``, a default). Trains ``equilens train``'s
-defaults (the D4 steerable model) and ``--model cnn`` for the same ``--budget-min`` each, then
+both twins of each lens (``twin_batches``, a default). Trains ``equilens train``'s defaults (the
+D4 steerable model) and ``--model cnn`` for the same ``--budget-min`` each, without augmentation
+(``--augment`` restores ``equilens train``'s shift, rotation and brightness jitter): the training
+images and the twins are rendered in the preset's one geometry (lens centred, one orientation,
+one source brightness), so augmentation only adds variation the twins never have; measured, it
+slowed learning several-fold (README, "Sensitivity"). Without the shift the model takes the
+whole image (``crop_fraction`` 1). Then
 measures both with ``equilens sensitivity`` on the same twins (which are never training images)
 and prints the curves side by side, the mass at AUC 0.9 of each, and the true-positive rate at
 10% false-positive rate for 10^9-10^9.5 Msun (Tsang et al. 2024: 71%). Also prints each run's
@@ -43,6 +48,8 @@ from equilens.simulation.twins import one_subhalo, subhalo_physics
 from equilens.training import train, training_passes
 
 MODELS = {"steerable": {}, "cnn": {"architecture": "cnn"}}
+#: Training without augmentation (see the module docstring); ``--augment`` drops these.
+NO_AUGMENTATION = {"crop_fraction": None, "rotate": False, "brightness": None}
 #: The bin the Tsang et al. 2024 figure is quoted for.
 TSANG_BIN_MSUN = (1e9, 10**9.5)
 
@@ -56,7 +63,8 @@ def simulate_training_set(preset: str, args) -> Path:
 
 def run_one(name: str, options: dict[str, Any], data: Path, args) -> dict[str, Any]:
     config = TrainConfig(data=str(data), seed=args.seed, epochs=100_000, init_weights=args.init_weights.get(name),
-                         max_time=time.strftime("00:%H:%M:%S", time.gmtime(args.budget_min * 60)), **options)
+                         max_time=time.strftime("00:%H:%M:%S", time.gmtime(args.budget_min * 60)),
+                         **({} if args.augment else NO_AUGMENTATION), **options)
     for key, value in args.set:
         setattr(config, key, json.loads(value))
     load_before = os.getloadavg()
@@ -118,13 +126,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", default=["deeplense-model-i", "hst-like"], help="observation presets")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--budget-min", type=float, default=8.0, help="training wall-clock per model, minutes (default 8)")
-    parser.add_argument("--n-per-class", type=int, default=3000, help="training+validation+test twins per class (default 3000)")
+    parser.add_argument("--budget-min", type=float, default=40.0, help="training wall-clock per model, minutes (default 40)")
+    parser.add_argument("--n-per-class", type=int, default=10000, help="training+validation+test twins per class (default 10000)")
     parser.add_argument("--train-masses", type=float, nargs=2, default=[1e8, 10**10.5], metavar=("LOW", "HIGH"),
                         help="training subhalo masses, log-uniform, Msun (default 1e8 3.16e10)")
     parser.add_argument("--profile", default="tnfw", help="subhalo profile of training set and twins (default tnfw)")
     parser.add_argument("--concentration", default="duffy2008", help="duffy2008 or a fixed c200 (default duffy2008)")
     parser.add_argument("--per-mass", type=int, default=200, help="sensitivity twin pairs per mass bin (default 200)")
+    parser.add_argument("--augment", action="store_true",
+                        help="train with equilens train's augmentation (shift, rotation, brightness); default: none")
     parser.add_argument("--set", type=lambda s: tuple(s.split("=", 1)), action="append", default=[], metavar="KEY=JSON",
                         help="override a TrainConfig field for both models, e.g. rotate=false")
     parser.add_argument("--init-weights", type=lambda s: tuple(s.split("=", 1)), action="append", default=[],
@@ -144,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
         print_comparison(preset, results[preset])
     args.work.mkdir(parents=True, exist_ok=True)
     (args.work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\n{args.budget_min:g} min per model{''.join(f', {k}={v}' for k, v in args.set)}, {args.n_per_class} twins per class, "
+    print(f"\n{args.budget_min:g} min per model, {'with' if args.augment else 'no'} augmentation{''.join(f', {k}={v}' for k, v in args.set)}, {args.n_per_class} twins per class, "
           f"{args.profile} subhalos ({args.concentration}), sensitivity bins "
           f"{', '.join(f'{m:.3g}' for m in DEFAULT_MASS_EDGES_MSUN)} Msun, {args.per_mass} pairs each")
     for preset, rows in results.items():
