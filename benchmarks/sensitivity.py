@@ -17,16 +17,15 @@ D4 steerable model) and ``--model cnn`` for the same ``--budget-min`` each, with
 images and the twins are rendered in the preset's one geometry (lens centred, one orientation,
 one source brightness), so augmentation only adds variation the twins never have; measured, it
 slowed learning several-fold (README, "Sensitivity"). Without the shift the model takes the
-whole image (``crop_fraction`` 1). Then
-measures both with ``equilens sensitivity`` on the same twins (which are never training images)
-and prints the curves side by side, the mass at AUC 0.9 of each, and the true-positive rate at
-10% false-positive rate for 10^9-10^9.5 Msun (Tsang et al. 2024: 71%). Also prints each run's
-epochs, training images/s and the machine's load average over the run (the CPU may be shared).
-Writes ``results.json`` in ``--work``.
+whole image (``crop_fraction`` 1). Then measures both with ``equilens sensitivity`` on the same
+twins (which are never training images) and prints the curves side by side, the mass at AUC 0.9
+of each, and the true-positive rate at 10% false-positive rate for 10^9-10^9.5 Msun (Tsang et al.
+2024: 71%). Also prints each run's epochs, training images/s and the machine's load average over
+the run (the CPU may be shared). Writes ``results.json`` in ``--work``.
 
-``--init-weights steerable=RUN cnn=RUN`` starts each model from an earlier run of its own kind
-(e.g. this benchmark's point-mass runs, then ``--profile tnfw``): a curriculum, since a model
-trained from scratch on smooth truncated-NFW perturbations may never leave chance in its budget.
+``--init-weights steerable=RUN cnn=RUN`` starts each model from an earlier run of its own kind:
+to continue a run for a longer budget, or as a curriculum (e.g. this benchmark's point-mass
+runs, then ``--profile tnfw``).
 """
 
 from __future__ import annotations
