@@ -14,6 +14,11 @@ fitted θ_E measures the mass its subhalos add inside the ring.
 
 About 4 s per image on one core. Appends one JSON line per image to ``--out`` (an interrupted
 run resumes: images already in the file are skipped).
+
+``--render DIR`` also writes every fit in ``--out`` as the preset observes an image (its noise,
+saturation and 8-bit JPEG) to ``DIR/<class>/<file>``: a simulated folder whose lenses are the
+real images' own fits. ``sim_fidelity.py compare --sim DIR`` then measures what a simulator of
+this smooth model family could reach at best, whatever distributions it drew its values from.
 """
 
 from __future__ import annotations
@@ -95,6 +100,22 @@ class SmoothLensFit:
                 "rms_residual": float(np.sqrt(2 * best.cost / data.size))}
 
 
+def render_fits(rows: list[dict], out_dir: Path) -> None:
+    """Write each fitted model (no constant background), observed as the test-iv preset observes
+    its images, to ``out_dir/<class>/<file name>`` (JPEG); seeds follow the rows' order."""
+    from equilens.simulation import get_preset
+    from equilens.simulation.render import LensRenderer
+    from equilens.simulation.writer import save_image
+
+    fitter, renderer = SmoothLensFit(), LensRenderer(get_preset("test-iv"))
+    for index, row in enumerate(rows):
+        design = fitter.design(np.array([row[name] for name in NAMES]))
+        model = (design[:, :2] @ [row["source_amp"], row["lens_light_amp"]]).reshape(fitter.num_pix, fitter.num_pix)
+        path = out_dir / row["file"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_image(renderer.observe(model, renderer.draw_parameters(row["class"], index)), path.with_suffix(".jpg"), "jpg")
+
+
 def summarise(rows: list[dict]) -> None:
     for class_name in sorted({r["class"] for r in rows}):
         own = [r for r in rows if r["class"] == class_name]
@@ -114,7 +135,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data", type=Path, help="folder with no_sub/ and sub/ images")
     parser.add_argument("--per-class", type=int, default=60, help="images per class (the first, sorted by name)")
+    parser.add_argument("--classes", nargs="+", default=["no_sub", "sub"], help="classes to fit (default no_sub sub)")
     parser.add_argument("--out", type=Path, required=True, help="JSON-lines file of fits (appended; resumes)")
+    parser.add_argument("--render", type=Path, help="also write the fits, observed as the test-iv preset observes, to this folder")
     args = parser.parse_args()
     os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
     from equilens.datasets.images import read_image
@@ -122,7 +145,7 @@ def main() -> None:
     done = {json.loads(line)["file"] for line in args.out.open()} if args.out.exists() else set()
     fitter = SmoothLensFit()
     with args.out.open("a") as out:
-        for class_name in ("no_sub", "sub"):
+        for class_name in args.classes:
             for path in sorted((args.data / class_name).iterdir())[: args.per_class]:
                 key = f"{class_name}/{path.name}"
                 if key in done:
@@ -132,7 +155,11 @@ def main() -> None:
                 row["seconds"] = time.perf_counter() - start
                 out.write(json.dumps(row) + "\n")
                 out.flush()
-    summarise([json.loads(line) for line in args.out.open()])
+    rows = [json.loads(line) for line in args.out.open()]
+    summarise(rows)
+    if args.render:
+        render_fits(rows, args.render)
+        print(f"rendered {len(rows)} fits to {args.render}")
 
 
 if __name__ == "__main__":

@@ -95,8 +95,7 @@ CURVES = {
 
 def class_files(root: Path, class_name: str, n: int, seed: int) -> list[Path]:
     """Up to ``n`` files of ``root/<class_name>``, a seeded random draw (the folder's order is not random)."""
-    folder = scan_lens_folder(root)
-    files = [f for f, label in zip(folder.files, folder.labels) if folder.classes[label] == class_name]
+    files = scan_lens_folder(root, (class_name,)).files
     return [files[i] for i in np.random.default_rng(seed).permutation(len(files))[:n]]
 
 
@@ -566,7 +565,7 @@ def _auc_text(result: dict[str, Any]) -> str:
 def compare(args: argparse.Namespace) -> dict[str, dict]:
     """The ``compare`` subcommand: statistics, plots and two-sample tests per class; writes fidelity.json."""
     args.out.mkdir(parents=True, exist_ok=True)
-    formats = {root: {f.suffix.lower() for f in scan_lens_folder(root).files} for root in (args.real, args.sim)}
+    formats = {root: {f.suffix.lower() for f in scan_lens_folder(root, tuple(args.classes)).files} for root in (args.real, args.sim)}
     if formats[args.real] != formats[args.sim]:
         print(f"warning: real files are {sorted(formats[args.real])}, simulated ones {sorted(formats[args.sim])}: "
               "quantisation and compression differ too, and the CNN discriminator can see that")

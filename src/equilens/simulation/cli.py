@@ -65,6 +65,10 @@ _PHYSICAL_OPTIONS: list[tuple[str, str | tuple[str, str], type, int | None, str]
     ("--background-rms", "background_rms", float, None, "Gaussian background noise sigma (counts/s)"),
     ("--exposure-time-log10-s", "exposure_time_log10_range_s", float, 2,
      "log10 of the exposure time in seconds, uniform in [LOW, HIGH] (sets the shot noise)"),
+    ("--sky-counts-per-pixel", "sky_counts_per_pixel", float, None,
+     "sky-limited background: Poisson sky of X counts per pixel, sky subtracted (0: none; test-iv: 2)"),
+    ("--sky-level-log10", "sky_level_log10_range", float, 2,
+     "log10 of the sky level as a fraction of the image peak, uniform in [LOW, HIGH]"),
 ]
 _SWITCHES: list[tuple[str, str, str]] = [
     ("--random-orientation", "random_orientation",

@@ -39,10 +39,19 @@ residual rms ~1 grey level of 255). What each value of the ``test-iv`` preset re
   2.4e9 M☉ (θ_E 0.063″), chosen so that the same fit of simulated ``sub`` images gives θ_E
   ≈ 1.07″. Individual perturbations are below what the fits resolve, in the real images too.
 * Photometry: the real files' lens-light cores are saturated (the fitted model peaks at
-  ~269/255), hence ``peak_saturation`` 1.08; background ~1/255 with 0-valued JPEG blocks: a
-  Gaussian background of 0.1% of the peak and no shot noise (exposure 1e6 s); 8-bit JPEG at
-  quality 75 (the real files' quantisation table).
-* Not reproduced: the real images' exact lens-light core shape and JPEG background pattern
+  ~269/255), hence ``peak_saturation`` 1.08; 8-bit JPEG at quality 75 (the real files'
+  quantisation table). No shot noise from lens or source (exposure 1e6 s): bright pixels carry
+  no more small-scale power than the noiseless preset's do.
+* Background: the real files' background level (mean of the four 16 x 16 px corners) is ~1 grey
+  level in 70% of them and runs from 0.8 to 2.5 (5-95%), and its grain grows with it far faster
+  than a Gaussian background's would (mean std in 8 x 8 JPEG blocks 0.05 at level 1.1-1.5, 0.2
+  at 1.5-2.1, 0.6 above: blocks of 0 to 6 where a Gaussian at that level is flat). Min-max
+  normalisation of a sky-limited image gives both: with few counts per pixel the darkest pixel
+  (no counts) lies close to the mean, so the level is low for its noise. Sky counts per pixel 2
+  and the sky level log-uniform in 0.18-0.76% of the peak (``sky_level_log10_range``) fit the
+  real images' level distribution, grain per level and fraction of 0-valued pixels (a grid of
+  counts 1.5-4 and ranges against 1,000 real ``no_sub`` images).
+* Not reproduced: the real images' exact lens-light core and arc shapes
   (``benchmarks/sim_fidelity.py`` measures what still tells them apart).
 * ``euclid-like`` and ``hst-like``: the Model I lens, source shape and subhalos observed as
   DeepLense Models II and III were, 64×64 px with lenstronomy's Euclid VIS and HST WFC3 F160W
@@ -262,6 +271,13 @@ class LensSimulationConfig:
     noise: bool = True
     background_rms: float = 0.01
     exposure_time_log10_range_s: tuple[float, float] = (3.0, 3.5)
+    #: Sky-limited background (0: none): Poisson counts of a sky of this mean per pixel, sky
+    #: subtracted, added to the image in units where the sky level is a fraction f of the
+    #: noiseless image's peak, so it reads sqrt(counts) times the sky level's spread. Few
+    #: counts give a background whose minimum (a pixel with no counts) lies close to its mean.
+    sky_counts_per_pixel: float = 0.0
+    #: log10 f, drawn uniformly per image in this range (used when ``sky_counts_per_pixel`` > 0).
+    sky_level_log10_range: tuple[float, float] = (-3.0, -3.0)
 
     # Per-image scatter: settings named here are drawn uniformly in [low, high] for each image
     # instead of taking the fixed value above (the fixed value is then unused).
@@ -314,7 +330,7 @@ class LensSimulationConfig:
         ):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
                 fail(name, "must be a finite number > 0")
-        for name in ("source_amp", "lens_light_amp", "background_rms", "z_lens"):
+        for name in ("source_amp", "lens_light_amp", "background_rms", "z_lens", "sky_counts_per_pixel"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 fail(name, "must be a finite number >= 0")
         for e1, e2 in (("lens_e1", "lens_e2"), ("source_e1", "source_e2"), ("lens_light_e1", "lens_light_e2")):
@@ -331,6 +347,7 @@ class LensSimulationConfig:
         check_range("subhalo_radius_range_arcsec", 0.0)
         check_range("vortex_half_length_range_arcsec", 0.0)
         check_range("exposure_time_log10_range_s")
+        check_range("sky_level_log10_range")
         if self.source_centre_sampling not in SOURCE_CENTRE_SAMPLINGS:
             fail("source_centre_sampling", f"must be one of {', '.join(SOURCE_CENTRE_SAMPLINGS)}")
         if self.source_centre_sampling == "radial":
@@ -504,8 +521,10 @@ PRESETS: dict[str, LensSimulationConfig] = {
         subhalo_mass_max_msun=2.4e9,
         subhalo_radius_range_arcsec=(0.0, 1.0),
         peak_saturation=1.08,
-        background_rms=0.14,
+        background_rms=0.0,
         exposure_time_log10_range_s=(6.0, 6.0),
+        sky_counts_per_pixel=2.0,
+        sky_level_log10_range=(-2.75, -2.12),
         varied_settings=(
             ("shear_gamma1", 0.0, 0.3),
             ("source_amp", 3500.0, 7000.0),

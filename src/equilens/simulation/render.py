@@ -24,7 +24,10 @@ and ``axion`` images rendered from one seed share source, lens and noise draws e
 Noise: as in lenstronomy's ``image_util`` (which DeepLense calls), shot noise uses the Gaussian
 approximation of Poisson counts, σ = sqrt(|model| / t) in counts/s, plus Gaussian background
 σ = ``background_rms``. Both are fixed standard-normal fields from the noise stream scaled by
-these σ maps, so twins' noise differs only where their noiseless models differ.
+these σ maps, so twins' noise differs only where their noiseless models differ. Optionally
+(``sky_counts_per_pixel`` > 0, the ``test-iv`` preset) a sky-limited background: Poisson counts
+of the sky, sky subtracted, scaled so that the sky level is a per-image fraction of the
+noiseless peak.
 """
 
 from __future__ import annotations
@@ -127,6 +130,7 @@ class LensRenderer:
         else:
             source_x0, source_y0 = macro.uniform(*cfg.source_centre_range_arcsec, size=2)
         exposure_time_s = 10.0 ** macro.uniform(*cfg.exposure_time_log10_range_s)
+        sky_level_fraction = 10.0 ** macro.uniform(*cfg.sky_level_log10_range) if cfg.sky_counts_per_pixel > 0 else 0.0
         # Drawn after the draws above, so configs without scatter keep their images exactly.
         varied = {name: float(macro.uniform(low, high)) for name, low, high in cfg.varied_settings}
 
@@ -181,6 +185,7 @@ class LensRenderer:
             # The other settings drawn per image (spin-2 ones are in the rotated values above).
             **{name: v for name, v in varied.items() if name not in _SPIN2_SETTINGS},
             "exposure_time_s": float(exposure_time_s),
+            "sky_level_fraction": float(sky_level_fraction),
             "n_subhalos": len(masses) if class_name == "sub" else 0,
             "subhalo_mass_total_msun": float(masses.sum()) if class_name == "sub" else 0.0,
             "subhalo_mass_max_msun": float(masses.max()) if class_name == "sub" and len(masses) else 0.0,
@@ -270,13 +275,26 @@ class LensRenderer:
                  "e2": params["lens_light_e2"], "center_x": 0.0, "center_y": 0.0}
             ]
         model = self._image_model(profile, len(perturbers)).image(kwargs_lens, kwargs_source, kwargs_lens_light)
+        return self.observe(model, params, normalize=normalize)
 
+    def observe(self, model: np.ndarray, params: dict[str, Any], *, normalize: bool = True) -> np.ndarray:
+        """The noiseless ``model`` (counts/s, (num_pix, num_pix)) as observed: noise from the
+        image's seed, then (``normalize=True``) min–max scaling and saturation, as :meth:`render`.
+
+        ``params``: ``seed``, ``exposure_time_s`` and ``sky_level_fraction`` (and optionally
+        ``background_rms``), as :meth:`draw_parameters` returns them.
+        """
+        cfg = self.config
         image = model
         if cfg.noise:
             noise_rng = _stream(params["seed"], _NOISE_STREAM)
             shot_z, background_z = noise_rng.standard_normal((2,) + model.shape)
             shot_sigma = np.sqrt(np.abs(model) / params["exposure_time_s"])
             image = model + shot_sigma * shot_z + params.get("background_rms", cfg.background_rms) * background_z
+            if cfg.sky_counts_per_pixel > 0:  # drawn last: configs without it keep their images
+                sky = cfg.sky_counts_per_pixel
+                counts = noise_rng.poisson(sky, model.shape)
+                image = image + params["sky_level_fraction"] * model.max() / sky * (counts - sky)
         if not normalize:
             return image
         low, high = image.min(), image.max()

@@ -77,7 +77,7 @@ def _shard_indices(n_per_class: int, shard: tuple[int, int] | None) -> range:
     return range(i, n_per_class, n)
 
 
-def _save_image(image: np.ndarray, path: Path, file_format: str) -> None:
+def save_image(image: np.ndarray, path: Path, file_format: str) -> None:
     """Write ``image`` (float32 (H, W) in [0, 1]) to ``path`` atomically."""
     with atomic_path(path) as tmp:
         if file_format == "npy":
@@ -108,7 +108,7 @@ def _init_worker(config_dict: dict[str, Any], file_format: str) -> None:
 def _render_task(task: tuple[str, int, str]) -> None:
     class_name, seed, path = task
     image, _ = _worker_renderer.simulate(class_name, seed)
-    _save_image(image, Path(path), _worker_format)
+    save_image(image, Path(path), _worker_format)
 
 
 def _validate(
