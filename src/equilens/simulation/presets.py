@@ -52,7 +52,9 @@ residual rms ~1 grey level of 255). What each value of the ``test-iv`` preset re
   real images' level distribution, grain per level and fraction of 0-valued pixels (a grid of
   counts 1.5-4 and ranges against 1,000 real ``no_sub`` images).
 * Not reproduced: the real images' exact lens-light core and arc shapes
-  (``benchmarks/sim_fidelity.py`` measures what still tells them apart).
+  (``benchmarks/sim_fidelity.py`` measures what still tells them apart). A CNN tells even the
+  real images' own fits, rendered so (``benchmarks/fit_test_iv.py --render``), from the real
+  images: what is left lies outside this smooth model, not in the distributions drawn here.
 * ``euclid-like`` and ``hst-like``: the Model I lens, source shape and subhalos observed as
   DeepLense Models II and III were, 64×64 px with lenstronomy's Euclid VIS and HST WFC3 F160W
   observation settings (see :data:`EUCLID_VIS` and :data:`HST_WFC3_F160W` for every value and
