@@ -274,9 +274,9 @@ class LensSimulationConfig:
     background_rms: float = 0.01
     exposure_time_log10_range_s: tuple[float, float] = (3.0, 3.5)
     #: Sky-limited background (0: none): Poisson counts of a sky of this mean per pixel, sky
-    #: subtracted, added to the image in units where the sky level is a fraction f of the
-    #: noiseless image's peak, so it reads sqrt(counts) times the sky level's spread. Few
-    #: counts give a background whose minimum (a pixel with no counts) lies close to its mean.
+    #: subtracted and scaled so that the sky level is a fraction f of the noiseless peak. With
+    #: few counts the darkest pixel (no counts) lies only sqrt(counts) standard deviations
+    #: below the mean, which sets the background's level after min-max normalisation.
     sky_counts_per_pixel: float = 0.0
     #: log10 f, drawn uniformly per image in this range (used when ``sky_counts_per_pixel`` > 0).
     sky_level_log10_range: tuple[float, float] = (-3.0, -3.0)
