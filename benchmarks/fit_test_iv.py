@@ -100,14 +100,14 @@ class SmoothLensFit:
                 "rms_residual": float(np.sqrt(2 * best.cost / data.size))}
 
 
-def render_fits(rows: list[dict], out_dir: Path) -> None:
+def render_fits(fitter: SmoothLensFit, rows: list[dict], out_dir: Path) -> None:
     """Write each fitted model (no constant background), observed as the test-iv preset observes
     its images, to ``out_dir/<class>/<file name>`` (JPEG); seeds follow the rows' order."""
     from equilens.simulation import get_preset
     from equilens.simulation.render import LensRenderer
     from equilens.simulation.writer import save_image
 
-    fitter, renderer = SmoothLensFit(), LensRenderer(get_preset("test-iv"))
+    renderer = LensRenderer(get_preset("test-iv"))
     for index, row in enumerate(rows):
         design = fitter.design(np.array([row[name] for name in NAMES]))
         model = (design[:, :2] @ [row["source_amp"], row["lens_light_amp"]]).reshape(fitter.num_pix, fitter.num_pix)
@@ -158,7 +158,7 @@ def main() -> None:
     rows = [json.loads(line) for line in args.out.open()]
     summarise(rows)
     if args.render:
-        render_fits(rows, args.render)
+        render_fits(fitter, rows, args.render)
         print(f"rendered {len(rows)} fits to {args.render}")
 
 
