@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import torch
 from equilens.cli import main
 from equilens.datasets.folder import load_images
 from equilens.errors import InputError
-from equilens.models import substructure_score
+from equilens.models import score_and_probabilities, substructure_score
 from equilens.models.groups import exact_actions
 from equilens.pretrained import PRETRAINED, model_card, pretrained_weights
 from equilens.weights import load_model, read_info
@@ -65,6 +66,19 @@ def test_model_trained_on_simulation_separates_real_images():
     """The calibrated simulation stands in for the real data: a model that saw only simulated
     images orders real ones far above chance (its AUC on all 8,000: its model card)."""
     assert pair_order("sim-test-iv", 100) > 0.9
+
+
+def test_shipped_models_score_as_when_shipped():
+    """Probabilities on 8 + 8 real images equal those made where the models were shipped (numpy 1,
+    lie_learn; tests/data/make_pretrained_probabilities.py) to 1e-6, whatever numpy this is."""
+    reference = json.loads((Path(__file__).parent / "data" / "pretrained_probabilities.json").read_text())
+    files = real_files(8)
+    assert [f"{f.parent.name}/{f.name}" for f in files] == reference["files"]
+    for name in PRETRAINED:
+        model, _ = load_model(pretrained_weights(name))
+        with torch.no_grad():
+            probabilities = score_and_probabilities(model, load_images(files))[1].double()
+        assert (probabilities - torch.tensor(reference[name])).abs().max() < 1e-6, name
 
 
 def test_predict_pretrained_writes_the_run_columns(tmp_path):

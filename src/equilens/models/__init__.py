@@ -9,8 +9,12 @@ from typing import Any
 
 # Every equilens module that imports escnn lives in this package, so this runs first. escnn
 # warns at import that py3nj is missing: equilens installs without it on purpose (it needs a
-# Fortran compiler and serves only SO(3)/O(3), which equilens never uses).
+# Fortran compiler and serves only SO(3)/O(3), which equilens never uses). Nor does it install
+# lie_learn (numpy 1 only), whose one function escnn imports equilens provides.
 warnings.filterwarnings("ignore", message="`py3nj` package not found", category=UserWarning, module="escnn")
+from equilens.models.wigner_d import provide_to_escnn  # noqa: E402
+
+provide_to_escnn()
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
