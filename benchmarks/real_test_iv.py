@@ -39,7 +39,8 @@ from equilens.config import TrainConfig
 from equilens.datasets.folder import scan_lens_folder
 from equilens.evaluation import evaluate
 from equilens.evaluation.plots import read_epoch_metrics
-from equilens.training import read_run_config, train, training_passes
+from equilens.runs import read_run_config
+from equilens.training import train, training_passes
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "test-iv"
 MODELS = {

@@ -82,7 +82,8 @@ def test_training_split_is_no_sub_only(trained_run):
 
 
 def test_module_refuses_a_substructure_training_batch():
-    module = TASKS["anomaly"](model={"architecture": "cnn_autoencoder", "input_size": 33, **SMALL}, classes=["no_sub", "sub"])
+    module = TASKS["anomaly"](model={"architecture": "cnn_autoencoder", "input_size": 33, **SMALL}, classes=["no_sub", "sub"],
+                              **TrainConfig(data="", task="anomaly").optimizer_options())
     images = torch.rand(4, 1, 33, 33)
     module.training_step((images, torch.zeros(4, dtype=torch.long)), 0)
     with pytest.raises(InputError, match="not 'no_sub'"):

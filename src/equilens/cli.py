@@ -13,10 +13,11 @@ import sys
 from dataclasses import fields
 
 from equilens import __version__
-from equilens.config import (AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, DEFAULT_RECIPE, LR_SCHEDULES, RECIPES, SELECTIONS,
-                             QuickstartConfig, TrainConfig)
+from equilens.config import (ARCHITECTURE_NAMES, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, DEFAULT_RECIPE, LR_SCHEDULES,
+                             RECIPES, SELECTIONS, TASK_NAMES, QuickstartConfig, TrainConfig)
 from equilens.errors import InputError
 from equilens.log import logger
+from equilens.memory import keep_freed_memory
 
 
 def _task_defaults(name: str) -> str:
@@ -36,9 +37,9 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         f"starts from {AUTO_INIT_MODEL} (trained on simulation) when that is the run's model and "
                         f"classes ({_task_defaults('init_weights')})")
     parser.add_argument("--test-data", help="separate labelled test folder (default: hold out --test-fraction of --data)")
-    parser.add_argument("--task", choices=["classify", "anomaly"], default=defaults.task,
+    parser.add_argument("--task", choices=TASK_NAMES, default=defaults.task,
                         help="classify: supervised; anomaly: learn no_sub images only and score how unusual an image is")
-    parser.add_argument("--model", dest="architecture", choices=["steerable", "cnn"], default=defaults.architecture,
+    parser.add_argument("--model", dest="architecture", choices=ARCHITECTURE_NAMES, default=defaults.architecture,
                         help="steerable: E(2)-equivariant escnn network; cnn: plain CNN baseline")
     parser.add_argument("--group", default=defaults.group, help="symmetry group of the steerable model: C<N> or D<N> (C4, C8, D4, D8 ...)")
     parser.add_argument("--input-size", type=int, default=defaults.input_size, help="image side in pixels fed to the model (images are resized)")
@@ -315,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     args = build_parser().parse_args(argv)
+    # The command owns its process, so it may keep freed memory process-wide (equilens.memory);
+    # library functions leave the caller's process as it was.
+    keep_freed_memory()
     try:
         return args.handler(args)
     except InputError as error:

@@ -19,7 +19,12 @@ DEFAULT_CHANNELS = (16, 32, 64, 128)
 # (benchmarks/auc_vs_budget.py; the measurements are in equilens.models.steerable and README).
 DEFAULT_STEERABLE_CHANNELS = (24, 64, 128, 256)
 DEFAULT_POOLED_BLOCKS = 1
+# Side in pixels the image is resized to, and the steerable model's group: the simulated-data
+# benchmark's choices (benchmarks/auc_vs_budget.py; docs: "How the defaults were chosen").
+DEFAULT_INPUT_SIZE = 75
+DEFAULT_GROUP = "D4"
 ARCHITECTURE_NAMES = ("steerable", "cnn")
+TASK_NAMES = ("classify", "anomaly")
 LR_SCHEDULES = ("step", "cosine")
 SELECTIONS = ("last", "best")
 
@@ -177,8 +182,8 @@ class TrainConfig:
     test_data: str | None = None
     task: str = "classify"
     architecture: str = "steerable"
-    group: str = "D4"
-    input_size: int = 75
+    group: str = DEFAULT_GROUP
+    input_size: int = DEFAULT_INPUT_SIZE
     widths: list[int] | None = None
     pooled_blocks: int = DEFAULT_POOLED_BLOCKS
     recipe: str = DEFAULT_RECIPE
@@ -220,6 +225,7 @@ class TrainConfig:
             raise InputError(f"--model {self.architecture!r}: choose one of {list(ARCHITECTURE_NAMES)}")
         parse_group(self.group)
         checks = [
+            (self.task in TASK_NAMES, f"--task {self.task!r}: choose one of {list(TASK_NAMES)}"),
             (self.recipe in RECIPES, f"--recipe {self.recipe!r}: choose one of {list(RECIPES)}"),
             (self.input_size >= 8, f"--input-size {self.input_size}: must be at least 8 pixels"),
             (self.pooled_blocks >= 0, f"--pooled-blocks {self.pooled_blocks}: must be at least 0"),
@@ -266,6 +272,11 @@ class TrainConfig:
             config["group"] = self.group.upper()
             config["pooled_blocks"] = self.pooled_blocks
         return config
+
+    def optimizer_options(self) -> dict[str, Any]:
+        """The optimiser's arguments of :class:`equilens.trainers.LensModule`."""
+        return {"lr": self.lr, "weight_decay": self.weight_decay, "lr_schedule": self.lr_schedule,
+                "lr_step_epochs": self.lr_step_epochs, "lr_gamma": self.lr_gamma}
 
     def augment_config(self) -> dict[str, Any]:
         return {"crop_fraction": self.crop_fraction, "rotate": self.rotate,

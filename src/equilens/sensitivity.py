@@ -36,7 +36,7 @@ from equilens.errors import InputError
 from equilens.evaluation.plots import plot_by_mass
 from equilens.evaluation.scoring import pick_device, score_images
 from equilens.evaluation.sensitivity import AUC_TARGET, FPR_LEVELS, bin_centres, check_mass_edges, sensitivity_curve
-from equilens.folders import new_folder
+from equilens.runs import CONFIG_NAME, new_folder
 from equilens.log import logger
 from equilens.models import for_inference
 from equilens.simulation.presets import LensSimulationConfig, get_preset
@@ -49,7 +49,6 @@ from equilens.simulation.twins import (
     subhalo_physics,
     twin_seeds,
 )
-from equilens.training import CONFIG_NAME
 from equilens.weights import load_model, read_info, resolve_weights
 
 #: 0.5-dex bins from 10^7.5 to 10^10.5 M☉.

@@ -28,10 +28,8 @@ from equilens.evaluation.gallery import plot_gallery
 from equilens.evaluation.metrics import binary_metrics, invariance_errors, multiclass_metrics, youden_threshold
 from equilens.evaluation.scoring import pick_device, score_images
 from equilens.evaluation.sensitivity import auc_by_mass
-from equilens.folders import new_folder
+from equilens.runs import new_folder, read_split_folders
 from equilens.models import for_inference
-from equilens.simulation.writer import METADATA_NAME
-from equilens.training import read_split_folders
 from equilens.weights import load_model, resolve_weights
 
 
@@ -106,6 +104,9 @@ def evaluate(
 def largest_subhalo_masses(folder: LensFolder) -> np.ndarray | None:
     """(N,) mass (M☉) of the largest subhalo of each of ``folder.files`` (0: none), from the
     ``metadata.csv`` of ``equilens simulate`` in the folder; None unless it lists every file."""
+    # Here, not at the top: the simulation (lenstronomy) is needed only for simulated folders.
+    from equilens.simulation.writer import METADATA_NAME
+
     path = folder.root / METADATA_NAME
     if not path.is_file():
         return None

@@ -20,6 +20,8 @@ class LensModule(L.LightningModule):
     Args:
         model: :func:`equilens.models.build_model` config (with ``input_size``).
         classes: class names of the dataset, ``no_sub`` first.
+        lr, weight_decay, lr_schedule, lr_step_epochs, lr_gamma: the optimiser; no defaults
+            here: :meth:`equilens.config.TrainConfig.optimizer_options` gives a recipe's.
         lr: Adam learning rate.
         weight_decay: AdamW's decoupled weight decay (0: the same steps as Adam).
         lr_schedule: ``step``: StepLR, multiply lr by ``lr_gamma`` every ``lr_step_epochs``
@@ -34,11 +36,12 @@ class LensModule(L.LightningModule):
         self,
         model: dict[str, Any],
         classes: list[str],
-        lr: float = 1e-4,
-        weight_decay: float = 0.0,
-        lr_schedule: str = "step",
-        lr_step_epochs: int = 5,
-        lr_gamma: float = 0.7,
+        *,
+        lr: float,
+        weight_decay: float,
+        lr_schedule: str,
+        lr_step_epochs: int,
+        lr_gamma: float,
         augment: dict[str, Any] | None = None,
     ):
         super().__init__()
