@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,16 @@ def print_table(results: list[dict[str, Any]]) -> None:
               f"{r['accuracy']:>7.3f}{r['epochs']:>7}{r['passes']:>7}{r['train_s']:>9.0f}{r['train_img_s']:>7.0f}{invariance:>18}{rot45:>11}")
 
 
+def docs_table(results: list[dict], command: str) -> dict:
+    """The results as the documentation renders them (docs/hooks/results_tables.py)."""
+    columns = ["model", "train set", "seed", "AUC (95% CI)", "accuracy", "epochs", "max |Δp| 90° / flip"]
+    rows = [[r["model"], r["train_set"], r["seed"], f"{r['auc']:.4f} ({r['auc_ci95'][0]:.4f}–{r['auc_ci95'][1]:.4f})",
+             f"{r['accuracy']:.3f}", r["epochs"],
+             f"{r['rot90_max_abs_change']:.1e} / {r['flip_max_abs_change']:.1e}" if "rot90_max_abs_change" in r else "–"]
+            for r in results]
+    return {"command": command, "columns": columns, "rows": rows}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", choices=["compare", "small-data", "anomaly"])
@@ -143,6 +154,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", type=lambda s: tuple(s.split("=", 1)), action="append", default=[], metavar="KEY=JSON",
                         help="override a TrainConfig field, e.g. rotate=false or brightness=null")
     parser.add_argument("--work", type=Path, default=Path("bench-real-test-iv"), help="links, runs and results")
+    parser.add_argument("--docs-table", type=Path, metavar="JSON",
+                        help="also write the table for the documentation here (e.g. docs/results/small-data.json)")
     args = parser.parse_args(argv)
     # Sets of the pool's size start from random weights anyway; small ones compare both starts.
     skipped = {"compare": "steerable-scratch", "small-data": "deeplense"}.get(args.mode)
@@ -163,6 +176,9 @@ def main(argv: list[str] | None = None) -> None:
                 results.append(run_one(name, options, train_dir, held_dir, seed, args))
                 print_table(results[-1:])
     (args.work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    if args.docs_table:
+        command = "python benchmarks/real_test_iv.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        args.docs_table.write_text(json.dumps(docs_table(results, command), indent=1, ensure_ascii=False) + "\n")
     print(f"\n{args.mode} on {args.data} (held-out: {args.holdout}, {args.n_holdout} per class)"
           + "".join(f"; {k}={v}" for k, v in args.set))
     print_table(results)

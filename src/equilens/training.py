@@ -40,7 +40,7 @@ from equilens.pretrained import find_weights, pretrained_weights
 from equilens.trainers import TASKS, LensModule
 from equilens.trainers.checkpoint import BestAUCCheckpoint
 from equilens.trainers.precise_bn import PreciseBatchNorm
-from equilens.weights import WEIGHTS_NAME, read_info, resolve_weights, save_weights
+from equilens.weights import WEIGHTS_NAME, read_info, save_weights
 
 # Lightning's DDP launcher re-runs the user's command in one process per extra device; those
 # processes must join the parent's run folder instead of making their own.

@@ -15,7 +15,7 @@ from sklearn.metrics import auc as area_under_curve, confusion_matrix, roc_auc_s
 from torch import nn
 
 from equilens.models import substructure_score
-from equilens.models.groups import exact_actions
+from equilens.testing import invariance_changes
 
 
 def bootstrap(
@@ -155,15 +155,12 @@ def invariance_errors(model: nn.Module, images: torch.Tensor, batch_size: int = 
         the rotation did), so it would measure the blur, not the rotation.
     """
     device = next(model.parameters()).device
-    actions = exact_actions("D4")
-    rotations = [a for name, a in actions.items() if name.startswith("rot")]
-    flips = [a for name, a in actions.items() if not name.startswith("rot")]
     rot90, flip, rot45 = [], [], []
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size].to(device)
         base = substructure_score(model, batch)
-        rot90 += [(substructure_score(model, act(batch)) - base).abs().max().item() for act in rotations]
-        flip += [(substructure_score(model, act(batch)) - base).abs().max().item() for act in flips]
+        for name, change in invariance_changes(lambda x: substructure_score(model, x), batch, "D4").items():
+            (rot90 if name.startswith("rot") else flip).append(change)
         turned = KT.rotate(batch, torch.full((len(batch),), 45.0, device=device), mode="bicubic")
         rot45.append((substructure_score(model, turned) - base).abs().cpu())
     return {
