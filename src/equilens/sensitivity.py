@@ -4,7 +4,7 @@ For each subhalo mass bin, the model scores paired twins (:mod:`equilens.simulat
 ``n`` images without a subhalo and the same lenses, sources and noise with one subhalo whose
 mass is log-uniform in the bin. The AUC of "with" against "without", its bootstrap interval, the
 true-positive rates at 10% and 1% false-positive rate, and the mass at which the AUC reaches 0.9
-follow from the scores (:mod:`equilens.evaluation.sensitivity`).
+follow from the scores (:mod:`equilens.evaluation.mass_bins`).
 
 The observation, lens and source are those of a preset, by default the simulation the model
 was trained on (when its run's data folder holds a ``simulation.json``); the subhalo's profile,
@@ -35,7 +35,7 @@ from equilens.atomic import write_text_atomic
 from equilens.errors import InputError
 from equilens.evaluation.plots import plot_by_mass
 from equilens.evaluation.scoring import pick_device, score_images
-from equilens.evaluation.sensitivity import AUC_TARGET, FPR_LEVELS, bin_centres, check_mass_edges, sensitivity_curve
+from equilens.evaluation.mass_bins import AUC_TARGET, FPR_LEVELS, bin_centres, check_mass_edges, sensitivity_curve
 from equilens.runs import CONFIG_NAME, new_folder
 from equilens.log import logger
 from equilens.models import for_inference

@@ -6,7 +6,7 @@ their scores: the most confident of each class, the misclassified, those nearest
 and, for a training run, ``training_curves.png``. On a simulated folder whose ``metadata.csv``
 lists every evaluated image, ``metrics.json`` also holds ``auc_by_mass`` (the AUC per 0.5-dex
 bin of each image's largest subhalo mass, the images without substructure as the negatives of
-every bin; :func:`equilens.evaluation.sensitivity.auc_by_mass`), drawn in ``auc_by_mass.png``.
+every bin; :func:`equilens.evaluation.mass_bins.auc_by_mass`), drawn in ``auc_by_mass.png``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from equilens.evaluation import plots
 from equilens.evaluation.gallery import plot_gallery
 from equilens.evaluation.metrics import binary_metrics, invariance_errors, multiclass_metrics, youden_threshold
 from equilens.evaluation.scoring import pick_device, score_images
-from equilens.evaluation.sensitivity import auc_by_mass
+from equilens.evaluation.mass_bins import auc_by_mass
 from equilens.runs import new_folder, read_split_folders
 from equilens.models import for_inference
 from equilens.weights import load_model, resolve_weights
