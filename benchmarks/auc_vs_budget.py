@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--pooled-blocks", type=int, help="the steerable model's pooled blocks (default: train's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--preset", default="test-iv",
-                        help="simulation preset (README figures: deeplense-model-i-lens-light, before calibration)")
+                        help="simulation preset (the documented figures: deeplense-model-i-lens-light, before calibration)")
     parser.add_argument("--workers", type=int, default=1, help="simulation processes")
     parser.add_argument("--work", type=Path, default=Path("bench-auc-vs-budget"), help="data and runs (reused)")
     parser.add_argument("--models", nargs="+", default=["steerable", "cnn"])

@@ -16,7 +16,7 @@ D4 steerable model) and ``--model cnn`` for the same ``--budget-min`` each, with
 (``--augment`` restores ``equilens train``'s shift, rotation and brightness jitter): the training
 images and the twins are rendered in the preset's one geometry (lens centred, one orientation,
 one source brightness), so augmentation only adds variation the twins never have; measured, it
-slowed learning several-fold (README, "Sensitivity"). Without the shift the model takes the
+slowed learning several-fold (documentation: "Sensitivity"). Without the shift the model takes the
 whole image (``crop_fraction`` 1). Then measures both with ``equilens sensitivity`` on the same
 twins (which are never training images) and prints the curves side by side, the mass at AUC 0.9
 of each, and the true-positive rate at 10% false-positive rate for 10^9-10^9.5 Msun (Tsang et al.

@@ -15,7 +15,7 @@
   simulated folder only and scored on a fixed real test set; then, per ``--sizes`` N, that
   model fine-tuned on N real images per class against the same model trained from scratch on
   those N, for the same budget. The real test set is ``benchmarks/real_test_iv.py``'s (per
-  class, the first ``--n-holdout`` of a ``--seed`` permutation; the README's small-data figures
+  class, the first ``--n-holdout`` of a ``--seed`` permutation; the documentation's small-data figures
   use seed 0's), and the N come from the rest, nested across N.
 
 The statistics, the two tests and the plots are :mod:`equilens.fidelity`; this script reads

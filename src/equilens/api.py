@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from equilens.config import TrainConfig
+from equilens.config import SCORING_BATCH_SIZE, TrainConfig
 from equilens.datasets.images import normalize_image
 from equilens.errors import InputError
 from equilens.evaluation.scoring import pick_device, score_images
@@ -21,8 +21,11 @@ from equilens.models import for_inference
 from equilens.pretrained import find_weights
 from equilens.weights import load_model
 
+#: What :func:`normalize_images` takes: an array or tensor of images, or a sequence of images.
+Images = np.ndarray | torch.Tensor | Sequence[np.ndarray]
 
-def normalize_images(images: np.ndarray | torch.Tensor | Sequence[np.ndarray]) -> torch.Tensor:
+
+def normalize_images(images: Images) -> torch.Tensor:
     """Images in memory -> the float32 tensor (N, 1, H, W) in [0, 1] that models take.
 
     A 2-D array is one image; anything else is a batch along its first axis, each item an
@@ -67,10 +70,10 @@ class LensModel:
         """Class names in output order; ``no_sub`` first."""
         return list(self.info.get("classes", []))
 
-    def _score(self, images, batch_size: int, symmetrize: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _score(self, images: Images, batch_size: int, symmetrize: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         return score_images(self.network, normalize_images(images), batch_size=batch_size, symmetrize=symmetrize)
 
-    def score(self, images, batch_size: int = 256, symmetrize: bool = False) -> np.ndarray:
+    def score(self, images: Images, batch_size: int = SCORING_BATCH_SIZE, symmetrize: bool = False) -> np.ndarray:
         """(N,) substructure scores: p(substructure) = 1 - p(no_sub) for a classifier, the
         anomaly score for an anomaly detector; ``equilens predict``'s score column.
 
@@ -81,8 +84,14 @@ class LensModel:
         """
         return self._score(images, batch_size, symmetrize)[0].numpy()
 
-    def predict_proba(self, images, batch_size: int = 256, symmetrize: bool = False) -> np.ndarray:
-        """(N, C) class probabilities of a classifier, columns in :attr:`classes` order."""
+    def predict_proba(self, images: Images, batch_size: int = SCORING_BATCH_SIZE, symmetrize: bool = False) -> np.ndarray:
+        """(N, C) class probabilities of a classifier, columns in :attr:`classes` order.
+
+        Args:
+            images: see :func:`normalize_images`.
+            batch_size: images per forward pass.
+            symmetrize: average over the 8 rotations and flips of the square.
+        """
         if self.task != "classify":
             raise InputError(f"a {self.task} model has no class probabilities; use score()")
         return self._score(images, batch_size, symmetrize)[1].numpy()

@@ -14,7 +14,8 @@ from dataclasses import fields
 
 from equilens import __version__
 from equilens.config import (ARCHITECTURE_NAMES, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, DEFAULT_RECIPE, LR_SCHEDULES,
-                             RECIPES, SELECTIONS, TASK_NAMES, QuickstartConfig, TrainConfig)
+                             RECIPES, SELECTIONS, TASK_NAMES, BOOTSTRAP_REPLICATES, INVARIANCE_IMAGES,
+                             SCORING_BATCH_SIZE, TWIN_PAIRS_PER_MASS_BIN, QuickstartConfig, TrainConfig)
 from equilens.errors import InputError
 from equilens.log import logger
 from equilens.memory import keep_freed_memory
@@ -134,8 +135,8 @@ def _add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="report folder (default: a new evaluation* folder inside the run)")
     parser.add_argument("--threshold", type=float, help="decision threshold for the confusion matrix "
                         "(default 0.5 on p(substructure); Youden-optimal for anomaly scores)")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for the AUC 95%% interval")
-    parser.add_argument("--invariance-images", type=int, default=256, help="images used to measure invariance errors (0: skip)")
+    parser.add_argument("--bootstrap", type=int, default=BOOTSTRAP_REPLICATES, help="bootstrap replicates for the AUC 95%% interval")
+    parser.add_argument("--invariance-images", type=int, default=INVARIANCE_IMAGES, help="images used to measure invariance errors (0: skip)")
     _add_scoring_arguments(parser)
 
 
@@ -161,7 +162,7 @@ def _model_path(model: str | None, pretrained: str | None) -> str:
 
 def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symmetrize", action="store_true", help="average scores over the 8 rotations/flips of the square")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=SCORING_BATCH_SIZE, help="images per forward pass")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     parser.add_argument("--compile", action="store_true", help="torch.compile the exported model: faster on many "
                         "images, after a one-off compile of seconds (needs a C++ compiler on a CPU)")
@@ -230,7 +231,7 @@ def _add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
                         "simulation the model was trained on, when its run's data folder has a simulation.json)")
     parser.add_argument("--masses", type=float, nargs="+", metavar="MSUN", help="subhalo mass bin edges in Msun, "
                         "increasing (default: 0.5-dex bins from 10^7.5 to 10^10.5: 3.16e7 1e8 ... 3.16e10)")
-    parser.add_argument("--per-mass", type=int, default=200, help="twin pairs (without and with a subhalo) per mass "
+    parser.add_argument("--per-mass", type=int, default=TWIN_PAIRS_PER_MASS_BIN, help="twin pairs (without and with a subhalo) per mass "
                         "bin; the same lenses in every bin (default 200)")
     parser.add_argument("--profile", choices=list(TWIN_PROFILES), default="tnfw", help="subhalo profile: tnfw (NFW "
                         "truncated at its tidal radius in the main lens), nfw (untruncated), point (default tnfw)")
@@ -240,7 +241,7 @@ def _add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
                         "(radius theta_E, angle uniform); annulus: uniform per unit area in the preset's subhalo "
                         "radius range (default ring)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the twins and the bootstrap (default 0)")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates (pairs resampled)")
+    parser.add_argument("--bootstrap", type=int, default=BOOTSTRAP_REPLICATES, help="bootstrap replicates (pairs resampled)")
     parser.add_argument("--out", help="report folder (default: a new sensitivity* folder inside the run, or here)")
     _add_scoring_arguments(parser)
 

@@ -395,7 +395,7 @@ def discriminator_auc(
     results comparable across machines and loads; the budget only guards a slow one). No
     augmentation: any difference, orientation included, is a difference. ``threads``: torch
     CPU threads; one, because on a CPU shared with other work one thread trained this network
-    4-5x faster than two (measured: 1.8 against 7-10 ms per image, load ~7 on 2 cores).
+    several times faster than two (measured with ``benchmarks/sim_fidelity.py compare``).
 
     Args:
         real, sim: (N, S, S) and (M, S, S) float images in [0, 1], one class each.
@@ -458,7 +458,7 @@ def feature_separation(real: dict[str, np.ndarray], sim: dict[str, np.ndarray], 
     labels = np.r_[np.ones(len(real[names[0]])), np.zeros(len(sim[names[0]]))]
     features = np.stack([np.r_[real[name], sim[name]] for name in names], axis=1)
     per_statistic = {name: float(roc_auc_score(labels, features[:, k])) for k, name in enumerate(names)}
-    # One OpenMP thread: on a CPU shared with other work, more spin and wait (measured 7x slower with two).
+    # One OpenMP thread: on a CPU shared with other work, more threads spin and wait.
     with threadpool_limits(1):
         scores = cross_val_predict(HistGradientBoostingClassifier(random_state=seed), features, labels,
                                    cv=StratifiedKFold(folds, shuffle=True, random_state=seed), method="predict_proba")[:, 1]

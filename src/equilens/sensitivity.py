@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from equilens.atomic import write_text_atomic
+from equilens.config import BOOTSTRAP_REPLICATES, SCORING_BATCH_SIZE, TWIN_PAIRS_PER_MASS_BIN
 from equilens.errors import InputError
 from equilens.evaluation.plots import plot_by_mass
 from equilens.evaluation.scoring import pick_device, score_images
@@ -99,14 +100,14 @@ def sensitivity(
     model_path: str | Path,
     preset: str | None = None,
     mass_edges_msun: Sequence[float] = DEFAULT_MASS_EDGES_MSUN,
-    n_per_bin: int = 200,
+    n_per_bin: int = TWIN_PAIRS_PER_MASS_BIN,
     profile: str = "tnfw",
     placement: str = "ring",
     concentration: str | float = DEFAULT_CONCENTRATION,
     seed: int = 0,
     out: str | Path | None = None,
-    n_bootstrap: int = 1000,
-    batch_size: int = 256,
+    n_bootstrap: int = BOOTSTRAP_REPLICATES,
+    batch_size: int = SCORING_BATCH_SIZE,
     symmetrize: bool = False,
     device: str = "auto",
     compiled: bool = False,
@@ -123,7 +124,11 @@ def sensitivity(
             a fixed c200 (NFW only).
         seed: seeds the twins (never those of a simulated dataset) and the bootstrap.
         out: report folder; default: a new ``sensitivity*`` folder in the run (or here).
-        n_bootstrap, batch_size, symmetrize, device, compiled: as for ``equilens evaluate``.
+        n_bootstrap: bootstrap replicates (pairs resampled).
+        batch_size: images per forward pass.
+        symmetrize: average scores over the 8 rotations and flips of the square.
+        device: ``auto``, ``cpu``, ``cuda`` ...
+        compiled: ``torch.compile`` the exported model.
 
     Returns:
         (report folder, the dict written to sensitivity.json).

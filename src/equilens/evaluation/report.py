@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from equilens.atomic import write_text_atomic
+from equilens.config import BOOTSTRAP_REPLICATES, INVARIANCE_IMAGES, SCORING_BATCH_SIZE
 from equilens.datasets.folder import NEGATIVE_CLASS, LensFolder, list_images, load_images, scan_lens_folder
 from equilens.errors import InputError
 from equilens.evaluation import plots
@@ -39,9 +40,9 @@ def evaluate(
     out: str | Path | None = None,
     threshold: float | None = None,
     symmetrize: bool = False,
-    n_bootstrap: int = 1000,
-    invariance_images: int = 256,
-    batch_size: int = 256,
+    n_bootstrap: int = BOOTSTRAP_REPLICATES,
+    invariance_images: int = INVARIANCE_IMAGES,
+    batch_size: int = SCORING_BATCH_SIZE,
     device: str = "auto",
     compiled: bool = False,
 ) -> tuple[Path, dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from equilens.config import SCORING_BATCH_SIZE
 from equilens.models import score_and_probabilities
 from equilens.models.groups import exact_actions
 
@@ -18,7 +19,7 @@ def pick_device(device: str = "auto") -> torch.device:
 
 @torch.inference_mode()
 def score_images(
-    model: nn.Module, images: torch.Tensor, batch_size: int = 256, symmetrize: bool = False
+    model: nn.Module, images: torch.Tensor, batch_size: int = SCORING_BATCH_SIZE, symmetrize: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Substructure scores of ``images`` (N, 1, H, W) in [0, 1].
 

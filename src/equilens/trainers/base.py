@@ -17,18 +17,20 @@ from equilens.transforms import Augment, AugmentConfig
 class LensModule(L.LightningModule):
     """Base Lightning module.
 
+    The optimiser's arguments have no defaults here: a recipe's come from
+    :meth:`equilens.config.TrainConfig.optimizer_options`.
+
     Args:
         model: :func:`equilens.models.build_model` config (with ``input_size``).
         classes: class names of the dataset, ``no_sub`` first.
-        lr, weight_decay, lr_schedule, lr_step_epochs, lr_gamma: the optimiser; no defaults
-            here: :meth:`equilens.config.TrainConfig.optimizer_options` gives a recipe's.
         lr: Adam learning rate.
         weight_decay: AdamW's decoupled weight decay (0: the same steps as Adam).
         lr_schedule: ``step``: StepLR, multiply lr by ``lr_gamma`` every ``lr_step_epochs``
             epochs (the DeepLense recipe); ``cosine``: cosine decay to zero over the run, i.e.
             over the wall-clock budget when the trainer has one (``max_time``), else over its
             epochs; so a run ends at a small rate however long it was allowed to be.
-        lr_step_epochs, lr_gamma: the step schedule's parameters.
+        lr_step_epochs: the step schedule's epochs between decays.
+        lr_gamma: the step schedule's factor per decay.
         augment: :class:`AugmentConfig` fields.
     """
 
