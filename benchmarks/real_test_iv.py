@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from equilens.config import TrainConfig
+from equilens.results import write_docs_table
 from equilens.datasets.folder import scan_lens_folder
 from equilens.evaluation import evaluate
 from equilens.evaluation.plots import read_epoch_metrics
@@ -129,14 +129,14 @@ def print_table(results: list[dict[str, Any]]) -> None:
               f"{r['accuracy']:>7.3f}{r['epochs']:>7}{r['passes']:>7}{r['train_s']:>9.0f}{r['train_img_s']:>7.0f}{invariance:>18}{rot45:>11}")
 
 
-def docs_table(results: list[dict], command: str) -> dict:
-    """The results as the documentation renders them (docs/hooks/results_tables.py)."""
+def write_table(results: list[dict], path: Path) -> None:
+    """The results as the documentation renders them (equilens.results)."""
     columns = ["model", "train set", "seed", "AUC (95% CI)", "accuracy", "epochs", "max |Δp| 90° / flip"]
     rows = [[r["model"], r["train_set"], r["seed"], f"{r['auc']:.4f} ({r['auc_ci95'][0]:.4f}–{r['auc_ci95'][1]:.4f})",
              f"{r['accuracy']:.3f}", r["epochs"],
              f"{r['rot90_max_abs_change']:.1e} / {r['flip_max_abs_change']:.1e}" if "rot90_max_abs_change" in r else "–"]
             for r in results]
-    return {"command": command, "columns": columns, "rows": rows}
+    write_docs_table(path, columns, rows)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -177,8 +177,7 @@ def main(argv: list[str] | None = None) -> None:
                 print_table(results[-1:])
     (args.work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     if args.docs_table:
-        command = "python benchmarks/real_test_iv.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        args.docs_table.write_text(json.dumps(docs_table(results, command), indent=1, ensure_ascii=False) + "\n")
+        write_table(results, args.docs_table)
     print(f"\n{args.mode} on {args.data} (held-out: {args.holdout}, {args.n_holdout} per class)"
           + "".join(f"; {k}={v}" for k, v in args.set))
     print_table(results)

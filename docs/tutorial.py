@@ -65,9 +65,10 @@ def main() -> None:
     assert np.allclose(scores, [written[str(f)] for f in files], rtol=1e-5, atol=1e-6), "API and CLI disagree"
     print("the API's scores match `equilens predict`'s")
 
-    # 3. Your own Trainer: the module and data `equilens train` would fit (a tiny model here).
+    # 3. Your own Trainer: the module and data `equilens train` would fit (a tiny model here;
+    # one pass of one batch per epoch, where the recipe would lengthen a small set's epochs).
     config = equilens.TrainConfig(data=str(data), input_size=33, widths=[2, 4], accelerator="cpu", val_fraction=0.2,
-                                  test_fraction=0.2)
+                                  test_fraction=0.2, min_images_per_epoch=0, min_batches_per_epoch=0)
     module, datamodule = equilens.lightning_modules(config)
     trainer = lightning.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
                                 enable_progress_bar=False, enable_model_summary=False)

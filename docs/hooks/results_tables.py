@@ -1,4 +1,4 @@
-"""mkdocs hook: a line ``{{ results("NAME") }}`` in a page becomes the table of
+"""mkdocs hooks: a line ``{{ results("NAME") }}`` in a page becomes the table of
 ``docs/results/NAME.json``, the file a benchmark writes (``--docs-table``), so that the figures
 on the benchmark pages are the benchmark's own output, never retyped.
 
@@ -34,3 +34,12 @@ def render(path: Path) -> str:
 def on_page_markdown(markdown: str, page, config, files) -> str:
     results = Path(config["docs_dir"]) / "results"
     return _MARKER.sub(lambda match: render(results / f"{match.group(1)}.json"), markdown)
+
+
+# Docstrings cross-reference in Sphinx roles (:func:`name`), which mkdocstrings renders as the
+# role's text before the code: keep the code only (and drop Sphinx's "~" shortening mark).
+_SPHINX_ROLE = re.compile(r":(?:func|class|mod|meth|attr|data|exc):<code>~?")
+
+
+def on_page_content(html: str, page, config, files) -> str:
+    return _SPHINX_ROLE.sub("<code>", html)
