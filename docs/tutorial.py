@@ -73,6 +73,7 @@ def main() -> None:
     trainer = lightning.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
                                 enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(module, datamodule=datamodule)
+    # A smoke run, not a model: two steps on 8 images, validated on 2.
     print(f"own Trainer: {trainer.current_epoch} epochs, validation AUC {float(trainer.callback_metrics['val_auc']):.3f}")
 
     if args.figure:

@@ -232,7 +232,7 @@ def _add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--masses", type=float, nargs="+", metavar="MSUN", help="subhalo mass bin edges in Msun, "
                         "increasing (default: 0.5-dex bins from 10^7.5 to 10^10.5: 3.16e7 1e8 ... 3.16e10)")
     parser.add_argument("--per-mass", type=int, default=TWIN_PAIRS_PER_MASS_BIN, help="twin pairs (without and with a subhalo) per mass "
-                        "bin; the same lenses in every bin (default 200)")
+                        f"bin; the same lenses in every bin (default {TWIN_PAIRS_PER_MASS_BIN})")
     parser.add_argument("--profile", choices=list(TWIN_PROFILES), default="tnfw", help="subhalo profile: tnfw (NFW "
                         "truncated at its tidal radius in the main lens), nfw (untruncated), point (default tnfw)")
     parser.add_argument("--concentration", default=DEFAULT_CONCENTRATION, help="NFW concentration: duffy2008 (Duffy "

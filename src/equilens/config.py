@@ -102,7 +102,7 @@ ANOMALY_SCORE_DEFAULTS = {"intensity_stretch": 50.0, "loss_ring": [0.08, 0.25], 
 #: Scoring and report defaults of ``evaluate``, ``predict``, ``sensitivity`` and the Python
 #: API: images per forward pass (memory, not results), bootstrap replicates of an AUC's 95%
 #: interval, images on which a report measures invariance, and sensitivity twin pairs per mass
-#: bin (200 pairs put a bin's AUC interval at about +-0.03 near 0.9).
+#: bin. Set by hand, not by a benchmark: they trade run time against the width of intervals.
 SCORING_BATCH_SIZE = 256
 BOOTSTRAP_REPLICATES = 1000
 INVARIANCE_IMAGES = 256
