@@ -26,7 +26,8 @@ from equilens.datasets.folder import load_images, scan_lens_folder
 from equilens.datasets.split import read_split
 from equilens.models import substructure_score
 from equilens.simulation import PRESETS, simulate_dataset
-from equilens.training import read_run_config, train
+from equilens.runs import read_run_config
+from equilens.training import train
 from equilens.weights import load_model
 
 

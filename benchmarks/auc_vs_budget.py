@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from equilens.results import write_docs_table
 from equilens.config import TrainConfig
 from equilens.datasets.folder import load_images, scan_lens_folder
 from equilens.evaluation import evaluate, score_images
@@ -94,10 +95,11 @@ def main() -> None:
     parser.add_argument("--pooled-blocks", type=int, help="the steerable model's pooled blocks (default: train's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--preset", default="test-iv",
-                        help="simulation preset (README figures: deeplense-model-i-lens-light, before calibration)")
+                        help="simulation preset (the documented figures: deeplense-model-i-lens-light, before calibration)")
     parser.add_argument("--workers", type=int, default=1, help="simulation processes")
     parser.add_argument("--work", type=Path, default=Path("bench-auc-vs-budget"), help="data and runs (reused)")
     parser.add_argument("--models", nargs="+", default=["steerable", "cnn"])
+    parser.add_argument("--docs-table", type=Path, metavar="JSON", help="also write the table for the documentation here")
     args = parser.parse_args()
     sets = simulate_sets(args.work, args.n_per_class, args.n_test_per_class, args.workers, args.preset)
     results = {m: run_one(m, sets, args.budget_min, args.work, args) for m in args.models}
@@ -121,6 +123,9 @@ def main() -> None:
         print(f"{label:<38}" + "".join(f"{fmt.format(r[key]):>16}" for r in results.values()))
     for m, r in results.items():
         print(f"{m} run: {r['run']}")
+    if args.docs_table:
+        write_docs_table(args.docs_table, ["", *results], [[label, *(fmt.format(r[key]) for r in results.values())]
+                                                           for label, key, fmt in rows])
 
 
 if __name__ == "__main__":

@@ -36,10 +36,12 @@ from typing import Any
 import numpy as np
 
 from equilens.config import TrainConfig
+from equilens.results import write_docs_table
 from equilens.datasets.folder import scan_lens_folder
 from equilens.evaluation import evaluate
 from equilens.evaluation.plots import read_epoch_metrics
-from equilens.training import read_run_config, train, training_passes
+from equilens.runs import read_run_config
+from equilens.training import train, training_passes
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "test-iv"
 MODELS = {
@@ -127,6 +129,16 @@ def print_table(results: list[dict[str, Any]]) -> None:
               f"{r['accuracy']:>7.3f}{r['epochs']:>7}{r['passes']:>7}{r['train_s']:>9.0f}{r['train_img_s']:>7.0f}{invariance:>18}{rot45:>11}")
 
 
+def write_table(results: list[dict], path: Path) -> None:
+    """The results as the documentation renders them (equilens.results)."""
+    columns = ["model", "train set", "seed", "AUC (95% CI)", "accuracy", "epochs", "max |Δp| 90° / flip"]
+    rows = [[r["model"], r["train_set"], r["seed"], f"{r['auc']:.4f} ({r['auc_ci95'][0]:.4f}–{r['auc_ci95'][1]:.4f})",
+             f"{r['accuracy']:.3f}", r["epochs"],
+             f"{r['rot90_max_abs_change']:.1e} / {r['flip_max_abs_change']:.1e}" if "rot90_max_abs_change" in r else "–"]
+            for r in results]
+    write_docs_table(path, columns, rows)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", choices=["compare", "small-data", "anomaly"])
@@ -142,6 +154,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", type=lambda s: tuple(s.split("=", 1)), action="append", default=[], metavar="KEY=JSON",
                         help="override a TrainConfig field, e.g. rotate=false or brightness=null")
     parser.add_argument("--work", type=Path, default=Path("bench-real-test-iv"), help="links, runs and results")
+    parser.add_argument("--docs-table", type=Path, metavar="JSON",
+                        help="also write the table for the documentation here (e.g. docs/results/small-data.json)")
     args = parser.parse_args(argv)
     # Sets of the pool's size start from random weights anyway; small ones compare both starts.
     skipped = {"compare": "steerable-scratch", "small-data": "deeplense"}.get(args.mode)
@@ -162,6 +176,8 @@ def main(argv: list[str] | None = None) -> None:
                 results.append(run_one(name, options, train_dir, held_dir, seed, args))
                 print_table(results[-1:])
     (args.work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    if args.docs_table:
+        write_table(results, args.docs_table)
     print(f"\n{args.mode} on {args.data} (held-out: {args.holdout}, {args.n_holdout} per class)"
           + "".join(f"; {k}={v}" for k, v in args.set))
     print_table(results)

@@ -16,7 +16,7 @@ D4 steerable model) and ``--model cnn`` for the same ``--budget-min`` each, with
 (``--augment`` restores ``equilens train``'s shift, rotation and brightness jitter): the training
 images and the twins are rendered in the preset's one geometry (lens centred, one orientation,
 one source brightness), so augmentation only adds variation the twins never have; measured, it
-slowed learning several-fold (README, "Sensitivity"). Without the shift the model takes the
+slowed learning several-fold (documentation: "Sensitivity"). Without the shift the model takes the
 whole image (``crop_fraction`` 1). Then measures both with ``equilens sensitivity`` on the same
 twins (which are never training images) and prints the curves side by side, the mass at AUC 0.9
 of each, and the true-positive rate at 10% false-positive rate for 10^9-10^9.5 Msun (Tsang et al.
@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from equilens.results import write_docs_table
 from equilens.config import TrainConfig
 from equilens.evaluation import evaluate
 from equilens.evaluation.plots import read_epoch_metrics
@@ -98,12 +99,11 @@ def mass_text(mass: float | None, span: list[float | None]) -> str:
     return f"{'none' if mass is None else f'{mass:.2g}'} ({ends})"
 
 
-def print_comparison(preset: str, results: list[dict[str, Any]]) -> None:
-    print(f"\n{preset}: one subhalo on the Einstein ring; AUC [TPR at FPR 10%] per mass bin")
-    print(f"{'mass bin (Msun)':<32}" + "".join(f"{r['model']:>24}" for r in results))
-    for b, row in enumerate(results[0]["bins"]):
-        cells = "".join(f"{r['bins'][b]['auc']:>16.3f} [{r['bins'][b]['tpr_at_fpr_0.1']:.2f}]" for r in results)
-        print(f"{row['mass_low_msun']:>9.3g} - {row['mass_high_msun']:<20.3g}{cells}")
+def comparison_rows(results: list[dict[str, Any]]) -> list[list[str]]:
+    """Per mass bin AUC [TPR at FPR 10%], then the summary lines; a cell per model."""
+    rows = [[f"{row['mass_low_msun']:.3g} - {row['mass_high_msun']:.3g} Msun",
+             *(f"{r['bins'][b]['auc']:.3f} [{r['bins'][b]['tpr_at_fpr_0.1']:.2f}]" for r in results)]
+            for b, row in enumerate(results[0]["bins"])]
     lines = [
         ("mass at AUC 0.9 (68% range)", lambda r: mass_text(r["mass_at_auc_0.9_msun"], r["mass_at_auc_0.9_range68_msun"])),
         ("TPR at FPR 10%, 1e9-10^9.5", lambda r: f"{r['tpr_at_fpr_0.1_1e9_1e9.5']:.3f}"),
@@ -115,8 +115,14 @@ def print_comparison(preset: str, results: list[dict[str, Any]]) -> None:
         ("load (5-min avg at end)", lambda r: f"{r['load_5min_end']:.1f} on {r['cpus']} CPUs"),
         ("max |dp| under 90-degree turns", lambda r: f"{r['rot90_max_abs_change']:.1e}"),
     ]
-    for label, cell in lines:
-        print(f"{label:<32}" + "".join(f"{cell(r):>24}" for r in results))
+    return rows + [[label, *(cell(r) for r in results)] for label, cell in lines]
+
+
+def print_comparison(preset: str, results: list[dict[str, Any]]) -> None:
+    print(f"\n{preset}: one subhalo on the Einstein ring; AUC [TPR at FPR 10%] per mass bin")
+    print(f"{'':<32}" + "".join(f"{r['model']:>24}" for r in results))
+    for label, *cells in comparison_rows(results):
+        print(f"{label:<32}" + "".join(f"{cell:>24}" for cell in cells))
     for r in results:
         print(f"{r['model']} run: {r['run']}" + (f" (started from {r['init_weights']})" if r.get("init_weights") else ""))
 
@@ -141,6 +147,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1, help="simulation processes")
     parser.add_argument("--work", type=Path, default=Path("bench-sensitivity"), help="data, runs and results (reused)")
+    parser.add_argument("--docs-table", type=Path, metavar="JSON", help="also write the table for the documentation "
+                        "here (the first preset's)")
     args = parser.parse_args(argv)
     args.init_weights = dict(args.init_weights)
     if set(args.init_weights) - set(MODELS):
@@ -153,6 +161,9 @@ def main(argv: list[str] | None = None) -> None:
         print_comparison(preset, results[preset])
     args.work.mkdir(parents=True, exist_ok=True)
     (args.work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    if args.docs_table:
+        first = results[args.presets[0]]
+        write_docs_table(args.docs_table, [args.presets[0], *(r["model"] for r in first)], comparison_rows(first))
     print(f"\n{args.budget_min:g} min per model, {'with' if args.augment else 'no'} augmentation{''.join(f', {k}={v}' for k, v in args.set)}, {args.n_per_class} twins per class, "
           f"{args.profile} subhalos ({args.concentration}), sensitivity bins "
           f"{', '.join(f'{m:.3g}' for m in DEFAULT_MASS_EDGES_MSUN)} Msun, {args.per_mass} pairs each")

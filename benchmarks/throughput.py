@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="minimum timing per measurement")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
-    keep_freed_memory()  # as training and scoring do
+    keep_freed_memory()  # as the equilens command does
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, input {args.input_size} px, batch {args.batch_size}")
     print(f"{'model':<34}{'params':>9}{'train img/s':>13}{'infer img/s':>13}{'exported':>10}")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from toy import write_toy_dataset  # noqa: E402
+# tests/ is on sys.path under pytest's default ("prepend") import mode, as tests/ has no __init__.py.
+from toy import write_toy_dataset
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from equilens.datasets.folder import load_images, scan_lens_folder
 from equilens.datasets.split import read_split
 from equilens.errors import InputError
 from equilens.models import build_model, substructure_score
-from equilens.models.groups import exact_actions
+from equilens.testing import assert_equivariant, assert_invariant
 from equilens.trainers import TASKS
 from equilens.training import train
 from equilens.weights import load_model, save_weights
@@ -47,12 +47,9 @@ def test_score_invariant_under_exact_actions(group, size):
     config = {"architecture": "steerable_autoencoder", "group": group, "input_size": size, "crop_fraction": 0.9}
     model = build_model({**config, **SMALL}).eval()
     images = torch.rand(3, 1, 40, 40)
-    with torch.no_grad():
-        reference = model.anomaly_score(images)
-        for name, action in exact_actions(group).items():
-            assert torch.allclose(model.anomaly_score(action(images)), reference, atol=1e-4), name
-            # The reconstruction itself is equivariant: the score's invariance is not luck.
-            assert torch.allclose(model(action(images)), action(model(images)), atol=1e-4), name
+    assert_invariant(model.anomaly_score, images, group)
+    # The reconstruction itself is equivariant: the score's invariance is not luck.
+    assert_equivariant(model, images, group)
 
 
 @pytest.mark.parametrize("architecture", ["steerable_autoencoder", "cnn_autoencoder"])
@@ -82,7 +79,8 @@ def test_training_split_is_no_sub_only(trained_run):
 
 
 def test_module_refuses_a_substructure_training_batch():
-    module = TASKS["anomaly"](model={"architecture": "cnn_autoencoder", "input_size": 33, **SMALL}, classes=["no_sub", "sub"])
+    module = TASKS["anomaly"](model={"architecture": "cnn_autoencoder", "input_size": 33, **SMALL}, classes=["no_sub", "sub"],
+                              **TrainConfig(data="", task="anomaly").optimizer_options())
     images = torch.rand(4, 1, 33, 33)
     module.training_step((images, torch.zeros(4, dtype=torch.long)), 0)
     with pytest.raises(InputError, match="not 'no_sub'"):

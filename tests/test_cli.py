@@ -30,7 +30,9 @@ def test_train_evaluate_predict(toy_data, tmp_path, capsys):
                  "--out", str(scores)]) == 0
     rows = list(csv.DictReader(scores.open()))
     assert len(rows) == 121 and set(rows[0]) == {"path", "p_substructure", "p_no_sub", "p_sub"}
-    assert all(0.0 <= float(r["p_substructure"]) <= 1.0 for r in rows)
+    # The score is 1 - p(no_sub), and the rings with a clump (sub) score above the plain ones.
+    assert all(float(r["p_substructure"]) == pytest.approx(1 - float(r["p_no_sub"]), abs=2e-6) for r in rows)
+    assert np.mean([float(r["p_substructure"]) for r in rows[:-1]]) > float(rows[-1]["p_substructure"])
 
     # An existing output is never replaced silently.
     before = scores.read_text()

@@ -13,6 +13,7 @@ from equilens.errors import InputError
 from equilens.models import build_model, for_inference, substructure_score
 from equilens.models.geometry import pool_geometry, strided_conv_geometry
 from equilens.models.groups import exact_actions
+from equilens.testing import assert_invariant
 
 
 def assert_stride_2_grid_symmetric(size: int, kernel: int, padding: int, out: int) -> None:
@@ -53,11 +54,7 @@ def test_steerable_output_invariant_under_exact_actions(group, size, pooled_bloc
     images = torch.rand(6, 1, size, size)
     actions = exact_actions(group)
     assert ("flip_x" in actions) == group.startswith("D") and ("rot90" in actions) == (group != "C2")
-    with torch.no_grad():
-        reference = torch.softmax(model(images), dim=1)
-        for name, act in actions.items():
-            moved = torch.softmax(model(act(images)), dim=1)
-            assert (moved - reference).abs().max() < 1e-4, name
+    assert_invariant(lambda x: torch.softmax(model(x), dim=1), images, group)
 
 
 def test_later_blocks_stride_and_old_configs_pool_everywhere():
@@ -78,10 +75,7 @@ def test_invariance_holds_through_resizing():
     model = build_model(TrainConfig(data="").model_config(num_classes=2)).eval()  # the default equivariant model
     assert model.input_size == 75 and model.crop_fraction == 0.9
     images = torch.rand(4, 1, 150, 150)
-    with torch.no_grad():
-        reference = substructure_score(model, images)
-        for act in exact_actions("D4").values():
-            assert (substructure_score(model, act(images)) - reference).abs().max() < 1e-4
+    assert_invariant(lambda x: substructure_score(model, x), images, "D4")
 
 
 def test_plain_cnn_shapes_and_multiclass():
@@ -130,8 +124,7 @@ def test_compiled_export_matches_and_stays_invariant():
         reference = model(images)
         compiled = for_inference(model, compiled=True)
         assert torch.allclose(compiled(images), reference, atol=1e-5)
-        for act in exact_actions("D4").values():
-            assert torch.allclose(compiled(act(images)), reference, atol=1e-4)
+    assert_invariant(compiled, images, "D4")
     assert compiled.task == "classify"
 
 

@@ -16,7 +16,7 @@ from sklearn.metrics import roc_auc_score
 from equilens.cli import main
 from equilens.errors import InputError
 from equilens.evaluation import evaluate
-from equilens.evaluation.sensitivity import auc_by_mass, log_mass_at_auc, sensitivity_curve
+from equilens.evaluation.mass_bins import auc_by_mass, log_mass_at_auc, sensitivity_curve
 from equilens.models import build_model
 from equilens.sensitivity import sensitivity
 from equilens.simulation import PRESETS, LensRenderer, image_seed, simulate_dataset

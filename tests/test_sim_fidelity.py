@@ -1,19 +1,19 @@
-"""benchmarks/sim_fidelity.py: its statistics on images with known answers, and its two-sample test."""
+"""equilens.fidelity: its statistics on images with known answers, its two-sample tests, and the benchmark script on them."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from equilens import fidelity
+from toy import write_toy_dataset
 
-import sim_fidelity as fidelity  # noqa: E402
-from toy import write_toy_dataset  # noqa: E402
+BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "sim_fidelity.py"
 
 SIZE = 64
 
@@ -119,10 +119,15 @@ def test_compare_writes_figures_and_json(tmp_path):
     real = write_toy_dataset(tmp_path / "real", n_per_class=30, size=48, seed=0)
     sim = write_toy_dataset(tmp_path / "sim", n_per_class=30, size=48, seed=1)
     out = tmp_path / "out"
-    fidelity.main(["compare", "--real", str(real), "--sim", str(sim), "--out", str(out), "--discriminator-epochs", "1"])
+    command = [sys.executable, str(BENCHMARK), "compare", "--real", str(real), "--sim", str(sim), "--out", str(out),
+               "--discriminator-epochs", "1"]
+    subprocess.run(command, check=True, capture_output=True)
     report = json.loads((out / "fidelity.json").read_text())
     assert set(report["classes"]) == {"no_sub", "sub"}
-    assert 0 <= report["classes"]["sub"]["discriminator"]["auc"] <= 1
+    record = report["classes"]["sub"]
+    assert record["n"] == {"real": 30, "sim": 30}
+    low, high = record["discriminator"]["auc_ci95"]
+    assert low <= record["discriminator"]["auc"] <= high and high - low < 1
     expected = {f"{name}.png" for name in fidelity.CURVES} | {"gallery.png", "separation.png"}
     expected |= {f"{kind}-{c}.png" for kind in ("statistics", "discriminator") for c in ("no_sub", "sub")}
     assert expected <= {p.name for p in out.iterdir()}

@@ -535,7 +535,7 @@ def test_subhalo_placements():
 
 
 def test_duffy2008_concentration_and_tidal_truncation(tmp_path):
-    from equilens.simulation.presets import duffy2008_concentration, tidal_radius_arcsec
+    from equilens.simulation.physics import duffy2008_concentration, tidal_radius_arcsec
 
     # At the pivot mass 2e12 / h Msun and z = 0 the relation is its amplitude; it falls with mass and redshift.
     assert duffy2008_concentration(2e12 / 0.7, 0.0) == pytest.approx(5.71)

@@ -19,7 +19,8 @@ from equilens.datasets.split import read_split
 from equilens.errors import InputError
 from equilens.evaluation import evaluate
 from equilens.evaluation.plots import read_epoch_metrics
-from equilens.training import read_run_config, resume, split_dataset, train, training_passes, twin_ids
+from equilens.runs import read_run_config
+from equilens.training import resume, split_dataset, train, training_passes, twin_ids
 
 
 def test_run_folder_contents(toy_run, toy_data):
@@ -95,7 +96,8 @@ def test_smoothed_targets_keep_a_confident_classifier_learning():
     batch = (torch.rand(4, 1, 17, 17), torch.tensor([0, 1, 0, 1]))
     losses = []
     for smoothing in (0.0, 0.2):
-        module = ClassifierModule(model=model, classes=["no_sub", "sub"], augment=off, label_smoothing=smoothing)
+        module = ClassifierModule(model=model, classes=["no_sub", "sub"], **TrainConfig(data="").optimizer_options(),
+                                  augment=off, label_smoothing=smoothing)
         module.model, module.log = _Confident(), lambda *args, **kwargs: None
         losses.append(float(module.training_step(batch, 0)))
     # Targets 0.9 / 0.1: cross-entropy 0.9 * softplus(-18) + 0.1 * softplus(18) = 1.8 nats.
@@ -308,7 +310,8 @@ def test_twin_batches_hold_both_twins_augmented_alike(tmp_path):
     images, labels = next(iter(data.train_dataloader()))
     assert images.shape == (4, 2, 33, 33) and (labels == torch.tensor([0, 1])).all()
     assert torch.equal(images[:, 0], images[:, 1])
-    module = ClassifierModule(model=config.model_config(2), classes=["no_sub", "sub"], augment=config.augment_config())
+    module = ClassifierModule(model=config.model_config(2), classes=["no_sub", "sub"], **config.optimizer_options(),
+                              augment=config.augment_config())
     augmented, flat_labels = module.augmented(images, labels)
     assert augmented.shape == (8, 1, 33, 33) and flat_labels.tolist() == [0, 1] * 4
     assert torch.equal(augmented[0::2], augmented[1::2])

@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from equilens.training import read_run_config
+from equilens.runs import read_run_config
 from equilens.weights import load_model, save_weights
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "src" / "equilens" / "pretrained"

@@ -1,3 +1,43 @@
-"""equilens: dark-matter substructure in strong-lensing images with E(2)-equivariant networks."""
+"""equilens: dark-matter substructure in strong-lensing images with E(2)-equivariant networks.
+
+The Python API, imported lazily (PEP 562) so that ``import equilens`` and ``equilens --help``
+stay fast::
+
+    import equilens
+    model = equilens.load("test-iv")          # a shipped model, a run folder or a .safetensors file
+    p = model.score(images)                   # (N,) p(substructure), as `equilens predict` writes
+
+:func:`load`, :class:`LensModel` and :func:`normalize_images` come from :mod:`equilens.api`,
+:func:`train` too; :func:`lightning_modules` (a LightningModule and LightningDataModule for your
+own ``lightning.Trainer``) from :mod:`equilens.training`; :class:`TrainConfig` from
+:mod:`equilens.config`; :func:`simulate_dataset` and :func:`get_preset` from
+:mod:`equilens.simulation`; :func:`evaluate` from :mod:`equilens.evaluation`.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
+
+_WHERE = {
+    "LensModel": "equilens.api",
+    "load": "equilens.api",
+    "normalize_images": "equilens.api",
+    "train": "equilens.api",
+    "lightning_modules": "equilens.training",
+    "TrainConfig": "equilens.config",
+    "evaluate": "equilens.evaluation.report",
+    "get_preset": "equilens.simulation.presets",
+    "simulate_dataset": "equilens.simulation.writer",
+}
+
+__all__ = ["__version__", *sorted(_WHERE)]
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_WHERE[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -13,10 +13,12 @@ import sys
 from dataclasses import fields
 
 from equilens import __version__
-from equilens.config import (AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, DEFAULT_RECIPE, LR_SCHEDULES, RECIPES, SELECTIONS,
-                             QuickstartConfig, TrainConfig)
+from equilens.config import (ARCHITECTURE_NAMES, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, DEFAULT_RECIPE, LR_SCHEDULES,
+                             RECIPES, SELECTIONS, TASK_NAMES, BOOTSTRAP_REPLICATES, INVARIANCE_IMAGES,
+                             SCORING_BATCH_SIZE, TWIN_PAIRS_PER_MASS_BIN, QuickstartConfig, TrainConfig)
 from equilens.errors import InputError
 from equilens.log import logger
+from equilens.memory import keep_freed_memory
 
 
 def _task_defaults(name: str) -> str:
@@ -36,9 +38,9 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         f"starts from {AUTO_INIT_MODEL} (trained on simulation) when that is the run's model and "
                         f"classes ({_task_defaults('init_weights')})")
     parser.add_argument("--test-data", help="separate labelled test folder (default: hold out --test-fraction of --data)")
-    parser.add_argument("--task", choices=["classify", "anomaly"], default=defaults.task,
+    parser.add_argument("--task", choices=TASK_NAMES, default=defaults.task,
                         help="classify: supervised; anomaly: learn no_sub images only and score how unusual an image is")
-    parser.add_argument("--model", dest="architecture", choices=["steerable", "cnn"], default=defaults.architecture,
+    parser.add_argument("--model", dest="architecture", choices=ARCHITECTURE_NAMES, default=defaults.architecture,
                         help="steerable: E(2)-equivariant escnn network; cnn: plain CNN baseline")
     parser.add_argument("--group", default=defaults.group, help="symmetry group of the steerable model: C<N> or D<N> (C4, C8, D4, D8 ...)")
     parser.add_argument("--input-size", type=int, default=defaults.input_size, help="image side in pixels fed to the model (images are resized)")
@@ -133,8 +135,8 @@ def _add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="report folder (default: a new evaluation* folder inside the run)")
     parser.add_argument("--threshold", type=float, help="decision threshold for the confusion matrix "
                         "(default 0.5 on p(substructure); Youden-optimal for anomaly scores)")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for the AUC 95%% interval")
-    parser.add_argument("--invariance-images", type=int, default=256, help="images used to measure invariance errors (0: skip)")
+    parser.add_argument("--bootstrap", type=int, default=BOOTSTRAP_REPLICATES, help="bootstrap replicates for the AUC 95%% interval")
+    parser.add_argument("--invariance-images", type=int, default=INVARIANCE_IMAGES, help="images used to measure invariance errors (0: skip)")
     _add_scoring_arguments(parser)
 
 
@@ -160,7 +162,7 @@ def _model_path(model: str | None, pretrained: str | None) -> str:
 
 def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symmetrize", action="store_true", help="average scores over the 8 rotations/flips of the square")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=SCORING_BATCH_SIZE, help="images per forward pass")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     parser.add_argument("--compile", action="store_true", help="torch.compile the exported model: faster on many "
                         "images, after a one-off compile of seconds (needs a C++ compiler on a CPU)")
@@ -229,8 +231,8 @@ def _add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
                         "simulation the model was trained on, when its run's data folder has a simulation.json)")
     parser.add_argument("--masses", type=float, nargs="+", metavar="MSUN", help="subhalo mass bin edges in Msun, "
                         "increasing (default: 0.5-dex bins from 10^7.5 to 10^10.5: 3.16e7 1e8 ... 3.16e10)")
-    parser.add_argument("--per-mass", type=int, default=200, help="twin pairs (without and with a subhalo) per mass "
-                        "bin; the same lenses in every bin (default 200)")
+    parser.add_argument("--per-mass", type=int, default=TWIN_PAIRS_PER_MASS_BIN, help="twin pairs (without and with a subhalo) per mass "
+                        f"bin; the same lenses in every bin (default {TWIN_PAIRS_PER_MASS_BIN})")
     parser.add_argument("--profile", choices=list(TWIN_PROFILES), default="tnfw", help="subhalo profile: tnfw (NFW "
                         "truncated at its tidal radius in the main lens), nfw (untruncated), point (default tnfw)")
     parser.add_argument("--concentration", default=DEFAULT_CONCENTRATION, help="NFW concentration: duffy2008 (Duffy "
@@ -239,7 +241,7 @@ def _add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
                         "(radius theta_E, angle uniform); annulus: uniform per unit area in the preset's subhalo "
                         "radius range (default ring)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the twins and the bootstrap (default 0)")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates (pairs resampled)")
+    parser.add_argument("--bootstrap", type=int, default=BOOTSTRAP_REPLICATES, help="bootstrap replicates (pairs resampled)")
     parser.add_argument("--out", help="report folder (default: a new sensitivity* folder inside the run, or here)")
     _add_scoring_arguments(parser)
 
@@ -315,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     args = build_parser().parse_args(argv)
+    # The command owns its process, so it may keep freed memory process-wide (equilens.memory);
+    # library functions leave the caller's process as it was.
+    keep_freed_memory()
     try:
         return args.handler(args)
     except InputError as error:

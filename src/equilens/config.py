@@ -16,10 +16,15 @@ DEFAULT_CHANNELS = (16, 32, 64, 128)
 # Channels per block of the steerable model, as regular fields of |G| channels each (D4: 3-8-16-32
 # fields), and how many of its first blocks convolve at full resolution and max-pool (the later
 # ones downsample by a stride-2 convolution). Chosen on a 10-minute CPU budget
-# (benchmarks/auc_vs_budget.py; the measurements are in equilens.models.steerable and README).
+# (benchmarks/auc_vs_budget.py; documentation: "Recipes and defaults").
 DEFAULT_STEERABLE_CHANNELS = (24, 64, 128, 256)
 DEFAULT_POOLED_BLOCKS = 1
+# Side in pixels the image is resized to, and the steerable model's group: the simulated-data
+# benchmark's choices (benchmarks/auc_vs_budget.py; docs: "How the defaults were chosen").
+DEFAULT_INPUT_SIZE = 75
+DEFAULT_GROUP = "D4"
 ARCHITECTURE_NAMES = ("steerable", "cnn")
+TASK_NAMES = ("classify", "anomaly")
 LR_SCHEDULES = ("step", "cosine")
 SELECTIONS = ("last", "best")
 
@@ -39,28 +44,28 @@ UNSET: Any = type("RecipeDefault", (), {"__repr__": lambda self: "<recipe defaul
 #: Defaults of the fields marked UNSET, per recipe and task; a value given explicitly wins.
 #:
 #: ``equilens`` (the default) was chosen on the real DeepLense Test IV images, on validation
-#: splits only (``benchmarks/real_test_iv.py``; the measurements are in the README): Adam 2e-3
+#: splits only (``benchmarks/real_test_iv.py``; documentation: "Recipes and defaults"): Adam 2e-3
 #: decayed to zero by a cosine over the run, and a run that is a wall-clock budget (9 minutes,
 #: about 10 with evaluation on a 2-core CPU) rather than an epoch count, so a slow machine still
 #: finishes its schedule and a GPU spends the same minutes on more epochs. ``deeplense`` is
 #: the recipe of the DeepLense write-up that users compare against (Adam 1e-4, StepLR(5, 0.7),
 #: 10 epochs, no time limit); its anomaly defaults are the autoencoder's earlier ones.
 #: ``select`` is which weights a run keeps: ``last`` after a schedule that ends at a learning
-#: rate of zero, since choosing by validation AUC overfits a small validation split (measured:
-#: with 50 images per class, the best of 10 validation images was epoch 0's model, held-out
-#: AUC 0.49); ``best`` (highest validation AUC) with the DeepLense step schedule.
+#: rate of zero, since choosing by validation AUC overfits a small validation split (with 50
+#: images per class it chose epoch 0's model); ``best`` (highest validation AUC) with the
+#: DeepLense step schedule.
 #: ``min_batches_per_epoch`` shrinks the batch of a small training set so that a pass over it still
 #: holds that many optimiser steps; sets of 384 images or more keep batch 64. Chosen with
-#: ``benchmarks/real_test_iv.py small-data --holdout val`` at 50 and 100 images per class (README).
+#: ``benchmarks/real_test_iv.py small-data --holdout val`` at 50 and 100 images per class.
 #: ``min_images_per_epoch`` makes an epoch of a small set several passes over it, so that the
 #: fixed cost of every epoch's end (batch-norm statistics, validation, checkpoints) does not eat
 #: a small set's budget; sets of 2,048 images or more keep one pass. ``label_smoothing`` (of
 #: the cross-entropy targets) keeps a model that has fitted its few training images still
-#: learning from them. Both measured with the same benchmark at 50 images per class (README).
+#: learning from them. Both chosen with the same benchmark at 50 images per class.
 #: ``init_weights`` ``auto``: a training set of fewer than :data:`AUTO_INIT_MAX_TRAIN_IMAGES`
 #: images starts from the model trained on simulated Test IV-like images (fine-tuning), when
 #: the run trains that model (the default steerable classifier, classes ``no_sub`` and
-#: ``sub``); measured with the same benchmark at 50 images per class (README).
+#: ``sub``); chosen with the same benchmark at 50 images per class.
 #:
 #: The autoencoder learns what normal lenses look like: shifts, rotations and brightness
 #: changes would only widen that (see equilens.models.autoencoder).
@@ -89,10 +94,19 @@ DEFAULT_RECIPE = "equilens"
 #: bright lens light; trained on the squared error in a ring of 0.08-0.25 S about the centre
 #: (the arcs, without the lens light); scored by the 3 x 3 box-filtered residual, squared, in
 #: the ring 0.1-0.2 S that holds the Einstein ring. Chosen for Test IV lenses on validation
-#: images of the real ones (benchmarks/real_test_iv.py anomaly --holdout val; README): lenses
+#: images of the real ones (benchmarks/real_test_iv.py anomaly --holdout val; documentation: "Recipes and defaults"): lenses
 #: of another size on the image need other rings.
 ANOMALY_SCORE_DEFAULTS = {"intensity_stretch": 50.0, "loss_ring": [0.08, 0.25], "score_ring": [0.1, 0.2],
                           "score_smoothing": 3}
+
+#: Scoring and report defaults of ``evaluate``, ``predict``, ``sensitivity`` and the Python
+#: API: images per forward pass (memory, not results), bootstrap replicates of an AUC's 95%
+#: interval, images on which a report measures invariance, and sensitivity twin pairs per mass
+#: bin. Set by hand, not by a benchmark: they trade run time against the width of intervals.
+SCORING_BATCH_SIZE = 256
+BOOTSTRAP_REPLICATES = 1000
+INVARIANCE_IMAGES = 256
+TWIN_PAIRS_PER_MASS_BIN = 200
 
 # Group names are parsed here rather than in equilens.models.groups, so that the command line
 # can check them without importing torch and escnn.
@@ -170,15 +184,15 @@ class TrainConfig:
             --paired``), every training batch holds both twins of each of its lenses, augmented
             alike, so that within a batch they differ only by substructure. Other folders
             ignore it. Without it a model trained from scratch on single truncated-NFW subhalos
-            never left chance in benchmarks/sensitivity.py's budget (README, "Sensitivity").
+            never left chance in benchmarks/sensitivity.py's budget (documentation: "Sensitivity").
     """
 
     data: str
     test_data: str | None = None
     task: str = "classify"
     architecture: str = "steerable"
-    group: str = "D4"
-    input_size: int = 75
+    group: str = DEFAULT_GROUP
+    input_size: int = DEFAULT_INPUT_SIZE
     widths: list[int] | None = None
     pooled_blocks: int = DEFAULT_POOLED_BLOCKS
     recipe: str = DEFAULT_RECIPE
@@ -220,6 +234,7 @@ class TrainConfig:
             raise InputError(f"--model {self.architecture!r}: choose one of {list(ARCHITECTURE_NAMES)}")
         parse_group(self.group)
         checks = [
+            (self.task in TASK_NAMES, f"--task {self.task!r}: choose one of {list(TASK_NAMES)}"),
             (self.recipe in RECIPES, f"--recipe {self.recipe!r}: choose one of {list(RECIPES)}"),
             (self.input_size >= 8, f"--input-size {self.input_size}: must be at least 8 pixels"),
             (self.pooled_blocks >= 0, f"--pooled-blocks {self.pooled_blocks}: must be at least 0"),
@@ -266,6 +281,11 @@ class TrainConfig:
             config["group"] = self.group.upper()
             config["pooled_blocks"] = self.pooled_blocks
         return config
+
+    def optimizer_options(self) -> dict[str, Any]:
+        """The optimiser's arguments of :class:`equilens.trainers.LensModule`."""
+        return {"lr": self.lr, "weight_decay": self.weight_decay, "lr_schedule": self.lr_schedule,
+                "lr_step_epochs": self.lr_step_epochs, "lr_gamma": self.lr_gamma}
 
     def augment_config(self) -> dict[str, Any]:
         return {"crop_fraction": self.crop_fraction, "rotate": self.rotate,

@@ -3,14 +3,15 @@
 glibc's malloc serves blocks above a size threshold (at most 32 MB) with fresh ``mmap`` pages
 and returns them to the kernel on ``free``; it also trims the heap's free top. A training step
 allocates and frees the same large activations every time (a batch of 64 lifted to 24 channels
-at 75 px is 35 MB), so every step faults in and zeroes those pages anew. Measured on 2 CPU
-cores, ms per training step (batch 64, 75 px), as the first model trained in a fresh process:
-
-    D4 3-8-16-32 strided: 194 -> 143;  D4 3-6-12-24 pooled: 290 -> 221;  plain CNN: 173 -> 130
-
-Equivariant models gain most: their activations are the largest. PyTorch's CPU tuning guide
+at 75 px is 35 MB), so every step faults in and zeroes those pages anew; equivariant models,
+whose activations are the largest, lose most (``benchmarks/throughput.py`` measures it; the
+figures are in the documentation, benchmarks). PyTorch's CPU tuning guide
 recommends an allocator that keeps memory (jemalloc, tcmalloc); this gets the same effect from
 glibc's own ``mallopt``, with nothing to install. The cost: the process keeps its peak heap.
+
+Process-wide, so only processes equilens owns call it (the ``equilens`` command, the
+simulation's worker pool); library functions leave the caller's process as it was, and a
+notebook may call :func:`keep_freed_memory` itself.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 from equilens.atomic import write_text_atomic
+from equilens.config import SCORING_BATCH_SIZE
 from equilens.datasets.folder import check_images, list_images, load_images
 from equilens.datasets.images import IMAGE_SUFFIXES
 from equilens.errors import InputError
@@ -36,7 +37,7 @@ def predict(
     model_path: str | Path,
     paths: list[str | Path],
     out: str | Path,
-    batch_size: int = 256,
+    batch_size: int = SCORING_BATCH_SIZE,
     symmetrize: bool = False,
     device: str = "auto",
     overwrite: bool = False,

@@ -12,7 +12,7 @@ from typing import Any
 
 from equilens.config import QuickstartConfig, TrainConfig
 from equilens.evaluation import evaluate
-from equilens.folders import new_folder
+from equilens.runs import new_folder
 from equilens.simulation import get_preset, simulate_dataset
 from equilens.training import train
 

@@ -4,7 +4,7 @@ For each subhalo mass bin, the model scores paired twins (:mod:`equilens.simulat
 ``n`` images without a subhalo and the same lenses, sources and noise with one subhalo whose
 mass is log-uniform in the bin. The AUC of "with" against "without", its bootstrap interval, the
 true-positive rates at 10% and 1% false-positive rate, and the mass at which the AUC reaches 0.9
-follow from the scores (:mod:`equilens.evaluation.sensitivity`).
+follow from the scores (:mod:`equilens.evaluation.mass_bins`).
 
 The observation, lens and source are those of a preset, by default the simulation the model
 was trained on (when its run's data folder holds a ``simulation.json``); the subhalo's profile,
@@ -32,11 +32,12 @@ import numpy as np
 import torch
 
 from equilens.atomic import write_text_atomic
+from equilens.config import BOOTSTRAP_REPLICATES, SCORING_BATCH_SIZE, TWIN_PAIRS_PER_MASS_BIN
 from equilens.errors import InputError
 from equilens.evaluation.plots import plot_by_mass
 from equilens.evaluation.scoring import pick_device, score_images
-from equilens.evaluation.sensitivity import AUC_TARGET, FPR_LEVELS, bin_centres, check_mass_edges, sensitivity_curve
-from equilens.folders import new_folder
+from equilens.evaluation.mass_bins import AUC_TARGET, FPR_LEVELS, bin_centres, check_mass_edges, sensitivity_curve
+from equilens.runs import CONFIG_NAME, new_folder
 from equilens.log import logger
 from equilens.models import for_inference
 from equilens.simulation.presets import LensSimulationConfig, get_preset
@@ -49,7 +50,6 @@ from equilens.simulation.twins import (
     subhalo_physics,
     twin_seeds,
 )
-from equilens.training import CONFIG_NAME
 from equilens.weights import load_model, read_info, resolve_weights
 
 #: 0.5-dex bins from 10^7.5 to 10^10.5 M☉.
@@ -100,14 +100,14 @@ def sensitivity(
     model_path: str | Path,
     preset: str | None = None,
     mass_edges_msun: Sequence[float] = DEFAULT_MASS_EDGES_MSUN,
-    n_per_bin: int = 200,
+    n_per_bin: int = TWIN_PAIRS_PER_MASS_BIN,
     profile: str = "tnfw",
     placement: str = "ring",
     concentration: str | float = DEFAULT_CONCENTRATION,
     seed: int = 0,
     out: str | Path | None = None,
-    n_bootstrap: int = 1000,
-    batch_size: int = 256,
+    n_bootstrap: int = BOOTSTRAP_REPLICATES,
+    batch_size: int = SCORING_BATCH_SIZE,
     symmetrize: bool = False,
     device: str = "auto",
     compiled: bool = False,
@@ -124,7 +124,11 @@ def sensitivity(
             a fixed c200 (NFW only).
         seed: seeds the twins (never those of a simulated dataset) and the bootstrap.
         out: report folder; default: a new ``sensitivity*`` folder in the run (or here).
-        n_bootstrap, batch_size, symmetrize, device, compiled: as for ``equilens evaluate``.
+        n_bootstrap: bootstrap replicates (pairs resampled).
+        batch_size: images per forward pass.
+        symmetrize: average scores over the 8 rotations and flips of the square.
+        device: ``auto``, ``cpu``, ``cuda`` ...
+        compiled: ``torch.compile`` the exported model.
 
     Returns:
         (report folder, the dict written to sensitivity.json).

@@ -6,11 +6,16 @@ A run folder holds::
     splits/{train,val,test}.txt   file lists (relative to the data roots)
     checkpoints/           Lightning checkpoints: best by validation AUC, and last (for --resume)
     logs/version_K/metrics.csv    per-epoch metrics; each (resumed) session adds a version
-    model.safetensors, model.json the best weights and their config (what evaluate/predict load)
+    model.safetensors, model.json the kept weights (``select``: the last epoch's by default, or
+                           the best validation AUC's) and their config (what evaluate/predict load)
+
+:func:`lightning_modules` gives the LightningModule and LightningDataModule that a run fits,
+for a user's own ``lightning.Trainer``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -27,17 +32,16 @@ from equilens.atomic import write_text_atomic
 from equilens.config import AUTO_INIT, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, TrainConfig
 from equilens.datamodules import LensDataModule
 from equilens.datasets.folder import NEGATIVE_CLASS, LensFolder, check_images, scan_lens_folder
-from equilens.datasets.split import read_split, stratified_split, write_split
+from equilens.datasets.split import stratified_split, write_split
 from equilens.errors import InputError
-from equilens.folders import new_folder
+from equilens.runs import CONFIG_NAME, new_folder, read_run_config, read_split_folders
 from equilens.log import logger
-from equilens.memory import keep_freed_memory
-from equilens.trainers import TASKS
+from equilens.pretrained import find_weights, pretrained_weights
+from equilens.trainers import TASKS, LensModule
 from equilens.trainers.checkpoint import BestAUCCheckpoint
 from equilens.trainers.precise_bn import PreciseBatchNorm
-from equilens.weights import WEIGHTS_NAME, read_info, resolve_weights, save_weights
+from equilens.weights import WEIGHTS_NAME, read_info, save_weights
 
-CONFIG_NAME = "config.json"
 # Lightning's DDP launcher re-runs the user's command in one process per extra device; those
 # processes must join the parent's run folder instead of making their own.
 RUN_DIR_ENV = "EQUILENS_RUN_DIR"
@@ -50,25 +54,14 @@ def _ddp_child_run() -> Path | None:
 
 
 def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None = None) -> Path:
-    """Start a new training run in a new folder under ``runs_dir``; return the run folder."""
+    """Start a new training run in a new folder under ``runs_dir``; return the run folder.
+
+    ``config`` is not changed: the run's folder records the options as resolved."""
     child = _ddp_child_run()
     if child is not None:
         _fit(child, resume=False)
         return child
-    config.validate()
-    if config.task not in TASKS:
-        raise InputError(f"--task {config.task!r}: choose one of {sorted(TASKS)}")
-    data = scan_lens_folder(config.data)
-    test = scan_lens_folder(config.test_data, classes=data.classes) if config.test_data else None
-    splits = split_dataset(data, test, config)
-    check_split_files(splits)
-    config.batch_size = config.batch_size_for(len(splits["train"].files))
-    model = config.model_config(len(data.classes))
-    if config.init_weights == AUTO_INIT:
-        config.init_weights = auto_initial_weights(config.task, model, list(data.classes), len(splits["train"].files))
-    if config.init_weights:
-        config.init_weights = str(initial_weights(config.init_weights).resolve())
-        model = _initial_model(config, list(data.classes))
+    config, data, test, splits, model = _prepare(config)
     default_name = f"{config.task}-{config.architecture}" + (f"-{config.group}" if config.architecture == "steerable" else "")
     run_dir = new_folder(runs_dir, name or f"{default_name}-{time.strftime('%Y%m%d-%H%M%S')}")
     config.data = str(data.root.resolve())
@@ -88,6 +81,42 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
     return run_dir
 
 
+def _prepare(config: TrainConfig) -> tuple[TrainConfig, LensFolder, LensFolder | None, dict[str, LensFolder], dict]:
+    """What a new run trains: a resolved copy of ``config`` (batch size, initial weights), the
+    data and test folders, the checked splits and the model config."""
+    config = dataclasses.replace(config)
+    config.validate()
+    data = scan_lens_folder(config.data)
+    test = scan_lens_folder(config.test_data, classes=data.classes) if config.test_data else None
+    splits = split_dataset(data, test, config)
+    check_split_files(splits)
+    config.batch_size = config.batch_size_for(len(splits["train"].files))
+    model = config.model_config(len(data.classes))
+    if config.init_weights == AUTO_INIT:
+        config.init_weights = auto_initial_weights(config.task, model, list(data.classes), len(splits["train"].files))
+    if config.init_weights:
+        config.init_weights = str(find_weights(config.init_weights).resolve())
+        model = _initial_model(config, list(data.classes))
+    return config, data, test, splits, model
+
+
+def lightning_modules(config: TrainConfig) -> tuple[LensModule, LensDataModule]:
+    """The LightningModule and LightningDataModule that ``equilens train`` would fit for
+    ``config``, for your own ``lightning.Trainer`` (no run folder is made).
+
+    The data module serves ``train``, ``val`` and ``test`` (the held-out split, or
+    ``config.test_data``); the module starts from ``config.init_weights`` when the run would.
+    ``equilens train`` adds :class:`~equilens.trainers.precise_bn.PreciseBatchNorm` and
+    :class:`~equilens.trainers.checkpoint.BestAUCCheckpoint` to its Trainer, and its
+    ``max_time`` budget; add them to yours for the same run.
+    """
+    config, data, _, splits, model = _prepare(config)
+    module, datamodule = _modules(config, model, list(data.classes), splits)
+    if config.init_weights:
+        _load_initial_weights(module.model, Path(config.init_weights))
+    return module, datamodule
+
+
 def resume(run_dir: str | Path, epochs: int | None = None, max_time: str | None = None) -> Path:
     """Continue an interrupted run from its last checkpoint (optionally with a new epoch or time limit)."""
     run_dir = Path(run_dir)
@@ -101,22 +130,11 @@ def resume(run_dir: str | Path, epochs: int | None = None, max_time: str | None 
     return run_dir
 
 
-def initial_weights(name: str) -> Path:
-    """``--init-weights``: a run folder, a weights file, or the name of a shipped model."""
-    from equilens.pretrained import PRETRAINED, pretrained_weights
-
-    if name in PRETRAINED and not Path(name).exists():
-        return pretrained_weights(name)
-    return resolve_weights(name)
-
-
 def auto_initial_weights(task: str, model: dict, classes: list[str], n_train: int) -> str | None:
     """What ``--init-weights auto`` starts from: the shipped :data:`AUTO_INIT_MODEL` (trained on
     simulated Test IV-like images) for a training set of fewer than
     :data:`AUTO_INIT_MAX_TRAIN_IMAGES` images, if it is the model and classes this run trains;
     else None (random weights)."""
-    from equilens.pretrained import pretrained_weights
-
     if n_train >= AUTO_INIT_MAX_TRAIN_IMAGES:
         return None
     info = read_info(pretrained_weights(AUTO_INIT_MODEL))
@@ -148,13 +166,6 @@ def _load_initial_weights(model: torch.nn.Module, path: Path) -> None:
         model.load_state_dict(load_file(str(path)), strict=True)
     except RuntimeError as error:
         raise InputError(f"--init-weights {path}: weights do not match the model ({str(error).splitlines()[0]})") from None
-
-
-def read_run_config(run_dir: Path) -> dict:
-    path = Path(run_dir) / CONFIG_NAME
-    if not path.is_file():
-        raise InputError(f"{run_dir}: not a training run (no {CONFIG_NAME})")
-    return json.loads(path.read_text())
 
 
 def training_passes(run_dir: Path) -> int:
@@ -217,45 +228,16 @@ def check_split_files(splits: dict[str, LensFolder]) -> None:
     check_images([f for part in splits.values() for f in part.files])
 
 
-def read_split_folders(run_dir: Path) -> dict[str, LensFolder]:
-    """The train/val/test sets of a run, from its split lists."""
-    record = read_run_config(run_dir)
-    data = scan_lens_folder(record["train"]["data"], classes=tuple(record["classes"]))
-    test_root = Path(record["train"]["test_data"] or record["train"]["data"])
-    test = scan_lens_folder(test_root, classes=tuple(record["classes"])) if record["train"]["test_data"] else data
-    return {
-        "train": data.with_files(read_split(run_dir / "splits" / "train.txt", data.root)),
-        "val": data.with_files(read_split(run_dir / "splits" / "val.txt", data.root)),
-        "test": test.with_files(read_split(run_dir / "splits" / "test.txt", test_root)),
-    }
-
-
 def _fit(run_dir: Path, resume: bool) -> None:
-    keep_freed_memory()
     record = read_run_config(run_dir)
     config = TrainConfig.from_dict(record["train"])
     splits = read_split_folders(run_dir)
     if config.task == "anomaly" and (splits["train"].labels != 0).any():
         raise InputError(f"{run_dir}: the anomaly training split holds images that are not '{NEGATIVE_CLASS}'")
     L.seed_everything(config.seed, workers=True, verbose=False)
-    datamodule = LensDataModule(
-        {k: v for k, v in splits.items() if k != "test"}, batch_size=config.batch_size, num_workers=config.num_workers,
-        passes_per_epoch=config.passes_per_epoch(len(splits["train"].files)),
-        train_twins=twin_ids(splits["train"]) if config.twin_batches and config.task == "classify" else None,
-    )
-    module = TASKS[config.task](
-        model=record["model"],
-        classes=record["classes"],
-        lr=config.lr,
-        weight_decay=config.weight_decay,
-        lr_schedule=config.lr_schedule,
-        lr_step_epochs=config.lr_step_epochs,
-        lr_gamma=config.lr_gamma,
-        augment=config.augment_config(),
-        **({"label_smoothing": config.label_smoothing} if config.task == "classify" else {}),
-    )
+    module, datamodule = _modules(config, record["model"], record["classes"], {k: v for k, v in splits.items() if k != "test"})
     if config.init_weights and not resume:
-        _load_initial_weights(module.model, initial_weights(config.init_weights))
+        _load_initial_weights(module.model, find_weights(config.init_weights))
     checkpoint = BestAUCCheckpoint(run_dir / "checkpoints")
     trainer = L.Trainer(
         max_epochs=config.epochs,
@@ -278,6 +260,24 @@ def _fit(run_dir: Path, resume: bool) -> None:
     trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume else None, weights_only=True)
     if trainer.is_global_zero:
         _export(run_dir, module, checkpoint, record, config.select)
+
+
+def _modules(config: TrainConfig, model: dict, classes: list[str],
+             splits: dict[str, LensFolder]) -> tuple[LensModule, LensDataModule]:
+    """The task's LightningModule and the data module of ``splits``, as ``config`` says."""
+    datamodule = LensDataModule(
+        splits, batch_size=config.batch_size, num_workers=config.num_workers,
+        passes_per_epoch=config.passes_per_epoch(len(splits["train"].files)),
+        train_twins=twin_ids(splits["train"]) if config.twin_batches and config.task == "classify" else None,
+    )
+    module = TASKS[config.task](
+        model=model,
+        classes=classes,
+        **config.optimizer_options(),
+        augment=config.augment_config(),
+        **({"label_smoothing": config.label_smoothing} if config.task == "classify" else {}),
+    )
+    return module, datamodule
 
 
 def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpoint, record: dict, select: str) -> None:

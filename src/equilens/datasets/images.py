@@ -38,7 +38,22 @@ def read_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     with _reading(path):
         array = _load_array(path) if path.suffix.lower() in (".npy", ".npz") else _load_picture(path)
-    _check_values(array, path)
+    return normalize_image(array, name=str(path))
+
+
+def normalize_image(array: np.ndarray, name: str = "image") -> np.ndarray:
+    """One image array as :func:`read_image` returns a file's: a C-contiguous float32 (H, W) in [0, 1].
+
+    The rules are the file reader's, so that an array scores as its file would: shapes (H, W),
+    (1, H, W), (H, W, 1), or colour (H, W, 3|4) (weighted to luminance, ITU-R 601, alpha
+    dropped); integer and boolean data divided by the dtype's maximum; float data already in
+    [0, 1] kept; other float data min-max scaled over this image.
+
+    Raises:
+        InputError: naming ``name``, for a shape that is not an image or NaN/inf values.
+    """
+    array = np.asarray(array)
+    _check_values(array, name)
     return _to_unit_float(_to_grey(_integer_to_unit(array)))
 
 

@@ -14,12 +14,13 @@ import torch
 from sklearn.metrics import auc as area_under_curve, confusion_matrix, roc_auc_score, roc_curve
 from torch import nn
 
+from equilens.config import BOOTSTRAP_REPLICATES
 from equilens.models import substructure_score
-from equilens.models.groups import exact_actions
+from equilens.testing import invariance_changes
 
 
 def bootstrap(
-    labels: np.ndarray, scores: np.ndarray, statistic: Callable[[np.ndarray, np.ndarray], Any], n_bootstrap: int = 1000,
+    labels: np.ndarray, scores: np.ndarray, statistic: Callable[[np.ndarray, np.ndarray], Any], n_bootstrap: int = BOOTSTRAP_REPLICATES,
     seed: int = 0, paired: bool = False,
 ) -> np.ndarray:
     """``statistic(labels, scores)`` on ``n_bootstrap`` resampled sets: an array (n_bootstrap, ...).
@@ -58,7 +59,7 @@ def bootstrap(
 
 
 def auc_with_ci(
-    labels: np.ndarray, scores: np.ndarray, n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95
+    labels: np.ndarray, scores: np.ndarray, n_bootstrap: int = BOOTSTRAP_REPLICATES, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float, float]:
     """ROC AUC of ``scores`` (N,) for binary ``labels`` (N,), with a percentile bootstrap interval
     (:func:`bootstrap`, stratified).
@@ -88,7 +89,7 @@ def youden_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def binary_metrics(
-    labels: np.ndarray, scores: np.ndarray, threshold: float, n_bootstrap: int = 1000, seed: int = 0
+    labels: np.ndarray, scores: np.ndarray, threshold: float, n_bootstrap: int = BOOTSTRAP_REPLICATES, seed: int = 0
 ) -> dict[str, Any]:
     """AUC with CI, ROC curve, and the confusion matrix of ``scores >= threshold``.
 
@@ -119,7 +120,7 @@ def binary_metrics(
 
 
 def multiclass_metrics(
-    labels: np.ndarray, probabilities: np.ndarray, classes: list[str], n_bootstrap: int = 1000, seed: int = 0
+    labels: np.ndarray, probabilities: np.ndarray, classes: list[str], n_bootstrap: int = BOOTSTRAP_REPLICATES, seed: int = 0
 ) -> dict[str, Any]:
     """One-vs-rest AUC (with CI) per class, their macro mean, and the argmax confusion matrix."""
     per_class = {}
@@ -150,20 +151,17 @@ def invariance_errors(model: nn.Module, images: torch.Tensor, batch_size: int = 
         ``flip_max_abs_change``: same for the four flips of the square;
         ``rot45_median_abs_change``: median |delta score| when the image is rotated by 45
         degrees (only approximate symmetry is possible on a pixel grid). Bicubic resampling:
-        bilinear smooths the image enough to move p(sub) by itself (measured on a trained D4
-        model: 45 degrees and back gave a median 0.039 bilinear, 0.007 bicubic, i.e. more than
-        the rotation did), so it would measure the blur, not the rotation.
+        bilinear smooths the image enough to move p(sub) by itself (on a trained D4 model, a
+        45-degree turn and back moved it more than the rotation did), so it would measure the
+        blur, not the rotation.
     """
     device = next(model.parameters()).device
-    actions = exact_actions("D4")
-    rotations = [a for name, a in actions.items() if name.startswith("rot")]
-    flips = [a for name, a in actions.items() if not name.startswith("rot")]
     rot90, flip, rot45 = [], [], []
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size].to(device)
         base = substructure_score(model, batch)
-        rot90 += [(substructure_score(model, act(batch)) - base).abs().max().item() for act in rotations]
-        flip += [(substructure_score(model, act(batch)) - base).abs().max().item() for act in flips]
+        for name, change in invariance_changes(lambda x: substructure_score(model, x), batch, "D4").items():
+            (rot90 if name.startswith("rot") else flip).append(change)
         turned = KT.rotate(batch, torch.full((len(batch),), 45.0, device=device), mode="bicubic")
         rot45.append((substructure_score(model, turned) - base).abs().cpu())
     return {

@@ -96,8 +96,8 @@ def plot_by_mass(bins: list[dict], path: Path, title: str, mass_at_target: float
     """AUC (with its 95% CI) and, where ``bins`` hold them, true-positive rates at fixed
     false-positive rates against subhalo mass on a log axis; horizontal bars span each bin.
 
-    ``bins``: rows as :func:`equilens.evaluation.sensitivity.sensitivity_curve` or
-    :func:`~equilens.evaluation.sensitivity.auc_by_mass` make them; ``mass_at_target``: the mass
+    ``bins``: rows as :func:`equilens.evaluation.mass_bins.sensitivity_curve` or
+    :func:`~equilens.evaluation.mass_bins.auc_by_mass` make them; ``mass_at_target``: the mass
     at AUC ``target``, marked when given.
     """
     centre = np.array([b["mass_centre_msun"] for b in bins])

@@ -6,7 +6,7 @@ their scores: the most confident of each class, the misclassified, those nearest
 and, for a training run, ``training_curves.png``. On a simulated folder whose ``metadata.csv``
 lists every evaluated image, ``metrics.json`` also holds ``auc_by_mass`` (the AUC per 0.5-dex
 bin of each image's largest subhalo mass, the images without substructure as the negatives of
-every bin; :func:`equilens.evaluation.sensitivity.auc_by_mass`), drawn in ``auc_by_mass.png``.
+every bin; :func:`equilens.evaluation.mass_bins.auc_by_mass`), drawn in ``auc_by_mass.png``.
 """
 
 from __future__ import annotations
@@ -21,17 +21,16 @@ import numpy as np
 import torch
 
 from equilens.atomic import write_text_atomic
+from equilens.config import BOOTSTRAP_REPLICATES, INVARIANCE_IMAGES, SCORING_BATCH_SIZE
 from equilens.datasets.folder import NEGATIVE_CLASS, LensFolder, list_images, load_images, scan_lens_folder
 from equilens.errors import InputError
 from equilens.evaluation import plots
 from equilens.evaluation.gallery import plot_gallery
 from equilens.evaluation.metrics import binary_metrics, invariance_errors, multiclass_metrics, youden_threshold
 from equilens.evaluation.scoring import pick_device, score_images
-from equilens.evaluation.sensitivity import auc_by_mass
-from equilens.folders import new_folder
+from equilens.evaluation.mass_bins import auc_by_mass
+from equilens.runs import new_folder, read_split_folders
 from equilens.models import for_inference
-from equilens.simulation.writer import METADATA_NAME
-from equilens.training import read_split_folders
 from equilens.weights import load_model, resolve_weights
 
 
@@ -41,9 +40,9 @@ def evaluate(
     out: str | Path | None = None,
     threshold: float | None = None,
     symmetrize: bool = False,
-    n_bootstrap: int = 1000,
-    invariance_images: int = 256,
-    batch_size: int = 256,
+    n_bootstrap: int = BOOTSTRAP_REPLICATES,
+    invariance_images: int = INVARIANCE_IMAGES,
+    batch_size: int = SCORING_BATCH_SIZE,
     device: str = "auto",
     compiled: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
@@ -106,6 +105,9 @@ def evaluate(
 def largest_subhalo_masses(folder: LensFolder) -> np.ndarray | None:
     """(N,) mass (M☉) of the largest subhalo of each of ``folder.files`` (0: none), from the
     ``metadata.csv`` of ``equilens simulate`` in the folder; None unless it lists every file."""
+    # Here, not at the top: the simulation (lenstronomy) is needed only for simulated folders.
+    from equilens.simulation.writer import METADATA_NAME
+
     path = folder.root / METADATA_NAME
     if not path.is_file():
         return None

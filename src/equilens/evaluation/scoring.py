@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from equilens.memory import keep_freed_memory
+from equilens.config import SCORING_BATCH_SIZE
 from equilens.models import score_and_probabilities
 from equilens.models.groups import exact_actions
 
@@ -19,7 +19,7 @@ def pick_device(device: str = "auto") -> torch.device:
 
 @torch.inference_mode()
 def score_images(
-    model: nn.Module, images: torch.Tensor, batch_size: int = 256, symmetrize: bool = False
+    model: nn.Module, images: torch.Tensor, batch_size: int = SCORING_BATCH_SIZE, symmetrize: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Substructure scores of ``images`` (N, 1, H, W) in [0, 1].
 
@@ -30,13 +30,12 @@ def score_images(
         symmetrize: average over the 8 exact symmetries of the square (test-time augmentation);
             a no-op up to float error for a model already invariant to them.
 
-    Sets the process's malloc to keep freed memory (:mod:`equilens.memory`): measured 1.7x the
-    images/s of the exported D4 classifier on 2 CPU cores.
+    Leaves the process's memory settings alone: the ``equilens`` command keeps freed memory
+    (:mod:`equilens.memory`); call :func:`~equilens.memory.keep_freed_memory` to do the same.
 
     Returns:
         (N,) float32 CPU scores, and the (N, C) class probabilities (None for anomaly models).
     """
-    keep_freed_memory()
     device = next(model.parameters()).device
     actions = [lambda x: x, *exact_actions("D4").values()] if symmetrize else [lambda x: x]
     scores, probabilities = [], []

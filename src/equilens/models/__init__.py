@@ -59,18 +59,17 @@ def for_inference(model: nn.Module, compiled: bool = False) -> nn.Module:
     """The model's plain-torch export where it has one (same outputs, faster; channels-last
     layout), else the model.
 
-    ``compiled=True`` also wraps the export in ``torch.compile`` (TorchInductor): measured on 2
-    CPU cores, 1.06-1.2x the images/s of the default D4 classifier's export (2,800-3,000 ->
-    3,000-3,500 in three runs), after a one-off compile of seconds (2-20 s, less with
-    inductor's cache warm) and again on the first batch of a new shape (the last, smaller
-    batch). Autoencoders have no export and run uncompiled.
+    ``compiled=True`` also wraps the export in ``torch.compile`` (TorchInductor): faster on many
+    images, after a one-off compile of seconds and again on the first batch of a new shape (the
+    last, smaller batch); ``benchmarks/auc_vs_budget.py`` measures both (documentation:
+    benchmarks). Autoencoders have no export and run uncompiled.
     """
     if not hasattr(model, "export"):
         if compiled:
             logger.warning("compile: %s has no plain-torch export; it runs uncompiled", type(model).__name__)
         return model
-    # Channels-last: CPU max-pooling and oneDNN convolutions run about 2x faster on it (measured
-    # on both exported classifiers); only the conv weights change layout, not the outputs.
+    # Channels-last: CPU max-pooling and oneDNN convolutions run faster on it (benchmarks/
+    # throughput.py); only the conv weights change layout, not the outputs.
     exported = model.export().to(memory_format=torch.channels_last)
     if not compiled:
         return exported

@@ -7,9 +7,12 @@
                -> conv -> batch norm -> ReLU] x (len(widths) - 1) -> upsample to S -> conv
                -> reconstruction (N, 1, S, S)
 
-The anomaly score is the mean squared reconstruction error inside a disc around the lens
-centre: a smooth lens is what the model has learned to draw, so the small distortions that
-subhalos add to the arcs are what it fails to reproduce.
+The anomaly score is how badly the model redraws an image: the reconstruction residual,
+box-filtered and squared, averaged over a ring about the lens centre (``score_ring``), in
+log-stretched intensities (``intensity_stretch``) so that faint arcs weigh as much as the
+bright lens light. A smooth lens is what the model has learned to draw, so the small
+distortions that subhalos add to the arcs are what it fails to reproduce. New models take
+these options from :data:`equilens.config.ANOMALY_SCORE_DEFAULTS`.
 
 Design (steerable model): every layer, the latent included, is equivariant, so the
 reconstruction of a rotated/flipped image is the rotated/flipped reconstruction and the score
@@ -18,30 +21,9 @@ fields: it keeps the pose (the lens has a preferred axis) in how its |G| channel
 permuted, which an invariant latent would lose, and the decoder could then not place the arcs.
 Every pooling uses :func:`~equilens.models.geometry.pool_geometry` and every upsampling
 targets the side the encoder had at that depth with a centre-aligned bilinear grid, so the
-pixel grid stays symmetric at any input size (odd or even).
-
-Measured on simulated Test-IV lenses (``benchmarks/anomaly.py --minutes 20``: 75 px from
-150 px, 4,000 ``no_sub`` training images, the anomaly task's defaults: batch 32, Adam 3e-3,
-StepLR(5, 0.7), no augmentation; a quiet 2-core CPU; test set 500 ``no_sub`` + 2,500 ``sub``):
-
-* D4 autoencoder (defaults below, 28k parameters, 132 img/s): test AUC 0.985, validation
-  AUC 0.965 after 5 epochs (2.5 min); the plain one (400k parameters, 169 img/s): 0.949,
-  reaching 0.92 after 13 epochs. Equivariance pays here as a prior: every pose the decoder
-  learns to draw, it can draw in all 8 orientations.
-* what decides the AUC is how close the reconstruction error of ``no_sub`` images gets to
-  their pixel noise (variance ~1.1e-4; predicting the mean ``no_sub`` image gives
-  1.4e-3). Two changes took the D4 model from 0.70 to 0.96-0.98 validation AUC in 4 minutes
-  (measured together, at Adam 1e-3 -> 3e-3): a zero-initialised last convolution (see
-  :class:`_Autoencoder`) and a loss on the score disc only instead of the whole image.
-* widths: the plain AE's channels as D4 fields (2, 4, 8, 16) trained 2x faster per image
-  than 3x wider fields (6, 12, 24, 32) and reached a lower error in a fixed time.
-* latent: the dense 1 x 1 latent (4 D4 fields, 32 numbers) learned faster than a spatial
-  9 x 9 latent (one D4 field): held-out AUC 0.61 vs 0.50, loss 2.5x lower after one epoch.
-* score region: a disc of radius 0.35 S (the Einstein ring at ~0.17 S and the subhalo radii
-  up to ~0.27 S) beats larger discs and the whole image, both for this model's error
-  and for a nearest-neighbour distance in pixel space (0.949 vs 0.928): outside it there is
-  only noise. Smoothing the residual before squaring (3 or 5 px box) lowered both, as
-  subhalo distortions are a few pixels wide.
+pixel grid stays symmetric at any input size (odd or even). Widths, latent and score options
+were chosen with ``benchmarks/anomaly.py`` and ``benchmarks/real_test_iv.py anomaly``; the
+figures are in the documentation (benchmarks, "Anomaly detection").
 """
 
 from __future__ import annotations
@@ -53,6 +35,7 @@ import torch.nn.functional as F
 from escnn import nn as enn
 from torch import nn
 
+from equilens.config import DEFAULT_CHANNELS, DEFAULT_GROUP, DEFAULT_INPUT_SIZE
 from equilens.models.geometry import pool_geometry
 from equilens.models.groups import gspace
 from equilens.transforms import model_input
@@ -189,8 +172,8 @@ class SteerableAutoencoder(_Autoencoder):
 
     def __init__(
         self,
-        group: str = "D4",
-        input_size: int = 75,
+        group: str = DEFAULT_GROUP,
+        input_size: int = DEFAULT_INPUT_SIZE,
         crop_fraction: float = 1.0,
         widths: tuple[int, ...] = (2, 4, 8, 16),
         latent: int = 4,
@@ -255,9 +238,9 @@ class PlainAutoencoder(_Autoencoder):
 
     def __init__(
         self,
-        input_size: int = 75,
+        input_size: int = DEFAULT_INPUT_SIZE,
         crop_fraction: float = 1.0,
-        widths: tuple[int, ...] = (16, 32, 64, 128),
+        widths: tuple[int, ...] = DEFAULT_CHANNELS,
         latent: int = 32,
         lift_kernel: int = 5,
         kernel: int = 3,

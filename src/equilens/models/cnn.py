@@ -14,6 +14,7 @@ import copy
 import torch
 from torch import nn
 
+from equilens.config import DEFAULT_CHANNELS, DEFAULT_INPUT_SIZE
 from equilens.models.fusion import fuse_conv_bn
 from equilens.models.geometry import global_pool, pool_geometry
 from equilens.transforms import model_input
@@ -26,9 +27,9 @@ class PlainCNN(nn.Module):
 
     def __init__(
         self,
-        input_size: int = 75,
+        input_size: int = DEFAULT_INPUT_SIZE,
         crop_fraction: float = 1.0,
-        widths: tuple[int, ...] = (16, 32, 64, 128),
+        widths: tuple[int, ...] = DEFAULT_CHANNELS,
         lift_kernel: int = 5,
         kernel: int = 3,
         num_classes: int = 2,

@@ -13,21 +13,10 @@ invariant under the group's exact actions (90-degree rotations, flips for D_N). 
 downsampling, pooled or strided, samples a grid that maps onto itself under those actions
 (equilens.models.geometry).
 
-Cost is set by channels x resolution, not by escnn. The default (3-8-16-32 regular D4 fields,
-the lift at full 75 px resolution and max-pooled, the three later convs strided) spends its
-compute where the pixels are: a stride-2 conv computes a quarter of the outputs of a conv
-followed by a pool, with no pooling pass, so the later blocks are wide and cheap.
-Measured with benchmarks/auc_vs_budget.py (10 minutes of training on 2,000 `test-iv` images
-per class, 2 CPU cores; README): test AUC 0.9975, 0.9982, 0.9981 (seeds 0-2) against the
-plain CNN's 0.9948, 0.9970, 0.9957 in the same runs, 0.9979-0.9993 on randomly oriented
-lenses, at 0.85-0.88x the CNN's training images/s, with a median change of p(sub) under a
-45-degree rotation of 0.0005-0.002. The same 10 minutes, one run each at seed 0:
-  - a pool after every conv, 3-6-12-24 fields: AUC 0.9955-0.9975 over three runs, at 0.5x the
-    CNN's speed before equilens.memory (0.6x after, in a profile);
-  - stride-2 convs in the last two of those blocks: 0.9967;
-  - max-pooling before batch norm instead (cheaper): 0.9956, 0.9924 on random orientations;
-  - narrower, all pooled (2-4-8-16 or 2-6-12-24 fields): 0.9946-0.9948;
-  - this default before equilens.memory, so 36 epochs instead of 56: 0.9968.
+Cost is set by channels x resolution, not by escnn: a stride-2 conv computes a quarter of the
+outputs of a conv followed by a pool, with no pooling pass, so the later blocks can be wide and
+cheap. The defaults (``equilens.config``) were chosen with ``benchmarks/auc_vs_budget.py``; its
+figures and the alternatives it measured are in the documentation ("How the defaults were chosen").
 """
 
 from __future__ import annotations
@@ -38,6 +27,7 @@ import torch
 from escnn import nn as enn
 from torch import nn
 
+from equilens.config import DEFAULT_GROUP, DEFAULT_INPUT_SIZE, DEFAULT_POOLED_BLOCKS, default_widths
 from equilens.models.fusion import fuse_conv_bn
 from equilens.models.geometry import global_pool, pool_geometry, strided_conv_geometry
 from equilens.models.groups import gspace
@@ -52,7 +42,8 @@ class SteerableCNN(nn.Module):
         input_size: side S in pixels the image is resized to; exact invariance holds for any S
             because every downsampling keeps the grid symmetric.
         crop_fraction: the centred crop (fraction of the image side) taken before resizing.
-        widths: regular fields per conv block (channels = width x |G|).
+        widths: regular fields per conv block (channels = width x |G|); None: the default
+            (:func:`equilens.config.default_widths`).
         pooled_blocks: how many of the first blocks convolve at full resolution and then
             max-pool; the later ones downsample by a stride-2 convolution instead (None: all
             pool). A block whose input side is even pools anyway: no odd kernel is centred
@@ -68,11 +59,11 @@ class SteerableCNN(nn.Module):
 
     def __init__(
         self,
-        group: str = "D4",
-        input_size: int = 75,
+        group: str = DEFAULT_GROUP,
+        input_size: int = DEFAULT_INPUT_SIZE,
         crop_fraction: float = 1.0,
-        widths: tuple[int, ...] = (3, 8, 16, 32),
-        pooled_blocks: int | None = 1,
+        widths: tuple[int, ...] | None = None,
+        pooled_blocks: int | None = DEFAULT_POOLED_BLOCKS,
         lift_kernel: int = 5,
         kernel: int = 3,
         num_classes: int = 2,
@@ -82,6 +73,7 @@ class SteerableCNN(nn.Module):
         super().__init__()
         self.input_size = input_size
         self.crop_fraction = crop_fraction
+        widths = tuple(widths or default_widths("steerable", group))
         space = gspace(group)
         self.input_type = enn.FieldType(space, [space.trivial_repr])
         layers: list[enn.EquivariantModule] = []

@@ -26,6 +26,16 @@ def pretrained_weights(name: str) -> Path:
     return Path(str(resources.files(__name__) / f"{name}.safetensors"))
 
 
+def find_weights(model: str | Path) -> Path:
+    """A shipped model's name, a training run folder or a ``.safetensors`` file -> the weights
+    file (a file or folder of that name wins over a shipped model)."""
+    from equilens.weights import resolve_weights  # torch: not needed to list the names
+
+    if str(model) in PRETRAINED and not Path(model).exists():
+        return pretrained_weights(str(model))
+    return resolve_weights(model)
+
+
 def model_card(name: str) -> Path:
     """The model card (Markdown) of a shipped model."""
     return pretrained_weights(name).with_suffix(".md")

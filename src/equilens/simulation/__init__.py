@@ -10,13 +10,8 @@ Public API:
 """
 
 from equilens.simulation.cli import add_simulate_arguments, run_simulate
-from equilens.simulation.presets import (
-    PRESETS,
-    LensSimulationConfig,
-    einstein_radius_arcsec,
-    get_preset,
-    nfw_lensing_arcsec,
-)
+from equilens.simulation.physics import einstein_radius_arcsec, nfw_lensing_arcsec
+from equilens.simulation.presets import PRESETS, LensSimulationConfig, get_preset
 from equilens.simulation.render import CLASSES, LensRenderer, sample_truncated_power_law
 from equilens.simulation.writer import image_seed, simulate_dataset
 

@@ -8,7 +8,8 @@ Model (DeepLense Model I, optionally with lens light):
   it, or on the Einstein ring (``subhalo_placement``), angle uniform;
   ``"axion"``: a "vortex", equal point masses evenly spaced on a line through the centre;
   ``"no_sub"``: none;
-* light: elliptical Sérsic source, optional circular Sérsic lens light;
+* light: elliptical Sérsic source, optional elliptical Sérsic lens light (round where its e1 =
+  e2 = 0, as in ``deeplense-model-i-lens-light``; elongated in ``test-iv``);
 * Gaussian PSF, then noise (below), then per-image min–max normalisation to [0, 1].
 
 Coordinates: arcsec, x = RA (increasing to the *left* of the image, the astronomical and
@@ -38,12 +39,8 @@ from typing import Any
 import numpy as np
 
 from equilens.errors import InputError
-from equilens.simulation.presets import (
-    LensSimulationConfig,
-    einstein_radius_arcsec,
-    nfw_lensing_arcsec,
-    tidal_radius_arcsec,
-)
+from equilens.simulation.physics import einstein_radius_arcsec, nfw_lensing_arcsec, tidal_radius_arcsec
+from equilens.simulation.presets import LensSimulationConfig
 
 #: Class names, in the order used for seed derivation (never reorder: seeds would change).
 CLASSES = ("no_sub", "sub", "axion")

@@ -96,11 +96,15 @@ _worker_renderer: LensRenderer | None = None
 _worker_format: str = "npy"
 
 
+def _init_worker_process(config_dict: dict[str, Any], file_format: str) -> None:
+    # Every image allocates and frees the same dozens of image-sized arrays; without this each
+    # one is page-faulted anew. Only in the pool's own processes: the caller's stays as it was.
+    keep_freed_memory()
+    _init_worker(config_dict, file_format)
+
+
 def _init_worker(config_dict: dict[str, Any], file_format: str) -> None:
     global _worker_renderer, _worker_format
-    # Every image allocates and frees the same dozens of image-sized arrays; without this each
-    # one is page-faulted anew.
-    keep_freed_memory()
     _worker_renderer = LensRenderer(LensSimulationConfig.from_dict(config_dict))
     _worker_format = file_format
 
@@ -287,7 +291,7 @@ def simulate_dataset(
             # "spawn": safe even if the parent holds threads (torch); workers import lenstronomy once.
             context = multiprocessing.get_context("spawn")
             chunksize = max(1, min(16, math.ceil(len(tasks) / (4 * workers))))
-            with context.Pool(workers, initializer=_init_worker, initargs=(config.to_dict(), file_format)) as pool:
+            with context.Pool(workers, initializer=_init_worker_process, initargs=(config.to_dict(), file_format)) as pool:
                 for _ in pool.imap_unordered(_render_task, tasks, chunksize=chunksize):
                     bar.update()
 

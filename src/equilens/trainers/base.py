@@ -17,6 +17,9 @@ from equilens.transforms import Augment, AugmentConfig
 class LensModule(L.LightningModule):
     """Base Lightning module.
 
+    The optimiser's arguments have no defaults here: a recipe's come from
+    :meth:`equilens.config.TrainConfig.optimizer_options`.
+
     Args:
         model: :func:`equilens.models.build_model` config (with ``input_size``).
         classes: class names of the dataset, ``no_sub`` first.
@@ -26,7 +29,8 @@ class LensModule(L.LightningModule):
             epochs (the DeepLense recipe); ``cosine``: cosine decay to zero over the run, i.e.
             over the wall-clock budget when the trainer has one (``max_time``), else over its
             epochs; so a run ends at a small rate however long it was allowed to be.
-        lr_step_epochs, lr_gamma: the step schedule's parameters.
+        lr_step_epochs: the step schedule's epochs between decays.
+        lr_gamma: the step schedule's factor per decay.
         augment: :class:`AugmentConfig` fields.
     """
 
@@ -34,11 +38,12 @@ class LensModule(L.LightningModule):
         self,
         model: dict[str, Any],
         classes: list[str],
-        lr: float = 1e-4,
-        weight_decay: float = 0.0,
-        lr_schedule: str = "step",
-        lr_step_epochs: int = 5,
-        lr_gamma: float = 0.7,
+        *,
+        lr: float,
+        weight_decay: float,
+        lr_schedule: str,
+        lr_step_epochs: int,
+        lr_gamma: float,
         augment: dict[str, Any] | None = None,
     ):
         super().__init__()

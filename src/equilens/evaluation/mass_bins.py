@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from equilens.config import BOOTSTRAP_REPLICATES
 from equilens.errors import InputError
 from equilens.evaluation.metrics import auc_and_tpr_at_fpr, auc_with_ci, bootstrap
 
@@ -63,7 +64,7 @@ def _msun(log_mass: float) -> float | None:
 
 
 def sensitivity_curve(
-    scores_without: np.ndarray, scores_with: np.ndarray, mass_edges_msun: Sequence[float], n_bootstrap: int = 1000,
+    scores_without: np.ndarray, scores_with: np.ndarray, mass_edges_msun: Sequence[float], n_bootstrap: int = BOOTSTRAP_REPLICATES,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Sensitivity of a detector from its scores of paired twins.
@@ -143,7 +144,7 @@ def sensitivity_curve(
 
 
 def auc_by_mass(
-    masses_msun: np.ndarray, labels: np.ndarray, scores: np.ndarray, n_bootstrap: int = 1000, seed: int = 0
+    masses_msun: np.ndarray, labels: np.ndarray, scores: np.ndarray, n_bootstrap: int = BOOTSTRAP_REPLICATES, seed: int = 0
 ) -> list[dict[str, Any]]:
     """AUC with 95% CI per 0.5-dex bin of the largest subhalo's mass, for ``equilens evaluate``.
 

@@ -1,0 +1,129 @@
+"""The Python API for notebooks: load a model, score images held in memory, train.
+
+``equilens.load`` returns a :class:`LensModel` that scores NumPy arrays or torch tensors with
+the normalisation the file reader applies (:func:`equilens.datasets.images.normalize_image`),
+so an array of a file's pixels gets the probabilities ``equilens predict`` writes for that file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from equilens.config import SCORING_BATCH_SIZE, TrainConfig
+from equilens.datasets.images import normalize_image
+from equilens.errors import InputError
+from equilens.evaluation.scoring import pick_device, score_images
+from equilens.models import for_inference
+from equilens.pretrained import find_weights
+from equilens.weights import load_model
+
+#: What :func:`normalize_images` takes: an array or tensor of images, or a sequence of images.
+Images = np.ndarray | torch.Tensor | Sequence[np.ndarray]
+
+
+def normalize_images(images: Images) -> torch.Tensor:
+    """Images in memory -> the float32 tensor (N, 1, H, W) in [0, 1] that models take.
+
+    A 2-D array is one image; anything else is a batch along its first axis, each item an
+    image that :func:`~equilens.datasets.images.normalize_image` accepts ((H, W), (1, H, W),
+    (H, W, 1) or colour (H, W, 3|4)) and normalised as the file reader normalises a file:
+    integers divided by their type's maximum, floats in [0, 1] kept, other floats min-max
+    scaled per image. All images must have the same size.
+    """
+    if isinstance(images, torch.Tensor):
+        images = images.detach().cpu().numpy()
+    if isinstance(images, np.ndarray) and images.ndim == 2:
+        images = images[None]
+    normalised = [normalize_image(image, name=f"image {i}") for i, image in enumerate(images)]
+    if not normalised:
+        return torch.empty((0, 1, 0, 0))
+    shapes = {image.shape for image in normalised}
+    if len(shapes) > 1:
+        raise InputError(f"images of several sizes {sorted(shapes)}: resize them to one size first")
+    return torch.from_numpy(np.stack(normalised))[:, None]
+
+
+class LensModel:
+    """A trained model ready to score images (what :func:`load` returns).
+
+    Attributes:
+        network: the torch module that computes the outputs (the plain-torch export where the
+            model has one, as ``equilens predict`` runs it), in eval mode.
+        info: the weights' stored config: ``model``, ``classes``, ``task`` and training details.
+    """
+
+    def __init__(self, network: torch.nn.Module, info: dict[str, Any]):
+        self.network = network
+        self.info = info
+
+    @property
+    def task(self) -> str:
+        """``classify`` or ``anomaly``."""
+        return self.info.get("task", "classify")
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names in output order; ``no_sub`` first."""
+        return list(self.info.get("classes", []))
+
+    def _score(self, images: Images, batch_size: int, symmetrize: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return score_images(self.network, normalize_images(images), batch_size=batch_size, symmetrize=symmetrize)
+
+    def score(self, images: Images, batch_size: int = SCORING_BATCH_SIZE, symmetrize: bool = False) -> np.ndarray:
+        """(N,) substructure scores: p(substructure) = 1 - p(no_sub) for a classifier, the
+        anomaly score for an anomaly detector; ``equilens predict``'s score column.
+
+        Args:
+            images: see :func:`normalize_images`.
+            batch_size: images per forward pass.
+            symmetrize: average over the 8 rotations and flips of the square.
+        """
+        return self._score(images, batch_size, symmetrize)[0].numpy()
+
+    def predict_proba(self, images: Images, batch_size: int = SCORING_BATCH_SIZE, symmetrize: bool = False) -> np.ndarray:
+        """(N, C) class probabilities of a classifier, columns in :attr:`classes` order.
+
+        Args:
+            images: see :func:`normalize_images`.
+            batch_size: images per forward pass.
+            symmetrize: average over the 8 rotations and flips of the square.
+        """
+        if self.task != "classify":
+            raise InputError(f"a {self.task} model has no class probabilities; use score()")
+        return self._score(images, batch_size, symmetrize)[1].numpy()
+
+
+def load(model: str | Path = "test-iv", device: str = "auto", compiled: bool = False) -> LensModel:
+    """Load a shipped model by name (``test-iv``, ``sim-test-iv``), a training run folder or a
+    ``.safetensors`` weights file, ready to score (see :class:`LensModel`).
+
+    Args:
+        device: ``auto`` (the first GPU if there is one, else the CPU), ``cpu``, ``cuda:1`` ...
+        compiled: ``torch.compile`` the network (see :func:`equilens.models.for_inference`).
+    """
+    network, info = load_model(find_weights(model), pick_device(device))
+    return LensModel(for_inference(network, compiled), info)
+
+
+def train(data: str | Path | TrainConfig, runs_dir: str | Path = "runs", name: str | None = None, **options: Any) -> Path:
+    """Train as ``equilens train`` does; return the new run folder (load it with :func:`load`).
+
+    Args:
+        data: the dataset folder (``no_sub/`` plus positive class folders), or a whole
+            :class:`~equilens.config.TrainConfig` (then ``options`` must be empty).
+        options: :class:`~equilens.config.TrainConfig` fields, e.g. ``max_time="00:00:02:00"``,
+            ``architecture="cnn"``; unset ones take the recipe's defaults.
+    """
+    from equilens.training import train as train_run
+
+    if isinstance(data, TrainConfig):
+        if options:
+            raise InputError(f"pass options in the TrainConfig, not beside it ({sorted(options)})")
+        config = data
+    else:
+        config = TrainConfig(data=str(data), **options)
+    return train_run(config, runs_dir=runs_dir, name=name)
