@@ -199,7 +199,8 @@ def _print_summary(out, metrics: dict) -> None:
     for row in metrics.get("false_alarm_calibration", {}).get("rates", []):
         print(f"flag p <= {row['nominal']:g}: {row['false_alarm_rate']:.2%} of no_sub images flagged, "
               f"true-positive rate {row.get('true_positive_rate', float('nan')):.4f}")
-    print(f"report: {out} (metrics.json, roc.png, confusion_matrix.png, score_histogram.png, gallery.png, training_curves.png)")
+    calibration = ", false_alarm_calibration.png" if "false_alarm_calibration" in metrics else ""
+    print(f"report: {out} (metrics.json, roc.png, confusion_matrix.png, score_histogram.png, gallery.png, training_curves.png{calibration})")
 
 
 def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
