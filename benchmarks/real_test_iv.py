@@ -146,12 +146,13 @@ def print_table(results: list[dict[str, Any]]) -> None:
 def write_table(results: list[dict], path: Path) -> None:
     """The results as the documentation renders them (equilens.results)."""
     columns = ["model", "train set", "seed", "AUC (95% CI)", "accuracy", "epochs", "max |Δp| 90° / flip",
-               "TPR at FPR 1 / 5 / 10%", "false alarms at p ≤ 1 / 5 / 10%"]
+               "TPR at FPR 1 / 5 / 10%", "no_sub flagged at p ≤ 1 / 5 / 10% (TPR)"]
     rows = [[r["model"], r["train_set"], r["seed"], f"{r['auc']:.4f} ({r['auc_ci95'][0]:.4f}–{r['auc_ci95'][1]:.4f})",
              f"{r['accuracy']:.3f}", r["epochs"],
              f"{r['rot90_max_abs_change']:.1e} / {r['flip_max_abs_change']:.1e}" if "rot90_max_abs_change" in r else "–",
              " / ".join(f"{v:.3f}" for v in r["tpr_at_fpr"].values()),
-             " / ".join(f"{row['false_alarm_rate']:.1%}" for row in r["false_alarms"]) if r.get("false_alarms") else "–"]
+             " / ".join(f"{row['false_alarm_rate']:.1%} ({row['true_positive_rate']:.3f})" for row in r["false_alarms"])
+             if r.get("false_alarms") else "–"]
             for r in results]
     write_docs_table(path, columns, rows)
 
