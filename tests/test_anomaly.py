@@ -183,6 +183,11 @@ def test_run_stores_calibration_of_validation_no_sub_images(trained_run):
     assert np.abs(p_values - recomputed).max() <= 1 / (len(normal) + 1) + 1e-6
     assert np.mean(np.abs(p_values - recomputed) < 1e-5) > 0.95
     assert p_values.min() >= 1 / (len(normal) + 1) - 1e-6 and p_values.max() <= 1
+    # The Python API gives the same p-values.
+    import equilens
+
+    api_p_values = equilens.load(run_dir, device="cpu").p_values(load_images(list(test.files)))
+    assert np.abs(api_p_values - p_values).max() <= 1 / (len(normal) + 1) + 1e-6
 
 
 def test_model_without_calibration_predicts_without_p_values(trained_run, tmp_path, caplog):
