@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from equilens.atomic import write_text_atomic
-from equilens.datasets.folder import NEGATIVE_CLASS, LensFolder, list_images, load_images, scan_lens_folder
+from equilens.datasets.folder import LensFolder, list_images, load_images, scan_lens_folder, score_description
+from equilens.datasets.images import saved_reading
 from equilens.errors import InputError
 from equilens.evaluation import plots
 from equilens.evaluation.gallery import plot_gallery
@@ -67,8 +68,9 @@ def evaluate(
     model, info = load_model(weights, pick_device(device))
     model = for_inference(model, compiled)
     run_dir = weights.parent if (weights.parent / "config.json").is_file() else None
+    reading, channels = saved_reading(info)
     folder = _evaluation_set(data, run_dir, info)
-    images = load_images(folder.files)
+    images = load_images(folder.files, reading=reading, channels=channels)
     scores, probabilities = score_images(model, images, batch_size=batch_size, symmetrize=symmetrize)
     scores = scores.numpy()
     is_substructure = (folder.labels > 0).astype(int)
@@ -84,7 +86,7 @@ def evaluate(
         "data": str(folder.root.resolve()),
         "classes": list(folder.classes),
         "n_images": len(folder.files),
-        "score": "p(substructure) = 1 - p(no_sub)" if task == "classify" else "anomaly score (reconstruction error)",
+        "score": score_description(info["classes"]) if task == "classify" else "anomaly score (reconstruction error)",
         "symmetrized": symmetrize,
         "threshold_rule": threshold_rule,
         "substructure_vs_none": binary_metrics(is_substructure, scores, threshold, n_bootstrap),
@@ -126,11 +128,10 @@ def _evaluation_set(data: str | Path | None, run_dir: Path | None, info: dict) -
     if root.is_dir():
         with_images = [p.name for p in sorted(root.iterdir()) if p.is_dir() and list_images(p)]
         if len(with_images) == 1:
-            raise InputError(f"{root}: only class '{with_images[0]}' holds images; the ROC AUC needs images with and without substructure")
-    folder = scan_lens_folder(root)
-    if folder.classes[0] != NEGATIVE_CLASS:
-        raise InputError(f"{root}: no '{NEGATIVE_CLASS}' folder")
-    return folder
+            raise InputError(f"{root}: only class '{with_images[0]}' holds images; the ROC AUC needs images of the "
+                             f"negative class '{info['classes'][0]}' and of another")
+    # The model's negative class first, as in training; the other folders as found.
+    return scan_lens_folder(root, negative=info["classes"][0], reading=saved_reading(info)[0])
 
 
 def _write_report(
