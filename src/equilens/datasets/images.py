@@ -301,7 +301,10 @@ def _fits_data(path: Path, hdu: str | None) -> np.ndarray:
         with warnings.catch_warnings(record=True) as caught, fits.open(path, memmap=False) as hdus:
             warnings.simplefilter("always")
             index = _hdu_index(hdus, hdu, path)
-            data = hdus[index].data
+            try:
+                data = hdus[index].data
+            except ValueError:  # too few bytes for the header's shape: astropy warned why
+                data = None
             truncated = [w for w in caught if "truncated" in str(w.message)]
             if truncated or data is None:
                 raise InputError(f"{path}: truncated FITS file ({truncated[0].message if truncated else 'no data'})")

@@ -51,9 +51,13 @@ class LensModule(L.LightningModule):
         labels (N,), or twin groups (G, K x C, H, W) and (G, K) (see LensDataModule), a group's K
         images shifted, rotated and scaled as one (as channels of one image); returns
         (N, C, H, W) images and (N,) labels."""
-        channels = self.hparams.model.get("in_channels", 1)
         with torch.no_grad():
-            return self.augment(images).reshape(-1, channels, *images.shape[-2:]), labels.reshape(-1)
+            return self.augment(images).reshape(-1, self.channels, *images.shape[-2:]), labels.reshape(-1)
+
+    @property
+    def channels(self) -> int:
+        """Bands of the images the model takes."""
+        return self.hparams.model.get("in_channels", 1)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Checkpoints are written during validation (eval mode), when escnn adds cached-filter
