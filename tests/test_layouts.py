@@ -334,3 +334,37 @@ def test_lens_finding_without_classes_is_one_clear_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "equilens.cli", "train", "--data", str(root)], capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "found ['lenses', 'nonlenses']; name the classes with --classes" in result.stderr
+
+
+@pytest.mark.parametrize("file_format", ["npy", "fits", "fits-per-band"])
+def test_simulated_bands_are_read_back_as_bands(tmp_path, file_format):
+    from equilens.simulation import get_preset, simulate_dataset
+
+    out = tmp_path / file_format
+    config = get_preset("deeplense-model-i").replace(num_pix=31, pixel_scale_arcsec=0.2, lens_light=True)
+    simulate_dataset(out, 2, config, bands=("g", "r", "i"), file_format=file_format, progress=False)
+    assert json.loads((out / "simulation.json").read_text())["bands"] == ["g", "r", "i"]
+    reading = Reading(bands=("g", "r", "i"))
+    folder = scan_lens_folder(out, reading=reading)
+    assert len(folder.files) == 4 and all(check_image(f, reading).channels == 3 for f in folder.files)
+    bands = read_bands(folder.files[0], reading)
+    assert bands.shape == (3, 31, 31)
+
+
+def test_simulated_colours_differ_between_lens_light_and_arcs():
+    """The red lens galaxy dominates the centre in i, the blue source's arcs stand out in g."""
+    from equilens.simulation import LensRenderer, get_preset
+
+    renderer = LensRenderer(get_preset("deeplense-model-i").replace(num_pix=41, pixel_scale_arcsec=0.1, lens_light=True, noise=False))
+    g, i = renderer.render_bands(renderer.draw_parameters("no_sub", 7), ("g", "i"))
+    ring = np.hypot(*np.mgrid[:41, :41] - 20) * 0.1
+    on_ring = np.abs(ring - 1.28) < 0.1
+    centre_to_ring = [band[20, 20] / band[on_ring].max() for band in (g, i)]
+    assert centre_to_ring[1] > 3 * centre_to_ring[0]
+
+
+def test_grey_simulations_keep_their_manifest(tmp_path):
+    from equilens.simulation import get_preset, simulate_dataset
+
+    simulate_dataset(tmp_path / "grey", 1, get_preset("deeplense-model-i").replace(num_pix=21), progress=False)
+    assert "bands" not in json.loads((tmp_path / "grey" / "simulation.json").read_text())
