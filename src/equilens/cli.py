@@ -197,9 +197,12 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 
 def _print_summary(out, metrics: dict) -> None:
+    from equilens.datasets.folder import binary_labels
+
     binary = metrics["substructure_vs_none"]
+    negative, positive = binary_labels(metrics["classes"])
     low, high = binary["auc_ci95"]
-    print(f"images: {metrics['n_images']} ({binary['n_none']} none, {binary['n_substructure']} substructure)")
+    print(f"images: {metrics['n_images']} ({binary['n_none']} {negative}, {binary['n_substructure']} {positive})")
     print(f"AUC: {binary['auc']:.4f} (95% CI {low:.4f}-{high:.4f}); accuracy at threshold "
           f"{binary['threshold']:.3g}: {binary['accuracy']:.4f}")
     if "invariance" in metrics:

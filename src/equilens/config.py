@@ -248,7 +248,6 @@ class TrainConfig:
         parse_group(self.group)
         checks = [
             (self.recipe in RECIPES, f"--recipe {self.recipe!r}: choose one of {list(RECIPES)}"),
-            (self.scaling in SCALINGS, f"--scaling {self.scaling!r}: choose one of {list(SCALINGS)}"),
             (not self.classes or len(set(self.classes)) == len(self.classes), f"--classes {self.classes}: name each class once"),
             (self.input_size >= 8, f"--input-size {self.input_size}: must be at least 8 pixels"),
             (self.pooled_blocks >= 0, f"--pooled-blocks {self.pooled_blocks}: must be at least 0"),

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from equilens.atomic import write_text_atomic
-from equilens.datasets.folder import check_images, list_images, load_images, score_column
+from equilens.datasets.folder import check_images, list_images, load_images, object_file, score_column
 from equilens.datasets.images import GREY, IMAGE_SUFFIXES, Reading, saved_reading
 from equilens.errors import InputError
 from equilens.evaluation.scoring import pick_device, score_images
@@ -18,15 +18,17 @@ CHUNK = 1024  # images decoded at a time, so memory stays bounded for any number
 
 
 def expand_paths(paths: list[str | Path], reading: Reading = GREY) -> list[Path]:
-    """Files as given, and image files found recursively in given folders (sorted)."""
+    """Files as given, and image files found recursively in given folders (sorted); with named
+    bands, each object once, as its first band's file."""
     files: list[Path] = []
     for entry in map(Path, paths):
         if entry.is_dir():
             files += list_images(entry, recursive=True, reading=reading)
         elif entry.is_file():
-            files.append(entry)
+            files.append(object_file(entry, reading))
         else:
             raise InputError(f"{entry}: no such file or folder")
+    files = list(dict.fromkeys(files))
     if not files:
         raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {', '.join(map(str, paths))}")
     return files

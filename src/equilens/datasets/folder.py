@@ -57,19 +57,24 @@ class LensFolder:
         return LensFolder(self.root, self.classes, tuple(files), np.asarray(labels, dtype=np.int64))
 
 
-def score_column(classes: Sequence[str]) -> str:
-    """The name of a classifier's score, 1 - p(negative class), in its output: ``p_substructure``
-    when the negative is a DeepLense no-substructure class, ``p_<positive>`` for another
-    two-class task (a lens finder's ``p_lenses``), else ``p_not_<negative>``."""
+def binary_labels(classes: Sequence[str]) -> tuple[str, str]:
+    """Names of the two sides of a classifier's score, 1 - p(negative class): ``("none",
+    "substructure")`` when the negative is a DeepLense no-substructure class; else the negative
+    and the positive class (a lens finder's ``("nonlenses", "lenses")``), or ``not_<negative>``
+    for several positive classes."""
     if classes[0] in NEGATIVE_CLASS_NAMES:
-        return "p_substructure"
-    return f"p_{classes[1]}" if len(classes) == 2 else f"p_not_{classes[0]}"
+        return "none", "substructure"
+    return classes[0], classes[1] if len(classes) == 2 else f"not_{classes[0]}"
+
+
+def score_column(classes: Sequence[str]) -> str:
+    """The score's column in ``predict``'s CSV: ``p_substructure``, ``p_lenses`` ... (:func:`binary_labels`)."""
+    return f"p_{binary_labels(classes)[1]}"
 
 
 def score_description(classes: Sequence[str]) -> str:
-    """:func:`score_column` in words, for reports and plots."""
-    name = score_column(classes)[2:]
-    return f"p({name}) = 1 - p({classes[0]})"
+    """The score in words, for reports and plots: ``p(substructure) = 1 - p(no_sub)``."""
+    return f"p({binary_labels(classes)[1]}) = 1 - p({classes[0]})"
 
 
 def list_images(folder: Path, recursive: bool = False, reading: Reading = GREY) -> list[Path]:
@@ -78,14 +83,13 @@ def list_images(folder: Path, recursive: bool = False, reading: Reading = GREY) 
     once, as their first band's file (which the check reports if it is missing)."""
     entries = folder.rglob("*") if recursive else folder.iterdir()
     files = {p for p in entries if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES}
-    if reading.bands:
-        files = {_first_band_file(p, reading) for p in files}
-    return sorted(files)
+    return sorted({object_file(p, reading) for p in files})
 
 
-def _first_band_file(path: Path, reading: Reading) -> Path:
-    """The object's first-band file for a later band's FITS file, else ``path``."""
-    if path.suffix.lower() in FITS_SUFFIXES:
+def object_file(path: Path, reading: Reading) -> Path:
+    """The file that stands for ``path``'s object: with named bands, the first band's file for a
+    later band's FITS file ``<object>_<band>.fits``; else ``path``."""
+    if reading.bands and path.suffix.lower() in FITS_SUFFIXES:
         for band in reading.bands[1:]:
             if path.stem.endswith(f"_{band}"):
                 return path.with_name(f"{path.stem[: -len(band) - 1]}_{reading.bands[0]}{path.suffix}")
@@ -198,9 +202,3 @@ def load_images(files: Sequence[Path], size: tuple[int, int] | None = None, read
             image = F.interpolate(image[None], size=common, mode="bilinear", antialias=True, align_corners=False)[0]
         out[i] = image
     return out
-
-
-def image_values(files: Sequence[Path], infos: Sequence[FileInfo]) -> dict[Path, float]:
-    """The number each DeepLense object array holds beside its image (axion files: the axion
-    mass), by file; files without one are left out."""
-    return {f: info.value for f, info in zip(files, infos) if info.value is not None}

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from equilens.atomic import write_text_atomic
-from equilens.datasets.folder import LensFolder, list_images, load_images, scan_lens_folder, score_description
+from equilens.datasets.folder import LensFolder, binary_labels, list_images, load_images, scan_lens_folder, score_description
 from equilens.datasets.images import saved_reading
 from equilens.errors import InputError
 from equilens.evaluation import plots
@@ -140,11 +140,12 @@ def _write_report(
 ) -> None:
     """Write the report files; ``images`` (N, 1, H, W) and ``scores`` (N,) are those of ``folder.files``."""
     binary = metrics["substructure_vs_none"]
-    curves = {"substructure vs none": binary}
+    negative, positive = binary_labels(folder.classes)
+    curves = {f"{positive} vs {negative}": binary}
     if multiclass:
         curves.update({f"{name} vs rest": v for name, v in metrics["multiclass"]["one_vs_rest"].items()})
     plots.plot_roc(curves, out_dir / "roc.png")
-    plots.plot_confusion(binary["confusion_matrix"], ["none", "substructure"], out_dir / "confusion_matrix.png",
+    plots.plot_confusion(binary["confusion_matrix"], [negative, positive], out_dir / "confusion_matrix.png",
                          f"score >= {binary['threshold']:.3g} ({metrics['threshold_rule']})")
     if multiclass:
         plots.plot_confusion(metrics["multiclass"]["confusion_matrix"], list(folder.classes),
