@@ -368,3 +368,37 @@ def test_grey_simulations_keep_their_manifest(tmp_path):
 
     simulate_dataset(tmp_path / "grey", 1, get_preset("deeplense-model-i").replace(num_pix=21), progress=False)
     assert "bands" not in json.loads((tmp_path / "grey" / "simulation.json").read_text())
+
+
+def test_four_band_fits_trains_an_invariant_model(tmp_path):
+    """One FITS file per band, u g r i: trained, the D4 model's probabilities stay invariant."""
+    rng = np.random.default_rng(4)
+    root = tmp_path / "fits"
+    for name in ("nonlenses", "lenses"):
+        (root / name).mkdir(parents=True)
+        for i in range(6):
+            for band, plane in zip("ugri", _bands(rng, 4, clump=name == "lenses")):
+                _write_fits(root / name / f"obj{i}_{band}.fits", plane)
+    runs, run = tmp_path / "runs", tmp_path / "runs" / "four"
+    assert main(["train", "--data", str(root), "--classes", "nonlenses", "--bands", "u", "g", "r", "i", *TINY_RUN,
+                 "--runs-dir", str(runs), "--name", "four"]) == 0
+    assert json.loads((run / "model.json").read_text())["model"]["in_channels"] == 4
+    assert main(["evaluate", str(run), "--bootstrap", "10", "--invariance-images", "4", "--out", str(tmp_path / "report")]) == 0
+    invariance = json.loads((tmp_path / "report" / "metrics.json").read_text())["invariance"]
+    assert invariance["rot90_max_abs_change"] < 1e-4 and invariance["flip_max_abs_change"] < 1e-4
+
+
+def test_training_on_a_pickle_that_would_run_code_is_one_line(tmp_path):
+    root = write_model_ii(tmp_path / "model_ii", n=3)
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return os.mkdir, (str(marker),)
+
+    np.save(root / "axion" / "axion_sim_1.npy", np.array([np.zeros((4, 4)), Exploit()], dtype=object), allow_pickle=True)
+    result = subprocess.run([sys.executable, "-m", "equilens.cli", "train", "--data", str(root), "--runs-dir", str(tmp_path / "runs")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and not marker.exists()
+    assert "axion_sim_1.npy: refused to unpickle this object array: it names posix.mkdir" in result.stderr
+    assert not (tmp_path / "runs").exists()
