@@ -1,9 +1,9 @@
 """Does colour help? The same D4 model on multi-band images and on their band average.
 
-    python benchmarks/multiband.py [--bands g r i] [--n-per-class 800] [--epochs 8] [--work DIR]
+    python benchmarks/multiband.py [--bands g r i] [--n-per-class 600] [--epochs 12] [--work DIR]
 
-Simulates (once; reused from --work) lenses whose lens galaxy is red and extended, overlapping
-the Einstein ring, and whose source is blue (``equilens simulate --bands``: each band its own
+Simulates (once; reused from --work) `test-iv` lenses at random orientations whose lens galaxy
+is red and extended, overlapping the Einstein ring, and whose source is blue (``equilens simulate --bands``: each band its own
 colours, PSF and noise), as FITS cubes in counts/s; writes the band average of every cube
 (counts/s, one 2-D FITS file) beside them. Trains the default steerable classifier on each for
 the same number of epochs (not a wall-clock budget: the two runs then compare alike on a
@@ -31,9 +31,9 @@ from equilens.simulation import get_preset, simulate_dataset
 
 def simulate_sets(args) -> dict[str, dict[str, Path]]:
     """{"bands": {"train", "test"}, "average": {"train", "test"}} dataset folders."""
-    physics = get_preset("deeplense-model-i").replace(
-        num_pix=args.num_pix, pixel_scale_arcsec=7.5 / args.num_pix, random_orientation=True, lens_light=True,
-        lens_light_amp=args.lens_light_amp, lens_light_R_sersic_arcsec=args.lens_light_r_arcsec, lens_light_n_sersic=2.0)
+    physics = get_preset(args.preset).replace(num_pix=args.num_pix, pixel_scale_arcsec=7.5 / args.num_pix,
+                                              random_orientation=True, lens_light=True,
+                                              lens_light_R_sersic_arcsec=args.lens_light_r_arcsec)
     sets: dict[str, dict[str, Path]] = {"bands": {}, "average": {}}
     for part, n, seed in (("train", args.n_per_class, 0), ("test", args.n_test_per_class, 1)):
         root = args.work / f"{'-'.join(args.bands)}-{part}-{n}"
@@ -70,12 +70,13 @@ def run_one(name: str, sets: dict[str, Path], bands: list[str] | None, args) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bands", nargs="+", default=["g", "r", "i"])
-    parser.add_argument("--n-per-class", type=int, default=800, help="training+validation images per class")
-    parser.add_argument("--n-test-per-class", type=int, default=400)
+    parser.add_argument("--n-per-class", type=int, default=600, help="training+validation images per class")
+    parser.add_argument("--n-test-per-class", type=int, default=300)
     parser.add_argument("--num-pix", type=int, default=75, help="image side (7.5 arcsec field)")
-    parser.add_argument("--lens-light-amp", type=float, default=60.0, help="lens-light Sersic amplitude in r")
-    parser.add_argument("--lens-light-r-arcsec", type=float, default=0.8, help="lens-light half-light radius")
-    parser.add_argument("--epochs", type=int, default=8, help="training epochs per model (cosine decay over them)")
+    parser.add_argument("--preset", default="test-iv", help="simulation preset (its lens light is switched on)")
+    parser.add_argument("--lens-light-r-arcsec", type=float, default=0.8,
+                        help="lens-light half-light radius (test-iv: Einstein radius 1 arcsec)")
+    parser.add_argument("--epochs", type=int, default=12, help="training epochs per model (cosine decay over them)")
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1, help="simulation processes")

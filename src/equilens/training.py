@@ -13,6 +13,8 @@ A run folder holds::
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import time
@@ -107,10 +109,12 @@ def write_values(path: Path, splits: dict[str, LensFolder], infos: dict[Path, Fi
     """Write the number beside each image that has one (DeepLense axion files: the axion mass,
     the target of DeepLense's regression task) as CSV: file (relative to its data root), class,
     split, value. Nothing is written when no image has one."""
-    rows = [(Path(f).relative_to(part.root).as_posix(), part.classes[label], name, infos[f].value)
+    rows = [(Path(f).relative_to(part.root).as_posix(), part.classes[label], name, repr(infos[f].value))
             for name, part in splits.items() for f, label in zip(part.files, part.labels) if infos[f].value is not None]
     if rows:
-        write_text_atomic(path, "file,class,split,value\n" + "".join(f"{f},{c},{p},{v!r}\n" for f, c, p, v in rows))
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows([("file", "class", "split", "value"), *rows])
+        write_text_atomic(path, text.getvalue())
 
 
 def resume(run_dir: str | Path, epochs: int | None = None, max_time: str | None = None) -> Path:
@@ -245,7 +249,6 @@ def check_split_files(splits: dict[str, LensFolder], reading: Reading) -> dict[P
     Returns what the check found, by file."""
     files = [f for part in splits.values() for f in part.files]
     return dict(zip(files, check_images(files, reading)))
-
 
 
 def read_split_folders(run_dir: Path) -> dict[str, LensFolder]:
