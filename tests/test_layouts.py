@@ -4,8 +4,10 @@ safely), the lens-finding test's multi-band arrays, FITS cubes and one FITS file
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -102,15 +104,31 @@ def test_pickle_that_would_run_code_is_refused_and_runs_nothing(tmp_path, numpy_
     assert not marker.exists()
 
 
-def test_numpy_2_pickles_are_read_under_either_numpy(tmp_path):
-    """A file numpy 2 wrote names numpy._core.multiarray; numpy 1's names numpy.core.multiarray."""
-    path = tmp_path / "axion_np2.npy"
-    np.save(path, np.array([np.ones((5, 5), np.float32) * 0.5, np.float64(2e-23)], dtype=object), allow_pickle=True)
-    raw = path.read_bytes()
-    for old, new in ((b"numpy.core.multiarray", b"numpy._core.multiarray"), (b"numpy._core.multiarray", b"numpy.core.multiarray")):
-        path.write_bytes(raw.replace(old, new))
-        assert check_image(path).value == pytest.approx(2e-23)
-        np.testing.assert_allclose(read_bands(path), 0.5)
+def _object_npy(path: Path, items: list, module: bytes) -> None:
+    """An .npy object array whose pickle names numpy's multiarray module ``module`` (numpy 1
+    writes numpy.core.multiarray, numpy 2 numpy._core.multiarray), under either numpy: pickled
+    at protocol 3 (numpy 1's), whose globals are plain text lines."""
+    from numpy.lib import format as npy_format
+
+    array = np.empty(len(items), dtype=object)
+    array[:] = items
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=True)
+    buffer.seek(0)
+    npy_format.read_array_header_1_0(buffer) if npy_format.read_magic(buffer) == (1, 0) else npy_format.read_array_header_2_0(buffer)
+    body = pickle.dumps(array, protocol=3)
+    for name in (b"numpy.core.multiarray", b"numpy._core.multiarray"):
+        body = body.replace(b"c" + name + b"\n", b"c" + module + b"\n")
+    assert b"c" + module + b"\n" in body
+    path.write_bytes(buffer.getvalue()[: buffer.tell()] + body)
+
+
+@pytest.mark.parametrize("module", [b"numpy.core.multiarray", b"numpy._core.multiarray"])
+def test_numpy_1_and_2_pickles_are_read_under_either_numpy(tmp_path, module):
+    path = tmp_path / "axion.npy"
+    _object_npy(path, [np.ones((5, 5), np.float32) * 0.5, np.float64(2e-23)], module)
+    assert check_image(path).value == pytest.approx(2e-23)
+    np.testing.assert_allclose(read_bands(path), 0.5)
 
 
 @pytest.mark.parametrize(
