@@ -37,7 +37,7 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         f"starts from {AUTO_INIT_MODEL} (trained on simulation) when that is the run's model and "
                         f"classes ({_task_defaults('init_weights')})")
     parser.add_argument("--test-data", help="separate labelled test folder (default: hold out --test-fraction of --data)")
-    parser.add_argument("--classes", nargs="+", metavar="NEGATIVE [POSITIVE ...]",
+    parser.add_argument("--classes", nargs="+", metavar="CLASS",
                         help="class folders, the negative class (no substructure, not a lens) first: one name picks "
                         "the negative beside every other folder; several are every class in label order "
                         f"(default: the negative is {' or '.join(NEGATIVE_CLASS_NAMES)}; e.g. --classes nonlenses lenses)")
