@@ -89,7 +89,10 @@ def test_normalize_images_follows_the_file_reader():
     assert scaled[1].min() == 0 and scaled[1].max() == 1 and (scaled[0] == 0).all()
     colour = np.zeros((2, 4, 4, 3), dtype=np.uint8)
     colour[..., 1] = 255
-    assert torch.allclose(equilens.normalize_images(colour), torch.full((2, 1, 4, 4), 0.587))
+    bands = equilens.normalize_images(colour)  # (H, W, 3) pixels: three bands, as in an .npy file
+    assert bands.shape == (2, 3, 4, 4) and (bands[:, 1] == 1).all() and (bands[:, [0, 2]] == 0).all()
+    with pytest.raises(InputError, match="3 band"):
+        equilens.load("test-iv", device="cpu").score(colour)  # a one-band model
     with pytest.raises(InputError, match="image 1: .* NaN"):
         equilens.normalize_images(np.stack([np.zeros((4, 4)), np.full((4, 4), np.nan)]))
     with pytest.raises(InputError, match="several sizes"):

@@ -30,7 +30,7 @@ def test_classes_no_sub_first_and_labels(tmp_path):
     "counts, message",
     [
         ({"sub": 3}, "no 'no_sub' folder"),
-        ({"no_sub": 3}, "no folder of images with substructure"),
+        ({"no_sub": 3}, "no folder of images beside the negative class 'no_sub'"),
     ],
 )
 def test_missing_classes_rejected(tmp_path, counts, message):

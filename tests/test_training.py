@@ -195,7 +195,7 @@ def test_bad_test_file_fails_before_training(tmp_path, where):
         bad.write_bytes(b"")
     else:
         bad, message = split_dataset(scan_lens_folder(data), None, config)["test"].files[0], "is not an image"
-        np.save(bad, np.zeros((2, 9, 9), np.float32))
+        np.save(bad, np.zeros((2, 3, 9, 9), np.float32))
     with pytest.raises(InputError, match=message) as error:
         train(config, runs_dir=tmp_path / "runs")
     assert str(error.value).startswith(str(bad))

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from equilens.config import SCORING_BATCH_SIZE, TrainConfig
-from equilens.datasets.images import normalize_image
+from equilens.datasets.images import GREY, Reading, normalize_image, saved_reading
 from equilens.errors import InputError
 from equilens.evaluation.calibration import conformal_p_values
 from equilens.evaluation.scoring import pick_device, score_images
@@ -26,26 +26,26 @@ from equilens.weights import load_model
 Images = np.ndarray | torch.Tensor | Sequence[np.ndarray]
 
 
-def normalize_images(images: Images) -> torch.Tensor:
-    """Images in memory -> the float32 tensor (N, 1, H, W) in [0, 1] that models take.
+def normalize_images(images: Images, reading: Reading = GREY) -> torch.Tensor:
+    """Images in memory -> the float32 tensor (N, C, H, W) in [0, 1] that models take.
 
     A 2-D array is one image; anything else is a batch along its first axis, each item an
-    image that :func:`~equilens.datasets.images.normalize_image` accepts ((H, W), (1, H, W),
-    (H, W, 1) or colour (H, W, 3|4)) and normalised as the file reader normalises a file:
-    integers divided by their type's maximum, floats in [0, 1] kept, other floats min-max
-    scaled per image. All images must have the same size.
+    image that :func:`~equilens.datasets.images.normalize_image` accepts ((H, W), or C bands
+    as (C, H, W) or (H, W, C)) and normalised as the file reader normalises a file read as
+    ``reading`` (the default, one grey band: integers divided by their type's maximum, floats
+    in [0, 1] kept, other floats min-max scaled per image). All images must have the same size.
     """
     if isinstance(images, torch.Tensor):
         images = images.detach().cpu().numpy()
     if isinstance(images, np.ndarray) and images.ndim == 2:
         images = images[None]
-    normalised = [normalize_image(image, name=f"image {i}") for i, image in enumerate(images)]
+    normalised = [normalize_image(image, name=f"image {i}", reading=reading) for i, image in enumerate(images)]
     if not normalised:
         return torch.empty((0, 1, 0, 0))
     shapes = {image.shape for image in normalised}
     if len(shapes) > 1:
         raise InputError(f"images of several sizes {sorted(shapes)}: resize them to one size first")
-    return torch.from_numpy(np.stack(normalised))[:, None]
+    return torch.from_numpy(np.stack(normalised))
 
 
 class LensModel:
@@ -72,7 +72,11 @@ class LensModel:
         return list(self.info.get("classes", []))
 
     def _score(self, images: Images, batch_size: int, symmetrize: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return score_images(self.network, normalize_images(images), batch_size=batch_size, symmetrize=symmetrize)
+        reading, channels = saved_reading(self.info)
+        batch = normalize_images(images, reading)
+        if batch.shape[1] != channels:
+            raise InputError(f"images of {batch.shape[1]} band(s); this model takes {channels}")
+        return score_images(self.network, batch, batch_size=batch_size, symmetrize=symmetrize)
 
     def score(self, images: Images, batch_size: int = SCORING_BATCH_SIZE, symmetrize: bool = False) -> np.ndarray:
         """(N,) substructure scores: p(substructure) = 1 - p(no_sub) for a classifier, the

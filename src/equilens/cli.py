@@ -13,9 +13,10 @@ import sys
 from dataclasses import fields
 
 from equilens import __version__
-from equilens.config import (ARCHITECTURE_NAMES, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, DEFAULT_RECIPE, LR_SCHEDULES,
-                             RECIPES, SELECTIONS, TASK_NAMES, BOOTSTRAP_REPLICATES, INVARIANCE_IMAGES,
-                             SCORING_BATCH_SIZE, TWIN_PAIRS_PER_MASS_BIN, QuickstartConfig, TrainConfig)
+from equilens.config import (ARCHITECTURE_NAMES, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, BOOTSTRAP_REPLICATES,
+                             DEFAULT_RECIPE, INVARIANCE_IMAGES, LR_SCHEDULES, NEGATIVE_CLASS_NAMES, RECIPES, SCALINGS,
+                             SCORING_BATCH_SIZE, SELECTIONS, TASK_NAMES, TWIN_PAIRS_PER_MASS_BIN, QuickstartConfig,
+                             TrainConfig)
 from equilens.errors import InputError
 from equilens.log import logger
 from equilens.memory import keep_freed_memory
@@ -28,7 +29,8 @@ def _task_defaults(name: str) -> str:
 
 def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = TrainConfig(data="")
-    parser.add_argument("--data", help="dataset folder: no_sub/ and one or more class folders with substructure")
+    parser.add_argument("--data", help="dataset folder: one folder per class, e.g. no_sub/ and one or more class folders "
+                        "with substructure (the layouts equilens reads: docs/layouts.md)")
     parser.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder (other options but "
                         "--epochs/--max-time are taken from the run)")
     parser.add_argument("--init-weights", metavar="RUN|FILE|NAME", default=None,
@@ -38,6 +40,21 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         f"starts from {AUTO_INIT_MODEL} (trained on simulation) when that is the run's model and "
                         f"classes ({_task_defaults('init_weights')})")
     parser.add_argument("--test-data", help="separate labelled test folder (default: hold out --test-fraction of --data)")
+    parser.add_argument("--classes", nargs="+", metavar="CLASS",
+                        help="class folders, the negative class (no substructure, not a lens) first: one name picks "
+                        "the negative beside every other folder; several are every class in label order "
+                        f"(default: the negative is {' or '.join(NEGATIVE_CLASS_NAMES)}; e.g. --classes nonlenses lenses)")
+    parser.add_argument("--bands", nargs="+", metavar="BAND", help="names of the image bands, in channel order (e.g. g r i); "
+                        "every image must have that many; FITS files <object>_<band>.fits are then one file per band "
+                        "(default: the bands the files hold, unnamed)")
+    parser.add_argument("--colour", action="store_true", default=defaults.colour,
+                        help="read JPEG/PNG as three bands R, G, B (default: one band, luminance)")
+    parser.add_argument("--hdu", default=defaults.hdu, metavar="NAME|INDEX",
+                        help="FITS HDU holding the image (default: the primary HDU, else the first with image data)")
+    parser.add_argument("--scaling", choices=SCALINGS, default=defaults.scaling,
+                        help="per-band scaling of pixel values: minmax (integers by full scale, floats in [0, 1] kept, "
+                        "else min-max), asinh (min-max, then an asinh stretch), percentile (clip to the "
+                        f"band's percentiles, then min-max); predict applies the run's (default {defaults.scaling})")
     parser.add_argument("--task", choices=TASK_NAMES, default=defaults.task,
                         help="classify: supervised; anomaly: learn no_sub images only and score how unusual an image is")
     parser.add_argument("--model", dest="architecture", choices=ARCHITECTURE_NAMES, default=defaults.architecture,
@@ -183,9 +200,12 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 
 def _print_summary(out, metrics: dict) -> None:
+    from equilens.datasets.folder import binary_labels
+
     binary = metrics["substructure_vs_none"]
+    negative, positive = binary_labels(metrics["classes"])
     low, high = binary["auc_ci95"]
-    print(f"images: {metrics['n_images']} ({binary['n_none']} none, {binary['n_substructure']} substructure)")
+    print(f"images: {metrics['n_images']} ({binary['n_none']} {negative}, {binary['n_substructure']} {positive})")
     print(f"AUC: {binary['auc']:.4f} (95% CI {low:.4f}-{high:.4f}); accuracy at threshold "
           f"{binary['threshold']:.3g}: {binary['accuracy']:.4f}")
     if "invariance" in metrics:

@@ -25,6 +25,22 @@ DEFAULT_INPUT_SIZE = 75
 DEFAULT_GROUP = "D4"
 ARCHITECTURE_NAMES = ("steerable", "cnn")
 TASK_NAMES = ("classify", "anomaly")
+
+#: Class folders recognised, with no option, as the class without substructure (the negative,
+#: label 0): DeepLense Test IV and Models I-III name it ``no_sub``, Common Test I ``no``. Any
+#: other layout names its classes (``--classes NEGATIVE [POSITIVE ...]``).
+NEGATIVE_CLASS_NAMES = ("no_sub", "no")
+
+#: Per-band scaling of pixel values to about [0, 1] (equilens.datasets.images): ``minmax`` (integer data by
+#: its type's full scale, float data kept if already in [0, 1], else min-max per band),
+#: ``asinh`` (min-max, then asinh(x / a) / asinh(1 / a), a = :data:`ASINH_SOFTENING`: faint arcs
+#: lifted beside a bright lens galaxy), ``percentile`` (clipped to the band's
+#: :data:`PERCENTILE_CLIP` percentiles, then min-max: a hot pixel or a bright neighbour no longer
+#: sets the scale).
+SCALINGS = ("minmax", "asinh", "percentile")
+DEFAULT_SCALING = "minmax"
+ASINH_SOFTENING = 0.1
+PERCENTILE_CLIP = (0.5, 99.5)
 LR_SCHEDULES = ("step", "cosine")
 SELECTIONS = ("last", "best")
 
@@ -145,7 +161,13 @@ class TrainConfig:
     always wins.
 
     Attributes:
-        data: dataset folder (``no_sub/`` plus positive class folders).
+        data: dataset folder: one folder per class (``no_sub/`` or ``no/`` plus positive class
+            folders, unless ``classes`` names them).
+        classes: the class folders: one name, the negative class (without substructure, or not
+            a lens) beside every other folder; or every class, negative first, in label order.
+            None: the negative is one of :data:`NEGATIVE_CLASS_NAMES`.
+        bands, colour, hdu, scaling: how files are read (:class:`equilens.datasets.Reading`):
+            band names; JPEG/PNG as R, G, B; the FITS HDU; per-band scaling (:data:`SCALINGS`).
         test_data: separate labelled test folder; if None a test split is held out of ``data``.
         task: ``classify`` (supervised), or ``anomaly`` (an autoencoder trained on ``no_sub``
             images only, scoring substructure by its reconstruction error).
@@ -194,6 +216,11 @@ class TrainConfig:
 
     data: str
     test_data: str | None = None
+    classes: list[str] | None = None
+    bands: list[str] | None = None
+    colour: bool = False
+    hdu: str | None = None
+    scaling: str = DEFAULT_SCALING
     task: str = "classify"
     architecture: str = "steerable"
     group: str = DEFAULT_GROUP
@@ -241,6 +268,7 @@ class TrainConfig:
         checks = [
             (self.task in TASK_NAMES, f"--task {self.task!r}: choose one of {list(TASK_NAMES)}"),
             (self.recipe in RECIPES, f"--recipe {self.recipe!r}: choose one of {list(RECIPES)}"),
+            (not self.classes or len(set(self.classes)) == len(self.classes), f"--classes {self.classes}: name each class once"),
             (self.input_size >= 8, f"--input-size {self.input_size}: must be at least 8 pixels"),
             (self.pooled_blocks >= 0, f"--pooled-blocks {self.pooled_blocks}: must be at least 0"),
             (self.epochs >= 1, f"--epochs {self.epochs}: must be at least 1"),
@@ -264,12 +292,14 @@ class TrainConfig:
                 raise InputError(message)
         return self
 
-    def model_config(self, num_classes: int) -> dict[str, Any]:
-        """The :func:`equilens.models.build_model` config this run trains."""
+    def model_config(self, num_classes: int, channels: int = 1) -> dict[str, Any]:
+        """The :func:`equilens.models.build_model` config this run trains on images of ``channels`` bands."""
+        # Grey models keep the config they always had (shipped models compare equal to it).
+        in_channels = {"in_channels": channels} if channels != 1 else {}
         if self.task == "anomaly":
             # An autoencoder: no classes; its widths and latent size default to the model's own.
             config = {"architecture": f"{self.architecture}_autoencoder", "input_size": self.input_size,
-                      "crop_fraction": self.crop_fraction or 1.0, **ANOMALY_SCORE_DEFAULTS}
+                      "crop_fraction": self.crop_fraction or 1.0, **ANOMALY_SCORE_DEFAULTS, **in_channels}
             if self.widths:
                 config["widths"] = list(self.widths)
             if self.architecture == "steerable":
@@ -281,6 +311,7 @@ class TrainConfig:
             "crop_fraction": self.crop_fraction or 1.0,
             "widths": list(self.widths or default_widths(self.architecture, self.group)),
             "num_classes": num_classes,
+            **in_channels,
         }
         if self.architecture == "steerable":
             config["group"] = self.group.upper()

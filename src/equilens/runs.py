@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from equilens.datasets.folder import LensFolder, scan_lens_folder
+from equilens.datasets.images import saved_reading
 from equilens.datasets.split import read_split
 from equilens.errors import InputError
 
@@ -41,9 +42,10 @@ def read_run_config(run_dir: str | Path) -> dict:
 def read_split_folders(run_dir: str | Path) -> dict[str, LensFolder]:
     """The train/val/test sets of a run, from its split lists."""
     record = read_run_config(run_dir)
-    data = scan_lens_folder(record["train"]["data"], classes=tuple(record["classes"]))
+    reading = saved_reading(record)[0]
+    data = scan_lens_folder(record["train"]["data"], classes=tuple(record["classes"]), reading=reading)
     test_root = Path(record["train"]["test_data"] or record["train"]["data"])
-    test = scan_lens_folder(test_root, classes=tuple(record["classes"])) if record["train"]["test_data"] else data
+    test = scan_lens_folder(test_root, classes=tuple(record["classes"]), reading=reading) if record["train"]["test_data"] else data
     return {
         "train": data.with_files(read_split(Path(run_dir) / "splits" / "train.txt", data.root)),
         "val": data.with_files(read_split(Path(run_dir) / "splits" / "val.txt", data.root)),

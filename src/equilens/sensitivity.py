@@ -33,6 +33,7 @@ import torch
 
 from equilens.atomic import write_text_atomic
 from equilens.config import BOOTSTRAP_REPLICATES, SCORING_BATCH_SIZE, TWIN_PAIRS_PER_MASS_BIN
+from equilens.datasets.images import saved_reading
 from equilens.errors import InputError
 from equilens.evaluation.plots import plot_by_mass
 from equilens.evaluation.scoring import pick_device, score_images
@@ -139,6 +140,9 @@ def sensitivity(
     if not (isinstance(seed, int) and seed >= 0):
         raise InputError(f"--seed {seed!r}: must be an integer >= 0")
     weights = resolve_weights(model_path)
+    bands = saved_reading(read_info(weights))[1]
+    if bands != 1:
+        raise InputError(f"{weights}: a model of {bands} bands; sensitivity renders one grey band")
     trained_on = None if preset else training_simulation(weights, read_info(weights))
     if preset:
         base = get_preset(preset)

@@ -2,8 +2,10 @@
 
 A run folder holds::
 
-    config.json            resolved TrainConfig, classes, model config, data roots
+    config.json            resolved TrainConfig, classes, model config, data roots, input (bands, scaling)
     splits/{train,val,test}.txt   file lists (relative to the data roots)
+    values.csv             the number each DeepLense object array holds beside its image (the
+                           axion mass of an ``axion`` file), per file, when any file has one
     checkpoints/           Lightning checkpoints: best by validation AUC, and last (for --resume)
     logs/version_K/metrics.csv    per-epoch metrics; each (resumed) session adds a version
     model.safetensors, model.json the kept weights (``select``: the last epoch's by default, or
@@ -15,7 +17,9 @@ for a user's own ``lightning.Trainer``.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 import os
 import time
@@ -31,7 +35,8 @@ from equilens import __version__
 from equilens.atomic import write_text_atomic
 from equilens.config import AUTO_INIT, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, TrainConfig
 from equilens.datamodules import LensDataModule
-from equilens.datasets.folder import NEGATIVE_CLASS, LensFolder, check_images, load_images, scan_lens_folder
+from equilens.datasets.folder import LensFolder, check_images, load_images, scan_lens_folder
+from equilens.datasets.images import FileInfo, Reading, saved_reading
 from equilens.datasets.split import stratified_split, write_split
 from equilens.errors import InputError
 from equilens.runs import CONFIG_NAME, new_folder, read_run_config, read_split_folders
@@ -42,6 +47,7 @@ from equilens.trainers.checkpoint import BestAUCCheckpoint
 from equilens.trainers.precise_bn import PreciseBatchNorm
 from equilens.weights import WEIGHTS_NAME, read_info, save_weights
 
+VALUES_NAME = "values.csv"
 # Lightning's DDP launcher re-runs the user's command in one process per extra device; those
 # processes must join the parent's run folder instead of making their own.
 RUN_DIR_ENV = "EQUILENS_RUN_DIR"
@@ -61,7 +67,8 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
     if child is not None:
         _fit(child, resume=False)
         return child
-    config, data, test, splits, model = _prepare(config)
+    config, data, test, splits, model, reading, infos = _prepare(config)
+    channels = next(iter(infos.values())).channels
     default_name = f"{config.task}-{config.architecture}" + (f"-{config.group}" if config.architecture == "steerable" else "")
     run_dir = new_folder(runs_dir, name or f"{default_name}-{time.strftime('%Y%m%d-%H%M%S')}")
     config.data = str(data.root.resolve())
@@ -73,31 +80,37 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
         "train": config.to_dict(),
         "classes": list(data.classes),
         "model": model,
+        "input": {**reading.to_dict(), "channels": channels},
         "split_sizes": {part: int(len(folder.files)) for part, folder in splits.items()},
     }
     write_text_atomic(run_dir / CONFIG_NAME, json.dumps(record, indent=2) + "\n")
+    write_values(run_dir / VALUES_NAME, splits, infos)
     logger.warning("run folder: %s", run_dir)
     _fit(run_dir, resume=False)
     return run_dir
 
 
-def _prepare(config: TrainConfig) -> tuple[TrainConfig, LensFolder, LensFolder | None, dict[str, LensFolder], dict]:
+def _prepare(config: TrainConfig) -> tuple[TrainConfig, LensFolder, LensFolder | None, dict[str, LensFolder], dict,
+                                           Reading, dict[Path, FileInfo]]:
     """What a new run trains: a resolved copy of ``config`` (batch size, initial weights), the
-    data and test folders, the checked splits and the model config."""
+    data and test folders, the checked splits, the model config, how files are read, and what
+    the check of every file found."""
     config = dataclasses.replace(config)
     config.validate()
-    data = scan_lens_folder(config.data)
-    test = scan_lens_folder(config.test_data, classes=data.classes) if config.test_data else None
+    reading = Reading.from_dict(config.to_dict())
+    data = scan_lens_folder(config.data, reading=reading, **class_choice(config.classes))
+    test = scan_lens_folder(config.test_data, classes=data.classes, reading=reading) if config.test_data else None
     splits = split_dataset(data, test, config)
-    check_split_files(splits)
+    infos = check_split_files(splits, reading)
+    channels = next(iter(infos.values())).channels
     config.batch_size = config.batch_size_for(len(splits["train"].files))
-    model = config.model_config(len(data.classes))
+    model = config.model_config(len(data.classes), channels)
     if config.init_weights == AUTO_INIT:
         config.init_weights = auto_initial_weights(config.task, model, list(data.classes), len(splits["train"].files))
     if config.init_weights:
         config.init_weights = str(find_weights(config.init_weights).resolve())
-        model = _initial_model(config, list(data.classes))
-    return config, data, test, splits, model
+        model = _initial_model(config, list(data.classes), channels)
+    return config, data, test, splits, model, reading, infos
 
 
 def lightning_modules(config: TrainConfig) -> tuple[LensModule, LensDataModule]:
@@ -110,11 +123,30 @@ def lightning_modules(config: TrainConfig) -> tuple[LensModule, LensDataModule]:
     :class:`~equilens.trainers.checkpoint.BestAUCCheckpoint` to its Trainer, and its
     ``max_time`` budget; add them to yours for the same run.
     """
-    config, data, _, splits, model = _prepare(config)
-    module, datamodule = _modules(config, model, list(data.classes), splits)
+    config, data, _, splits, model, reading, infos = _prepare(config)
+    module, datamodule = _modules(config, model, list(data.classes), splits, reading, next(iter(infos.values())).channels)
     if config.init_weights:
         _load_initial_weights(module.model, Path(config.init_weights))
     return module, datamodule
+
+
+def class_choice(classes: list[str] | None) -> dict:
+    """:func:`scan_lens_folder` arguments for ``--classes``: one name is the negative class, several are every class."""
+    if not classes:
+        return {}
+    return {"negative": classes[0]} if len(classes) == 1 else {"classes": tuple(classes)}
+
+
+def write_values(path: Path, splits: dict[str, LensFolder], infos: dict[Path, FileInfo]) -> None:
+    """Write the number beside each image that has one (DeepLense axion files: the axion mass,
+    the target of DeepLense's regression task) as CSV: file (relative to its data root), class,
+    split, value. Nothing is written when no image has one."""
+    rows = [(Path(f).relative_to(part.root).as_posix(), part.classes[label], name, repr(infos[f].value))
+            for name, part in splits.items() for f, label in zip(part.files, part.labels) if infos[f].value is not None]
+    if rows:
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows([("file", "class", "split", "value"), *rows])
+        write_text_atomic(path, text.getvalue())
 
 
 def resume(run_dir: str | Path, epochs: int | None = None, max_time: str | None = None) -> Path:
@@ -122,7 +154,7 @@ def resume(run_dir: str | Path, epochs: int | None = None, max_time: str | None 
     run_dir = Path(run_dir)
     record = read_run_config(run_dir)
     if _ddp_child_run() is None:
-        check_split_files(read_split_folders(run_dir))
+        check_split_files(read_split_folders(run_dir), saved_reading(record)[0])
         if epochs is not None or max_time is not None:
             record["train"].update({k: v for k, v in {"epochs": epochs, "max_time": max_time}.items() if v is not None})
             write_text_atomic(run_dir / CONFIG_NAME, json.dumps(record, indent=2) + "\n")
@@ -147,9 +179,12 @@ def auto_initial_weights(task: str, model: dict, classes: list[str], n_train: in
     return AUTO_INIT_MODEL
 
 
-def _initial_model(config: TrainConfig, classes: list[str]) -> dict:
-    """The model config of ``config.init_weights``, checked against this run's task and classes."""
+def _initial_model(config: TrainConfig, classes: list[str], channels: int) -> dict:
+    """The model config of ``config.init_weights``, checked against this run's task, classes and bands."""
     info = read_info(config.init_weights)
+    if info["model"].get("in_channels", 1) != channels:
+        raise InputError(f"--init-weights {config.init_weights}: a model of {info['model'].get('in_channels', 1)} band(s); "
+                         f"this dataset's images have {channels}")
     if info.get("task") != config.task:
         raise InputError(f"--init-weights {config.init_weights}: a {info.get('task')} model; this run's task is {config.task}")
     if config.task == "classify" and info["model"].get("num_classes") != len(classes):
@@ -222,10 +257,12 @@ def split_dataset(data: LensFolder, test: LensFolder | None, config: TrainConfig
     return splits
 
 
-def check_split_files(splits: dict[str, LensFolder]) -> None:
+def check_split_files(splits: dict[str, LensFolder], reading: Reading) -> dict[Path, FileInfo]:
     """Check every file of every split, the test split too, before training starts: a bad file
-    fails now, naming it, not when it is read after minutes of training (or at evaluation)."""
-    check_images([f for part in splits.values() for f in part.files])
+    fails now, naming it, not when it is read after minutes of training (or at evaluation).
+    Returns what the check found, by file."""
+    files = [f for part in splits.values() for f in part.files]
+    return dict(zip(files, check_images(files, reading)))
 
 
 def _fit(run_dir: Path, resume: bool) -> None:
@@ -233,9 +270,10 @@ def _fit(run_dir: Path, resume: bool) -> None:
     config = TrainConfig.from_dict(record["train"])
     splits = read_split_folders(run_dir)
     if config.task == "anomaly" and (splits["train"].labels != 0).any():
-        raise InputError(f"{run_dir}: the anomaly training split holds images that are not '{NEGATIVE_CLASS}'")
+        raise InputError(f"{run_dir}: the anomaly training split holds images that are not '{record['classes'][0]}'")
     L.seed_everything(config.seed, workers=True, verbose=False)
-    module, datamodule = _modules(config, record["model"], record["classes"], {k: v for k, v in splits.items() if k != "test"})
+    module, datamodule = _modules(config, record["model"], record["classes"], {k: v for k, v in splits.items() if k != "test"},
+                                  *saved_reading(record))
     if config.init_weights and not resume:
         _load_initial_weights(module.model, find_weights(config.init_weights))
     checkpoint = BestAUCCheckpoint(run_dir / "checkpoints")
@@ -262,13 +300,15 @@ def _fit(run_dir: Path, resume: bool) -> None:
         _export(run_dir, module, checkpoint, record, config.select, splits["val"])
 
 
-def _modules(config: TrainConfig, model: dict, classes: list[str],
-             splits: dict[str, LensFolder]) -> tuple[LensModule, LensDataModule]:
-    """The task's LightningModule and the data module of ``splits``, as ``config`` says."""
+def _modules(config: TrainConfig, model: dict, classes: list[str], splits: dict[str, LensFolder], reading: Reading,
+             channels: int) -> tuple[LensModule, LensDataModule]:
+    """The task's LightningModule and the data module of ``splits`` (files read as ``reading``,
+    ``channels`` bands), as ``config`` says."""
     datamodule = LensDataModule(
         splits, batch_size=config.batch_size, num_workers=config.num_workers,
         passes_per_epoch=config.passes_per_epoch(len(splits["train"].files)),
         train_twins=twin_ids(splits["train"]) if config.twin_batches and config.task == "classify" else None,
+        reading=reading, channels=channels,
     )
     module = TASKS[config.task](
         model=model,
@@ -296,17 +336,19 @@ def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpo
         "run": str(run_dir.resolve()),
         "checkpoint": Path(chosen).name,
         "best_val_auc": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
+        **({"input": record["input"]} if "input" in record else {}),
     }
     if info["task"] == "anomaly":
-        calibration = anomaly_calibration(module.model, val, select)
+        calibration = anomaly_calibration(module.model, val, select, *saved_reading(record))
         if calibration is not None:
             info["calibration"] = calibration
     save_weights(module.model, run_dir / WEIGHTS_NAME, info)
 
 
-def anomaly_calibration(model: torch.nn.Module, val: LensFolder, select: str) -> dict | None:
+def anomaly_calibration(model: torch.nn.Module, val: LensFolder, select: str, reading: Reading, channels: int) -> dict | None:
     """The calibration an anomaly detector's p-values need (:mod:`equilens.evaluation.calibration`):
-    the scores of the run's validation ``no_sub`` images, which it never trained on. Only when the
+    the scores of the run's validation images of the negative class (``no_sub``; files read as
+    ``reading``, ``channels`` bands), which it never trained on. Only when the
     run keeps its last weights: with ``select`` ``best`` the validation images chose the weights,
     so their scores would be optimistic, and the model is stored without (and says so)."""
     from equilens.evaluation.calibration import calibration_record
@@ -315,12 +357,12 @@ def anomaly_calibration(model: torch.nn.Module, val: LensFolder, select: str) ->
     normal = val.subset(np.flatnonzero(val.labels == 0)).files
     if select != "last" or not normal:
         logger.warning("no false-alarm calibration stored (%s): predict will write anomaly scores without p-values",
-                       "the validation images chose the weights (--select best)" if len(normal) else "no validation no_sub images")
+                       "the validation images chose the weights (--select best)" if normal else f"no validation '{val.classes[0]}' images")
         return None
     was_training = model.training
-    scores, _ = score_images(model.eval(), load_images(list(normal)))
+    scores, _ = score_images(model.eval(), load_images(list(normal), reading=reading, channels=channels))
     model.train(was_training)
-    return calibration_record(scores.numpy(), f"anomaly scores of the run's {len(normal)} validation '{NEGATIVE_CLASS}' images: "
+    return calibration_record(scores.numpy(), f"anomaly scores of the run's {len(normal)} validation '{val.classes[0]}' images: "
                               "never trained on, and the run kept its last weights, so they did not choose them")
 
 

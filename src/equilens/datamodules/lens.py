@@ -10,11 +10,12 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
 from equilens.datasets.folder import LensFolder, load_images
+from equilens.datasets.images import GREY, Reading
 from equilens.errors import InputError
 
 
 class LensDataModule(L.LightningDataModule):
-    """Serves (images (B, 1, H, W) float32 in [0, 1], labels (B,) int64) batches.
+    """Serves (images (B, C, H, W) float32 (C bands, each scaled to about [0, 1]), labels (B,) int64) batches.
 
     Images are decoded once into memory (150x150 float32: 90 kB each, 0.9 GB per 10,000), so
     epochs cost no decoding; augmentation happens on the batch's device in the trainer.
@@ -27,25 +28,28 @@ class LensDataModule(L.LightningDataModule):
             (each pass its own permutation), so that a small set validates and checkpoints less often.
         train_twins: optional (N,) twin ids of the training images (a paired simulated folder:
             the same lens in every class). Training batches then hold whole twin groups: images
-            (B / K, K, H, W), one twin per class in class order, and labels (B / K, K), K the
+            (B / K, K x C, H, W), one twin per class in class order, and labels (B / K, K), K the
             number of classes, so that the trainer gives a group one augmentation and the
             twins differ only by substructure.
+        reading: how the files are read (bands, scaling; :class:`equilens.datasets.Reading`).
+        channels: bands every image must have (None: the first image's).
     """
 
     def __init__(self, splits: dict[str, LensFolder], batch_size: int = 64, num_workers: int = 0, passes_per_epoch: int = 1,
-                 train_twins: np.ndarray | None = None):
+                 train_twins: np.ndarray | None = None, reading: Reading = GREY, channels: int | None = None):
         super().__init__()
         self.splits = splits
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.passes_per_epoch = passes_per_epoch
         self.train_twins = train_twins
+        self.reading, self.channels = reading, channels
         self._datasets: dict[str, TensorDataset] = {}
 
     def dataset(self, name: str) -> TensorDataset:
         if name not in self._datasets:
             part = self.splits[name]
-            images, labels = load_images(part.files), torch.from_numpy(part.labels)
+            images, labels = load_images(part.files, reading=self.reading, channels=self.channels), torch.from_numpy(part.labels)
             if name == "train" and self.train_twins is not None:
                 images, labels = twin_groups(images, labels, self.train_twins, len(part.classes), part.root)
             self._datasets[name] = TensorDataset(images, labels)
@@ -80,7 +84,7 @@ class LensDataModule(L.LightningDataModule):
 
 def twin_groups(images: torch.Tensor, labels: torch.Tensor, twins: np.ndarray, num_classes: int,
                 root: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, 1, H, W) images, (N,) labels and (N,) twin ids -> (N / K, K, H, W) images and
+    """(N, C, H, W) images, (N,) labels and (N,) twin ids -> (N / K, K x C, H, W) images and
     (N / K, K) labels, group g holding twin id g's image of each of the K classes in class order.
     Every id must have exactly one image of every class (a paired folder whose files were all kept)."""
     ids, group = np.unique(np.asarray(twins), return_inverse=True)
@@ -91,4 +95,4 @@ def twin_groups(images: torch.Tensor, labels: torch.Tensor, twins: np.ndarray, n
         raise InputError(f"{root}: paired twins {bad!r} do not have one image in each of the {num_classes} classes "
                          "(files removed from a paired simulated folder?); train with --no-twin-batches")
     order = torch.from_numpy(np.lexsort((labels.numpy(), group)))
-    return images[order].reshape(len(ids), num_classes, *images.shape[-2:]), labels[order].reshape(len(ids), num_classes)
+    return images[order].reshape(len(ids), -1, *images.shape[-2:]), labels[order].reshape(len(ids), num_classes)

@@ -26,7 +26,8 @@ import torch
 
 from equilens.atomic import write_text_atomic
 from equilens.config import BOOTSTRAP_REPLICATES, FALSE_ALARM_RATES, INVARIANCE_IMAGES, SCORING_BATCH_SIZE
-from equilens.datasets.folder import NEGATIVE_CLASS, LensFolder, list_images, load_images, scan_lens_folder
+from equilens.datasets.folder import LensFolder, binary_labels, list_images, load_images, scan_lens_folder, score_description
+from equilens.datasets.images import saved_reading
 from equilens.errors import InputError
 from equilens.evaluation import plots
 from equilens.evaluation.calibration import conformal_p_values, false_alarm_table
@@ -71,8 +72,9 @@ def evaluate(
     model, info = load_model(weights, pick_device(device))
     model = for_inference(model, compiled)
     run_dir = weights.parent if (weights.parent / "config.json").is_file() else None
+    reading, channels = saved_reading(info)
     folder = _evaluation_set(data, run_dir, info)
-    images = load_images(folder.files)
+    images = load_images(folder.files, reading=reading, channels=channels)
     scores, probabilities = score_images(model, images, batch_size=batch_size, symmetrize=symmetrize)
     scores = scores.numpy()
     is_substructure = (folder.labels > 0).astype(int)
@@ -88,7 +90,7 @@ def evaluate(
         "data": str(folder.root.resolve()),
         "classes": list(folder.classes),
         "n_images": len(folder.files),
-        "score": "p(substructure) = 1 - p(no_sub)" if task == "classify" else "anomaly score (reconstruction error)",
+        "score": score_description(info["classes"]) if task == "classify" else "anomaly score (reconstruction error)",
         "symmetrized": symmetrize,
         "threshold_rule": threshold_rule,
         "substructure_vs_none": binary_metrics(is_substructure, scores, threshold, n_bootstrap),
@@ -116,7 +118,7 @@ def evaluate(
     _write_report(out_dir, metrics, folder, images, scores, run_dir, multiclass)
     if "false_alarm_calibration" in metrics:
         plots.plot_false_alarm_calibration(p_values[folder.labels == 0], metrics["false_alarm_calibration"]["rates"],
-                                           out_dir / "false_alarm_calibration.png", "false alarms on no_sub images")
+                                           out_dir / "false_alarm_calibration.png", f"false alarms on {folder.classes[0]} images")
     return out_dir, metrics
 
 
@@ -146,11 +148,10 @@ def _evaluation_set(data: str | Path | None, run_dir: Path | None, info: dict) -
     if root.is_dir():
         with_images = [p.name for p in sorted(root.iterdir()) if p.is_dir() and list_images(p)]
         if len(with_images) == 1:
-            raise InputError(f"{root}: only class '{with_images[0]}' holds images; the ROC AUC needs images with and without substructure")
-    folder = scan_lens_folder(root)
-    if folder.classes[0] != NEGATIVE_CLASS:
-        raise InputError(f"{root}: no '{NEGATIVE_CLASS}' folder")
-    return folder
+            raise InputError(f"{root}: only class '{with_images[0]}' holds images; the ROC AUC needs images of the "
+                             f"negative class '{info['classes'][0]}' and of another")
+    # The model's negative class first, as in training; the other folders as found.
+    return scan_lens_folder(root, negative=info["classes"][0], reading=saved_reading(info)[0])
 
 
 def _write_report(
@@ -159,11 +160,12 @@ def _write_report(
 ) -> None:
     """Write the report files; ``images`` (N, 1, H, W) and ``scores`` (N,) are those of ``folder.files``."""
     binary = metrics["substructure_vs_none"]
-    curves = {"substructure vs none": binary}
+    negative, positive = binary_labels(folder.classes)
+    curves = {f"{positive} vs {negative}": binary}
     if multiclass:
         curves.update({f"{name} vs rest": v for name, v in metrics["multiclass"]["one_vs_rest"].items()})
     plots.plot_roc(curves, out_dir / "roc.png")
-    plots.plot_confusion(binary["confusion_matrix"], ["none", "substructure"], out_dir / "confusion_matrix.png",
+    plots.plot_confusion(binary["confusion_matrix"], [negative, positive], out_dir / "confusion_matrix.png",
                          f"score >= {binary['threshold']:.3g} ({metrics['threshold_rule']})")
     if multiclass:
         plots.plot_confusion(metrics["multiclass"]["confusion_matrix"], list(folder.classes),

@@ -147,13 +147,13 @@ class _Autoencoder(nn.Module):
 
     def loss_of_residual(self, residual: torch.Tensor) -> torch.Tensor:
         """:meth:`reconstruction_loss` of a (N, 1, S, S) :meth:`residual` already computed."""
-        return (residual**2 * self.loss_mask).sum(dim=(1, 2, 3)) / self.loss_mask.sum()
+        return (residual**2 * self.loss_mask).sum(dim=(1, 2, 3)) / (self.loss_mask.sum() * residual.shape[1])
 
     def score_of_residual(self, residual: torch.Tensor) -> torch.Tensor:
         """:meth:`anomaly_score` of a (N, 1, S, S) :meth:`residual` already computed."""
         if self.score_smoothing > 1:
             residual = F.avg_pool2d(residual, self.score_smoothing, stride=1, padding=self.score_smoothing // 2)
-        return (residual**2 * self.score_mask).sum(dim=(1, 2, 3)) / self.score_mask.sum()
+        return (residual**2 * self.score_mask).sum(dim=(1, 2, 3)) / (self.score_mask.sum() * residual.shape[1])
 
 
 class SteerableAutoencoder(_Autoencoder):
@@ -166,6 +166,8 @@ class SteerableAutoencoder(_Autoencoder):
         latent: regular fields of the 1 x 1 latent (latent dimension = latent x |G|).
         lift_kernel: side of the first and last convolution's kernel, in pixels.
         kernel: side of the other kernels.
+        in_channels: bands of the image, each a scalar field (reconstructed band by band; the
+            score averages over bands).
         score_options: ``score_ring``, ``loss_ring``, ``score_smoothing``, ``intensity_stretch``:
             see :class:`_Autoencoder`.
     """
@@ -179,12 +181,13 @@ class SteerableAutoencoder(_Autoencoder):
         latent: int = 4,
         lift_kernel: int = 5,
         kernel: int = 3,
+        in_channels: int = 1,
         **score_options,
     ):
         super().__init__(input_size, crop_fraction, **score_options)
         space = gspace(group)
         self.sides = encoder_sides(input_size, len(widths))
-        self.image_type = enn.FieldType(space, [space.trivial_repr])
+        self.image_type = enn.FieldType(space, in_channels * [space.trivial_repr])
         types = [enn.FieldType(space, width * [space.regular_repr]) for width in widths]
         latent_type = enn.FieldType(space, latent * [space.regular_repr])
 
@@ -233,7 +236,7 @@ class PlainAutoencoder(_Autoencoder):
         input_size, crop_fraction: see :class:`_Autoencoder`.
         widths: channels per encoder block (the decoder mirrors them).
         latent: channels of the 1 x 1 latent.
-        lift_kernel, kernel, score_options: as for :class:`SteerableAutoencoder`.
+        lift_kernel, kernel, in_channels, score_options: as for :class:`SteerableAutoencoder`.
     """
 
     def __init__(
@@ -244,6 +247,7 @@ class PlainAutoencoder(_Autoencoder):
         latent: int = 32,
         lift_kernel: int = 5,
         kernel: int = 3,
+        in_channels: int = 1,
         **score_options,
     ):
         super().__init__(input_size, crop_fraction, **score_options)
@@ -257,7 +261,7 @@ class PlainAutoencoder(_Autoencoder):
             ]
 
         encoder: list[nn.Module] = []
-        channels = 1
+        channels = in_channels
         for i, width in enumerate(widths):
             size = lift_kernel if i == 0 else kernel
             encoder += block(channels, width, size, size // 2)
@@ -275,7 +279,7 @@ class PlainAutoencoder(_Autoencoder):
             decoder += block(widths[i], widths[i - 1], kernel, kernel // 2)
         decoder += [
             nn.Upsample(size=input_size, mode="bilinear"),
-            nn.Conv2d(widths[0], 1, lift_kernel, padding=lift_kernel // 2),
+            nn.Conv2d(widths[0], in_channels, lift_kernel, padding=lift_kernel // 2),
         ]
         self.decoder = nn.Sequential(*decoder)
         nn.init.zeros_(decoder[-1].weight)  # see _Autoencoder.__init__

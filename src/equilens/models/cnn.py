@@ -35,12 +35,13 @@ class PlainCNN(nn.Module):
         num_classes: int = 2,
         head_width: int = 64,
         dropout: float = 0.0,
+        in_channels: int = 1,
     ):
         super().__init__()
         self.input_size = input_size
         self.crop_fraction = crop_fraction
         layers: list[nn.Module] = []
-        channels, side = 1, input_size
+        channels, side = in_channels, input_size
         for i, width in enumerate(widths):
             size = lift_kernel if i == 0 else kernel
             layers += [

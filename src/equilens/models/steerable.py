@@ -53,6 +53,8 @@ class SteerableCNN(nn.Module):
         num_classes: outputs; class 0 is ``no_sub``.
         head_width: hidden units of the MLP head.
         dropout: dropout probability before the last layer.
+        in_channels: bands of the input image, each a scalar field (unchanged by rotations),
+            so the model stays exactly invariant for any number of bands.
     """
 
     task = "classify"
@@ -69,13 +71,14 @@ class SteerableCNN(nn.Module):
         num_classes: int = 2,
         head_width: int = 64,
         dropout: float = 0.0,
+        in_channels: int = 1,
     ):
         super().__init__()
         self.input_size = input_size
         self.crop_fraction = crop_fraction
         widths = tuple(widths or default_widths("steerable", group))
         space = gspace(group)
-        self.input_type = enn.FieldType(space, [space.trivial_repr])
+        self.input_type = enn.FieldType(space, in_channels * [space.trivial_repr])
         layers: list[enn.EquivariantModule] = []
         field_type, side = self.input_type, input_size
         for i, width in enumerate(widths):

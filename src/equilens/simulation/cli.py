@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from equilens.errors import InputError
-from equilens.simulation.presets import PRESETS, LensSimulationConfig, get_preset
+from equilens.simulation.presets import BANDS, PRESETS, LensSimulationConfig, get_preset
 
 # (option, config field, type, nargs, help). nargs=2 options are (LOW, HIGH) ranges, stored
 # in one tuple field or, where the field is a pair of names, split over two fields.
@@ -88,7 +88,11 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="physical settings to start from (default: test-iv); options below override it")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default: 0)")
     parser.add_argument("--format", dest="file_format", default="npy", choices=FILE_FORMATS,
-                        help="npy: float32 in [0, 1]; png/jpg: 8-bit grey (default: npy)")
+                        help="npy: float32 in [0, 1] (per band); png/jpg: 8-bit grey; fits: float32 counts/s "
+                        "(a (C, H, W) cube with --bands); fits-per-band: one file <image>_<band>.fits per band (default: npy)")
+    parser.add_argument("--bands", nargs="+", metavar="BAND", choices=list(BANDS),
+                        help="render each image in these bands, each with its own lens-light and source colour, PSF "
+                        f"and noise ({', '.join(BANDS)}; default: one grey band); needs --lens-light for colour to matter")
     parser.add_argument("--workers", type=int, default=1, help="rendering processes (default: 1)")
     parser.add_argument("--shard", default=None, metavar="i/N",
                         help="render only images whose index %% N == i (run N shards to fill one folder)")
@@ -171,6 +175,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         shard=_parse_shard(args.shard),
         paired=args.paired,
         progress=not args.no_progress,
+        bands=args.bands,
     )
     shard_note = f" (shard {args.shard})" if args.shard else ""
     print(f"{out}: {args.n_per_class} images per class of {', '.join(classes)}{shard_note} done")

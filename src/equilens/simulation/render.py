@@ -40,13 +40,14 @@ import numpy as np
 
 from equilens.errors import InputError
 from equilens.simulation.physics import einstein_radius_arcsec, nfw_lensing_arcsec, tidal_radius_arcsec
-from equilens.simulation.presets import LensSimulationConfig
+from equilens.simulation.presets import Band, LensSimulationConfig, get_band
 
 #: Class names, in the order used for seed derivation (never reorder: seeds would change).
 CLASSES = ("no_sub", "sub", "axion")
 
-# Independent streams spawned from each image's SeedSequence (the order fixes the streams).
-_MACRO_STREAM, _SUBHALO_STREAM, _VORTEX_STREAM, _NOISE_STREAM = range(4)
+# Independent streams spawned from each image's SeedSequence (the order fixes the streams);
+# the band stream seeds each band's own noise in a multi-band image.
+_MACRO_STREAM, _SUBHALO_STREAM, _VORTEX_STREAM, _NOISE_STREAM, _BAND_STREAM = range(5)
 
 
 #: Orientation-dependent settings: an image's values of these are its rotated ones.
@@ -195,17 +196,21 @@ class LensRenderer:
         }
 
     # ------------------------------------------------------------------ rendering
-    def _image_model(self, profile: str, n_perturbers: int):
-        key = (profile, n_perturbers)
+    def _image_model(self, profile: str, n_perturbers: int, psf_fwhm_factor: float = 1.0):
+        key = (profile, n_perturbers, psf_fwhm_factor)
         if key not in self._image_models:
+            from lenstronomy.Data.psf import PSF
             from lenstronomy.ImSim.image_model import ImageModel
             from lenstronomy.LensModel.lens_model import LensModel
             from lenstronomy.LightModel.light_model import LightModel
 
             lens_light = LightModel(["SERSIC_ELLIPSE"]) if self.config.lens_light else None
+            psf = self._psf if psf_fwhm_factor == 1.0 else PSF(
+                psf_type="GAUSSIAN", fwhm=self.config.psf_fwhm_arcsec * psf_fwhm_factor,
+                truncation=self.config.psf_truncation_sigmas)
             self._image_models[key] = ImageModel(
                 self._grid,
-                self._psf,
+                psf,
                 lens_model_class=LensModel(["SIE", "SHEAR"] + [profile] * n_perturbers),
                 source_model_class=LightModel(["SERSIC_ELLIPSE"]),
                 lens_light_model_class=lens_light,
@@ -248,6 +253,23 @@ class LensRenderer:
         constant image becomes all zeros). ``normalize=False``: float64 in counts/s, the
         physical image before normalisation.
         """
+        return self.observe(self._noiseless(params), params, normalize=normalize)
+
+    def render_bands(self, params: dict[str, Any], bands: tuple[str, ...]) -> np.ndarray:
+        """The image of ``params`` in each of ``bands`` (:data:`~equilens.simulation.presets.BANDS`):
+        float64 (C, num_pix, num_pix) in counts/s, not normalised. One lens and source, each
+        band with its own lens-light and source brightness (their colours), PSF and noise."""
+        images = []
+        for index, name in enumerate(bands):
+            band = get_band(name)
+            noise_seed = int(np.random.SeedSequence(params["seed"], spawn_key=(_BAND_STREAM, index)).generate_state(1, np.uint64)[0])
+            observed = {**params, "seed": noise_seed,
+                        "background_rms": params.get("background_rms", self.config.background_rms) * band.background_rms}
+            images.append(self.observe(self._noiseless(params, band), observed, normalize=False))
+        return np.stack(images)
+
+    def _noiseless(self, params: dict[str, Any], band: Band | None = None) -> np.ndarray:
+        """The noiseless image of ``params`` (counts/s), in ``band`` if given."""
         cfg = self.config
 
         def value(name: str) -> float:
@@ -260,19 +282,19 @@ class LensRenderer:
             {"gamma1": params["shear_gamma1"], "gamma2": params["shear_gamma2"], "ra_0": 0.0, "dec_0": 0.0},
         ] + perturbers
         kwargs_source = [
-            {"amp": value("source_amp"), "R_sersic": value("source_R_sersic_arcsec"),
+            {"amp": value("source_amp") * (band.source if band else 1.0), "R_sersic": value("source_R_sersic_arcsec"),
              "n_sersic": value("source_n_sersic"), "e1": params["source_e1"], "e2": params["source_e2"],
              "center_x": params["source_x_arcsec"], "center_y": params["source_y_arcsec"]}
         ]
         kwargs_lens_light = None
         if cfg.lens_light:
             kwargs_lens_light = [
-                {"amp": value("lens_light_amp"), "R_sersic": value("lens_light_R_sersic_arcsec"),
+                {"amp": value("lens_light_amp") * (band.lens_light if band else 1.0), "R_sersic": value("lens_light_R_sersic_arcsec"),
                  "n_sersic": value("lens_light_n_sersic"), "e1": params["lens_light_e1"],
                  "e2": params["lens_light_e2"], "center_x": 0.0, "center_y": 0.0}
             ]
-        model = self._image_model(profile, len(perturbers)).image(kwargs_lens, kwargs_source, kwargs_lens_light)
-        return self.observe(model, params, normalize=normalize)
+        image_model = self._image_model(profile, len(perturbers), band.psf_fwhm if band else 1.0)
+        return image_model.image(kwargs_lens, kwargs_source, kwargs_lens_light)
 
     def observe(self, model: np.ndarray, params: dict[str, Any], *, normalize: bool = True) -> np.ndarray:
         """The noiseless ``model`` (counts/s, (num_pix, num_pix)) as observed: noise from the

@@ -4,7 +4,10 @@ Layout of ``OUT``::
 
     OUT/simulation.json          resolved config, seed, classes, format (the run's identity)
     OUT/no_sub/image_000000.npy  one image per file: .npy float32 (H, W) in [0, 1], or
-    OUT/sub/image_000000.npy     8-bit greyscale .png/.jpg
+    OUT/sub/image_000000.npy     8-bit greyscale .png/.jpg, or .fits float32 in counts/s
+                                 With bands (``--bands g r i``): .npy (C, H, W), each band in
+                                 [0, 1]; .fits a (C, H, W) cube in counts/s; or fits-per-band:
+                                 image_000000_g.fits, image_000000_r.fits, ... (2-D each)
     OUT/axion/...                only when the vortex class is requested
     OUT/metadata.csv             one row per image: file, class, index, seed, drawn parameters
     OUT/subhalos.csv             one row per subhalo of the "sub" images (mass, position, and
@@ -42,10 +45,12 @@ import numpy as np
 from equilens.atomic import atomic_path, write_text_atomic
 from equilens.errors import InputError
 from equilens.memory import keep_freed_memory
-from equilens.simulation.presets import LensSimulationConfig
+from equilens.simulation.presets import LensSimulationConfig, get_band
 from equilens.simulation.render import CLASSES, LensRenderer
 
-FILE_FORMATS = ("npy", "png", "jpg")
+FILE_FORMATS = ("npy", "png", "jpg", "fits", "fits-per-band")
+#: Formats that hold several bands (``bands``).
+BAND_FORMATS = ("npy", "fits", "fits-per-band")
 MANIFEST_NAME = "simulation.json"
 METADATA_NAME = "metadata.csv"
 SUBHALOS_NAME = "subhalos.csv"
@@ -64,9 +69,12 @@ def image_seed(seed: int, class_name: str, index: int, *, paired: bool = False) 
     return int(np.random.SeedSequence(seed, spawn_key=key).generate_state(1, np.uint64)[0])
 
 
-def image_name(index: int, n_per_class: int, file_format: str) -> str:
-    """``image_000042.npy``: zero-padded to at least 6 digits so names sort numerically."""
+def image_name(index: int, n_per_class: int, file_format: str, bands: Sequence[str] | None = None) -> str:
+    """``image_000042.npy``: zero-padded to at least 6 digits so names sort numerically; one file
+    per band: the first band's, ``image_000042_g.fits``."""
     width = max(6, len(str(n_per_class - 1)))
+    if file_format == "fits-per-band":
+        return f"image_{index:0{width}d}_{bands[0]}.fits"
     return f"image_{index:0{width}d}.{file_format}"
 
 
@@ -78,9 +86,13 @@ def _shard_indices(n_per_class: int, shard: tuple[int, int] | None) -> range:
 
 
 def save_image(image: np.ndarray, path: Path, file_format: str) -> None:
-    """Write ``image`` (float32 (H, W) in [0, 1]) to ``path`` atomically."""
+    """Write ``image`` (float32 (H, W) in [0, 1]; FITS: counts/s, (H, W) or (C, H, W)) to ``path`` atomically."""
     with atomic_path(path) as tmp:
-        if file_format == "npy":
+        if file_format == "fits":
+            from astropy.io import fits
+
+            fits.PrimaryHDU(image.astype(np.float32)).writeto(tmp)
+        elif file_format == "npy":
             with open(tmp, "wb") as handle:
                 np.save(handle, image)
         else:
@@ -91,32 +103,54 @@ def save_image(image: np.ndarray, path: Path, file_format: str) -> None:
             Image.fromarray(pixels, mode="L").save(tmp, format="JPEG" if file_format == "jpg" else "PNG", **options)
 
 
+def save_bands(bands: np.ndarray, path: Path, file_format: str, names: Sequence[str]) -> None:
+    """Write ``bands`` ((C, H, W) counts/s) to ``path``: ``npy`` each band min-max scaled to
+    [0, 1]; ``fits`` as a cube; ``fits-per-band`` one 2-D file per band beside ``path`` (the
+    first band's file, written last: when it exists, the object is whole)."""
+    if file_format == "npy":
+        low, high = bands.min(axis=(1, 2), keepdims=True), bands.max(axis=(1, 2), keepdims=True)
+        save_image(((bands - low) / np.where(high > low, high - low, 1.0)).astype(np.float32), path, "npy")
+    elif file_format == "fits":
+        save_image(bands, path, "fits")
+    else:
+        stem = path.stem.removesuffix(f"_{names[0]}")
+        for name, band in reversed(list(zip(names, bands))):
+            save_image(band, path.with_name(f"{stem}_{name}.fits"), "fits")
+
+
 # Per-process state of pool workers (set by _init_worker), so each builds its models once.
 _worker_renderer: LensRenderer | None = None
 _worker_format: str = "npy"
+_worker_bands: tuple[str, ...] | None = None
 
 
-def _init_worker_process(config_dict: dict[str, Any], file_format: str) -> None:
+def _init_worker_process(config_dict: dict[str, Any], file_format: str, bands: tuple[str, ...] | None = None) -> None:
     # Every image allocates and frees the same dozens of image-sized arrays; without this each
     # one is page-faulted anew. Only in the pool's own processes: the caller's stays as it was.
     keep_freed_memory()
-    _init_worker(config_dict, file_format)
+    _init_worker(config_dict, file_format, bands)
 
 
-def _init_worker(config_dict: dict[str, Any], file_format: str) -> None:
-    global _worker_renderer, _worker_format
+def _init_worker(config_dict: dict[str, Any], file_format: str, bands: tuple[str, ...] | None = None) -> None:
+    global _worker_renderer, _worker_format, _worker_bands
     _worker_renderer = LensRenderer(LensSimulationConfig.from_dict(config_dict))
-    _worker_format = file_format
+    _worker_format, _worker_bands = file_format, bands
 
 
 def _render_task(task: tuple[str, int, str]) -> None:
     class_name, seed, path = task
-    image, _ = _worker_renderer.simulate(class_name, seed)
-    save_image(image, Path(path), _worker_format)
+    if _worker_bands:
+        params = _worker_renderer.draw_parameters(class_name, seed)
+        save_bands(_worker_renderer.render_bands(params, _worker_bands), Path(path), _worker_format, _worker_bands)
+    elif _worker_format == "fits":
+        save_image(_worker_renderer.simulate(class_name, seed, normalize=False)[0], Path(path), "fits")
+    else:
+        save_image(_worker_renderer.simulate(class_name, seed)[0], Path(path), _worker_format)
 
 
 def _validate(
-    n_per_class: Any, seed: Any, classes: Sequence[str], file_format: str, workers: Any, shard: Any
+    n_per_class: Any, seed: Any, classes: Sequence[str], file_format: str, workers: Any, shard: Any,
+    bands: tuple[str, ...] | None = None,
 ) -> None:
     def is_int(value: Any) -> bool:
         return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
@@ -130,6 +164,15 @@ def _validate(
         raise InputError(f"classes must be distinct names among {', '.join(CLASSES)}, got {list(classes)!r}")
     if file_format not in FILE_FORMATS:
         raise InputError(f"file format must be one of {', '.join(FILE_FORMATS)}, got {file_format!r}")
+    if bands is not None:
+        for name in bands:
+            get_band(name)
+        if len(set(bands)) != len(bands) or not bands:
+            raise InputError(f"--bands {list(bands)}: name each band once")
+        if file_format not in BAND_FORMATS:
+            raise InputError(f"--format {file_format} holds one grey band; with --bands choose one of {', '.join(BAND_FORMATS)}")
+    elif file_format == "fits-per-band":
+        raise InputError("--format fits-per-band needs --bands")
     if not is_int(workers) or workers < 1:
         raise InputError(f"workers must be an integer >= 1, got {workers!r}")
     if shard is not None:
@@ -140,8 +183,10 @@ def _validate(
 
 
 def _manifest(config: LensSimulationConfig, n_per_class: int, seed: int, classes: Sequence[str],
-              file_format: str, paired: bool) -> dict[str, Any]:
+              file_format: str, paired: bool, bands: tuple[str, ...] | None = None) -> dict[str, Any]:
+    # "bands" only when given: folders written before bands existed keep their manifest.
     return {
+        **({"bands": list(bands)} if bands else {}),
         "equilens_simulation_version": _MANIFEST_VERSION,
         "seed": int(seed),
         "n_per_class": int(n_per_class),
@@ -212,7 +257,7 @@ def _csv_text(header: list[str], rows: Iterable[list[Any]]) -> str:
 
 def write_tables(
     out_dir: Path, renderer: LensRenderer, n_per_class: int, seed: int, classes: Sequence[str],
-    file_format: str, paired: bool,
+    file_format: str, paired: bool, bands: tuple[str, ...] | None = None,
 ) -> None:
     """(Re)write ``metadata.csv`` and ``subhalos.csv`` for the whole dataset (no rendering)."""
     meta_header: list[str] | None = None
@@ -222,7 +267,7 @@ def write_tables(
     for class_name in classes:
         for index in range(n_per_class):
             params = renderer.draw_parameters(class_name, image_seed(seed, class_name, index, paired=paired))
-            file = f"{class_name}/{image_name(index, n_per_class, file_format)}"
+            file = f"{class_name}/{image_name(index, n_per_class, file_format, bands)}"
             scalars = {k: v for k, v in params.items() if not isinstance(v, np.ndarray)}
             if meta_header is None:
                 meta_header = ["file", "index"] + list(scalars)
@@ -256,17 +301,21 @@ def simulate_dataset(
     shard: tuple[int, int] | None = None,
     paired: bool = False,
     progress: bool = True,
+    bands: Sequence[str] | None = None,
 ) -> Path:
     """Render ``n_per_class`` images per class into ``out_dir`` (resumable); returns ``out_dir``.
 
     ``shard=(i, N)`` renders only the indices with ``index % N == i``; ``workers`` > 1 renders
     in a process pool. Neither changes any file. Raises InputError for bad arguments or a
     folder made with a different config, seed, class list, count, format or pairing.
+    ``bands`` (names in :data:`~equilens.simulation.presets.BANDS`) renders each image in those
+    bands (:meth:`LensRenderer.render_bands`) into one file (npy, fits) or one file per band.
     """
     classes = tuple(classes)
-    _validate(n_per_class, seed, classes, file_format, workers, shard)
+    bands = tuple(bands) if bands else None
+    _validate(n_per_class, seed, classes, file_format, workers, shard, bands)
     out_dir = Path(out_dir)
-    _claim_folder(out_dir, _manifest(config, n_per_class, seed, classes, file_format, paired))
+    _claim_folder(out_dir, _manifest(config, n_per_class, seed, classes, file_format, paired, bands))
     indices = _shard_indices(n_per_class, shard)
     _remove_stale_temporaries(out_dir, classes, indices, whole_folder=shard is None)
 
@@ -274,7 +323,7 @@ def simulate_dataset(
     for class_name in classes:
         (out_dir / class_name).mkdir(parents=True, exist_ok=True)
         for index in indices:
-            path = out_dir / class_name / image_name(index, n_per_class, file_format)
+            path = out_dir / class_name / image_name(index, n_per_class, file_format, bands)
             if not path.exists():
                 tasks.append((class_name, image_seed(seed, class_name, index, paired=paired), str(path)))
 
@@ -283,7 +332,7 @@ def simulate_dataset(
     shard_note = f" shard {shard[0]}/{shard[1]}" if shard else ""
     with tqdm(total=len(tasks), unit="img", desc=f"simulate{shard_note}", disable=not progress, smoothing=0.1) as bar:
         if workers == 1 or len(tasks) <= 1:
-            _init_worker(config.to_dict(), file_format)
+            _init_worker(config.to_dict(), file_format, bands)
             for task in tasks:
                 _render_task(task)
                 bar.update()
@@ -291,9 +340,9 @@ def simulate_dataset(
             # "spawn": safe even if the parent holds threads (torch); workers import lenstronomy once.
             context = multiprocessing.get_context("spawn")
             chunksize = max(1, min(16, math.ceil(len(tasks) / (4 * workers))))
-            with context.Pool(workers, initializer=_init_worker_process, initargs=(config.to_dict(), file_format)) as pool:
+            with context.Pool(workers, initializer=_init_worker_process, initargs=(config.to_dict(), file_format, bands)) as pool:
                 for _ in pool.imap_unordered(_render_task, tasks, chunksize=chunksize):
                     bar.update()
 
-    write_tables(out_dir, LensRenderer(config), n_per_class, seed, classes, file_format, paired)
+    write_tables(out_dir, LensRenderer(config), n_per_class, seed, classes, file_format, paired, bands)
     return out_dir

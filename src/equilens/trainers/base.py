@@ -52,12 +52,17 @@ class LensModule(L.LightningModule):
         self.augment = Augment(AugmentConfig(**(augment or {})))
 
     def augmented(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Training-time augmentation (no gradient flows through it): images (N, 1, H, W) and
-        labels (N,), or twin groups (G, K, H, W) and (G, K) (see LensDataModule), a group's K
+        """Training-time augmentation (no gradient flows through it): images (N, C, H, W) and
+        labels (N,), or twin groups (G, K x C, H, W) and (G, K) (see LensDataModule), a group's K
         images shifted, rotated and scaled as one (as channels of one image); returns
-        (N, 1, H, W) images and (N,) labels."""
+        (N, C, H, W) images and (N,) labels."""
         with torch.no_grad():
-            return self.augment(images).reshape(-1, 1, *images.shape[-2:]), labels.reshape(-1)
+            return self.augment(images).reshape(-1, self.channels, *images.shape[-2:]), labels.reshape(-1)
+
+    @property
+    def channels(self) -> int:
+        """Bands of the images the model takes."""
+        return self.hparams.model.get("in_channels", 1)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Checkpoints are written during validation (eval mode), when escnn adds cached-filter

@@ -29,7 +29,8 @@ class PreciseBatchNorm(L.Callback):
         if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
             return
         loader = trainer.train_dataloader  # yields un-augmented images; augmentation is in the module
-        # Twin groups (G, K, H, W) (see LensDataModule) as K single images each.
-        images = (batch[0].to(pl_module.device).reshape(-1, 1, *batch[0].shape[-2:]) for batch in islice(loader, self.batches))
+        # Twin groups (G, K x C, H, W) (see LensDataModule) as K single images of C bands each.
+        images = (batch[0].to(pl_module.device).reshape(-1, pl_module.channels, *batch[0].shape[-2:])
+                  for batch in islice(loader, self.batches))
         with torch.no_grad():
             update_bn(images, pl_module.model)
