@@ -204,12 +204,13 @@ def test_model_without_calibration_predicts_without_p_values(trained_run, tmp_pa
 
 
 def test_best_selected_weights_get_no_calibration(trained_run):
+    from equilens.datasets.images import GREY
     from equilens.training import anomaly_calibration
 
     run_dir, data = trained_run
     model, _ = load_model(run_dir)
-    assert anomaly_calibration(model, _split(run_dir, data, "val"), "best") is None
-    assert anomaly_calibration(model, _split(run_dir, data, "val"), "last")["n"] > 0
+    assert anomaly_calibration(model, _split(run_dir, data, "val"), "best", GREY, 1) is None
+    assert anomaly_calibration(model, _split(run_dir, data, "val"), "last", GREY, 1)["n"] > 0
 
 
 def test_evaluation_reports_false_alarm_calibration(trained_run):
