@@ -16,11 +16,15 @@ per class, drawn with that seed) and a pool; nothing of the held-out set is ever
   the default model started from random weights instead of ``--init-weights auto``'s
   simulation model;
 * ``anomaly``: the default equivariant and plain autoencoders, trained on the pool's ``no_sub``
-  images only (``--task anomaly``), scored on every class of the held-out set.
+  images only (``--task anomaly``), scored on every class of the held-out set, and the
+  default supervised classifier (``supervised``) as the reference an unsupervised detector
+  is measured against.
 
 Prints, per run, the held-out AUC with its bootstrap 95% interval, accuracy at p = 0.5 (the
-Youden threshold for anomaly scores), epochs, training time and images/s, and the invariance
-errors; writes them to ``results.json`` in ``--work``. ``--holdout val`` takes the held-out set
+Youden threshold for anomaly scores), epochs, training time and images/s, the invariance
+errors, the true-positive rate at false-positive rates of 1%, 5% and 10% of the held-out
+ROC, and, for an anomaly detector that stores its calibration, what "flag p <= alpha" does on
+the held-out images at alpha = 1%, 5%, 10% (false-alarm rate on ``no_sub`` / true-positive rate); writes them to ``results.json`` in ``--work``. ``--holdout val`` takes the held-out set
 from the pool's far end instead of the test images (still disjoint from training), for
 choosing defaults without looking at test data; ``--set KEY=VALUE`` overrides a training option.
 """
@@ -54,6 +58,8 @@ MODELS = {
 ANOMALY_MODELS = {
     "steerable-ae": {"task": "anomaly"},
     "cnn-ae": {"task": "anomaly", "architecture": "cnn"},
+    # The reference: what labels buy on the same images (not an anomaly detector).
+    "supervised": {},
 }
 
 
@@ -113,6 +119,7 @@ def holdout_result(name: str, run: Path, seconds: float, seed: int, held_dir: Pa
         "model": name, "train_set": train_dir.name, "seed": seed, "run": str(run),
         "n_train": n_train, "epochs": len(epochs), "passes": passes, "train_s": seconds, "train_img_s": passes * n_train / seconds,
         "auc": binary["auc"], "auc_ci95": binary["auc_ci95"], "accuracy": binary["accuracy"],
+        "tpr_at_fpr": binary["tpr_at_fpr"], "false_alarms": metrics.get("false_alarm_calibration", {}).get("rates"),
         **metrics.get("invariance", {}),
     }
 
@@ -127,14 +134,25 @@ def print_table(results: list[dict[str, Any]]) -> None:
         rot45 = f"{r['rot45_median_abs_change']:.4f}" if "rot45_median_abs_change" in r else "-"
         print(f"{r['model']:<14}{r['train_set']:<16}{r['seed']:>5}{r['auc']:>8.4f}{f'{low:.4f}-{high:.4f}':>16}"
               f"{r['accuracy']:>7.3f}{r['epochs']:>7}{r['passes']:>7}{r['train_s']:>9.0f}{r['train_img_s']:>7.0f}{invariance:>18}{rot45:>11}")
+    print("  TPR at FPR 1/5/10% (held-out ROC): " + "  ".join(
+        f"{r['model']} {' / '.join(f'{v:.3f}' for v in r['tpr_at_fpr'].values())}" for r in results))
+    for r in results:
+        if r.get("false_alarms"):
+            print(f"  {r['model']}: flag p <= alpha, false alarms on no_sub [95% CI] / TPR: " + "  ".join(
+                f"{row['nominal']:.0%}: {row['false_alarm_rate']:.2%} [{row['false_alarm_rate_ci95'][0]:.2%}, "
+                f"{row['false_alarm_rate_ci95'][1]:.2%}] / {row['true_positive_rate']:.3f}" for row in r["false_alarms"]))
 
 
 def write_table(results: list[dict], path: Path) -> None:
     """The results as the documentation renders them (equilens.results)."""
-    columns = ["model", "train set", "seed", "AUC (95% CI)", "accuracy", "epochs", "max |Δp| 90° / flip"]
+    columns = ["model", "train set", "seed", "AUC (95% CI)", "accuracy", "epochs", "max |Δp| 90° / flip",
+               "TPR at FPR 1 / 5 / 10%", "no_sub flagged at p ≤ 1 / 5 / 10% (TPR)"]
     rows = [[r["model"], r["train_set"], r["seed"], f"{r['auc']:.4f} ({r['auc_ci95'][0]:.4f}–{r['auc_ci95'][1]:.4f})",
              f"{r['accuracy']:.3f}", r["epochs"],
-             f"{r['rot90_max_abs_change']:.1e} / {r['flip_max_abs_change']:.1e}" if "rot90_max_abs_change" in r else "–"]
+             f"{r['rot90_max_abs_change']:.1e} / {r['flip_max_abs_change']:.1e}" if "rot90_max_abs_change" in r else "–",
+             " / ".join(f"{v:.3f}" for v in r["tpr_at_fpr"].values()),
+             " / ".join(f"{row['false_alarm_rate']:.1%} ({row['true_positive_rate']:.3f})" for row in r["false_alarms"])
+             if r.get("false_alarms") else "–"]
             for r in results]
     write_docs_table(path, columns, rows)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import logging
 
+import numpy as np
 import pytest
 import torch
 from torchmetrics.functional.classification import binary_auroc
@@ -121,3 +124,104 @@ def test_evaluation_gallery_of_anomaly_scores(trained_run):
     run_dir, _ = trained_run
     out, metrics = evaluate(run_dir, n_bootstrap=10, invariance_images=0)
     assert metrics["threshold_rule"].startswith("Youden") and (out / "gallery.png").stat().st_size > 0
+
+
+def test_conformal_p_values_count_calibration_scores_at_least_as_high():
+    from equilens.evaluation.calibration import conformal_p_values
+
+    calibration = [3.0, 1.0, 2.0, 2.0]  # any order
+    p = conformal_p_values(calibration, np.array([0.5, 1.0, 2.0, 2.5, 9.0]))
+    np.testing.assert_allclose(p, np.array([5, 5, 4, 2, 1]) / 5)
+
+
+@pytest.mark.parametrize("shape", ["normal", "heavy tailed"])
+def test_false_alarm_rate_is_nominal_by_construction(shape):
+    """Normal lenses held out from calibration are flagged at about the nominal rate, whatever
+    the scores' distribution: the p-values are ranks among exchangeable normal scores."""
+    from equilens.evaluation.calibration import calibration_record, conformal_p_values, false_alarm_table
+
+    rng = np.random.default_rng(0)
+    draw = (lambda n: rng.normal(size=n)) if shape == "normal" else (lambda n: rng.standard_cauchy(n) ** 2)
+    record = calibration_record(draw(400), "toy")
+    assert record["scores"] == sorted(record["scores"]) and record["n"] == 400
+    normal, anomalous = draw(20_000), draw(2_000) + 1e4
+    p_values = conformal_p_values(record["scores"], np.r_[normal, anomalous])
+    labels = np.r_[np.zeros(len(normal), int), np.ones(len(anomalous), int)]
+    for row in false_alarm_table(p_values, labels, rates=(0.01, 0.05, 0.10)):
+        # Over calibration sets, the rate has mean floor(alpha (n + 1)) / (n + 1) <= alpha and a
+        # spread of about sqrt(alpha / n) around it: a 1-in-many-thousands miss is 4 of those.
+        assert abs(row["false_alarm_rate"] - row["nominal"]) < 4 * np.sqrt(row["nominal"] / 400) + 1 / 401
+        assert row["false_alarm_rate_ci95"][0] <= row["false_alarm_rate"] <= row["false_alarm_rate_ci95"][1]
+        assert row["true_positive_rate"] > row["false_alarm_rate"]
+
+
+def test_run_stores_calibration_of_validation_no_sub_images(trained_run):
+    from equilens.evaluation.calibration import conformal_p_values
+    from equilens.predict import predict
+
+    run_dir, data = trained_run
+    model, info = load_model(run_dir)
+    val = _split(run_dir, data, "val")
+    normal = [f for f, label in zip(val.files, val.labels) if label == 0]
+    calibration = info["calibration"]
+    # Only normal lenses calibrate: no substructure image enters the p-values.
+    assert calibration["n"] == len(normal) == len(calibration["scores"]) and "validation 'no_sub'" in calibration["source"]
+    with torch.no_grad():
+        expected = np.sort(model.anomaly_score(load_images(normal)).numpy())
+    np.testing.assert_allclose(calibration["scores"], expected, rtol=1e-4, atol=1e-7)
+    assert json.loads((run_dir / "model.json").read_text())["calibration"] == calibration
+
+    test = _split(run_dir, data, "test")
+    out = predict(run_dir, list(test.files), run_dir.parent / "predictions.csv")
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(test.files) and set(rows[0]) == {"path", "anomaly_score", "p_value"}
+    scores = np.array([float(r["anomaly_score"]) for r in rows])
+    p_values = np.array([float(r["p_value"]) for r in rows])
+    # The CSV's scores are rounded to 6 digits: one that lands on a calibration score may move one rank.
+    recomputed = conformal_p_values(calibration["scores"], scores)
+    assert np.abs(p_values - recomputed).max() <= 1 / (len(normal) + 1) + 1e-6
+    assert np.mean(np.abs(p_values - recomputed) < 1e-5) > 0.95
+    assert p_values.min() >= 1 / (len(normal) + 1) - 1e-6 and p_values.max() <= 1
+    # The Python API gives the same p-values.
+    import equilens
+
+    api_p_values = equilens.load(run_dir, device="cpu").p_values(load_images(list(test.files)))
+    assert np.abs(api_p_values - p_values).max() <= 1 / (len(normal) + 1) + 1e-6
+
+
+def test_model_without_calibration_predicts_without_p_values(trained_run, tmp_path, caplog):
+    """A model exported before calibrations were stored still loads and predicts, saying why once."""
+    from equilens.predict import predict
+
+    run_dir, data = trained_run
+    model, info = load_model(run_dir)
+    old = save_weights(model, tmp_path / "old.safetensors", {k: v for k, v in info.items() if k != "calibration"})
+    with caplog.at_level(logging.WARNING, logger="equilens"):
+        out = predict(old, [data / "no_sub"], tmp_path / "old.csv")
+    assert out.read_text().splitlines()[0] == "path,anomaly_score"
+    assert caplog.text.count("no false-alarm calibration stored") == 1
+
+
+def test_best_selected_weights_get_no_calibration(trained_run):
+    from equilens.datasets.images import GREY
+    from equilens.training import anomaly_calibration
+
+    run_dir, data = trained_run
+    model, _ = load_model(run_dir)
+    assert anomaly_calibration(model, _split(run_dir, data, "val"), "best", GREY, 1) is None
+    assert anomaly_calibration(model, _split(run_dir, data, "val"), "last", GREY, 1)["n"] > 0
+
+
+def test_evaluation_reports_false_alarm_calibration(trained_run):
+    from equilens.evaluation import evaluate
+
+    run_dir, _ = trained_run
+    out, metrics = evaluate(run_dir, n_bootstrap=10, invariance_images=0)
+    assert (out / "false_alarm_calibration.png").stat().st_size > 0
+    written = json.loads((out / "metrics.json").read_text())
+    rates = written["false_alarm_calibration"]["rates"]
+    assert [row["nominal"] for row in rates] == [0.01, 0.05, 0.1]
+    assert all(0 <= row["false_alarm_rate"] <= 1 and 0 <= row["true_positive_rate"] <= 1 for row in rates)
+    assert written["false_alarm_calibration"]["calibration"]["n"] > 0
+    assert set(written["substructure_vs_none"]["tpr_at_fpr"]) == {"0.01", "0.05", "0.1"}

@@ -16,6 +16,7 @@ import torch
 from equilens.config import SCORING_BATCH_SIZE, TrainConfig
 from equilens.datasets.images import GREY, Reading, normalize_image, saved_reading
 from equilens.errors import InputError
+from equilens.evaluation.calibration import conformal_p_values
 from equilens.evaluation.scoring import pick_device, score_images
 from equilens.models import for_inference
 from equilens.pretrained import find_weights
@@ -99,6 +100,20 @@ class LensModel:
         if self.task != "classify":
             raise InputError(f"a {self.task} model has no class probabilities; use score()")
         return self._score(images, batch_size, symmetrize)[1].numpy()
+
+    def p_values(self, images: Images, batch_size: int = SCORING_BATCH_SIZE) -> np.ndarray:
+        """(N,) conformal p-values of an anomaly detector's scores against the normal lenses it
+        stores, ``equilens predict``'s ``p_value`` column: flagging p <= alpha flags at most a
+        fraction alpha of normal lenses (:mod:`equilens.evaluation.calibration`).
+
+        Args:
+            images: see :func:`normalize_images`.
+            batch_size: images per forward pass.
+        """
+        if "calibration" not in self.info:
+            raise InputError(f"this {self.task} model stores no false-alarm calibration (only anomaly runs that keep "
+                             "their last weights do); use score()")
+        return conformal_p_values(self.info["calibration"]["scores"], self.score(images, batch_size))
 
 
 def load(model: str | Path = "test-iv", device: str = "auto", compiled: bool = False) -> LensModel:

@@ -216,7 +216,11 @@ def _print_summary(out, metrics: dict) -> None:
         low, high = row["auc_ci95"]
         print(f"  largest subhalo {row['mass_low_msun']:.3g}-{row['mass_high_msun']:.3g} Msun ({row['n_substructure']} images): "
               f"AUC {row['auc']:.4f} ({low:.4f}-{high:.4f})")
-    print(f"report: {out} (metrics.json, roc.png, confusion_matrix.png, score_histogram.png, gallery.png, training_curves.png)")
+    for row in metrics.get("false_alarm_calibration", {}).get("rates", []):
+        print(f"flag p <= {row['nominal']:g}: {row['false_alarm_rate']:.2%} of no_sub images flagged, "
+              f"true-positive rate {row.get('true_positive_rate', float('nan')):.4f}")
+    calibration = ", false_alarm_calibration.png" if "false_alarm_calibration" in metrics else ""
+    print(f"report: {out} (metrics.json, roc.png, confusion_matrix.png, score_histogram.png, gallery.png, training_curves.png{calibration})")
 
 
 def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
@@ -224,7 +228,7 @@ def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training run folder or .safetensors weights file (unless --pretrained), then image "
                         "files or folders (searched recursively)")
     _add_pretrained_argument(parser)
-    parser.add_argument("--out", required=True, help="CSV to write: path, score (and class probabilities)")
+    parser.add_argument("--out", required=True, help="CSV to write: path, score (and class probabilities, or an anomaly model's p-value)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     _add_scoring_arguments(parser)
 

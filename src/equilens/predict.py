@@ -11,7 +11,9 @@ from equilens.config import SCORING_BATCH_SIZE
 from equilens.datasets.folder import check_images, list_images, load_images, object_file, score_column
 from equilens.datasets.images import GREY, IMAGE_SUFFIXES, Reading, saved_reading
 from equilens.errors import InputError
+from equilens.evaluation.calibration import conformal_p_values
 from equilens.evaluation.scoring import pick_device, score_images
+from equilens.log import logger
 from equilens.models import for_inference
 from equilens.weights import load_model, read_info
 
@@ -49,10 +51,14 @@ def predict(
 
     The score column is named for the model's classes (:func:`equilens.datasets.folder.score_column`:
     ``p_substructure`` for the DeepLense substructure classes) for a classifier, and is
-    ``anomaly_score`` for an anomaly detector. Files are read as the model's were (its bands,
-    FITS HDU and scaling); a file with other bands than the model's is refused. An existing
-    ``out`` is only replaced with ``overwrite=True``. ``compiled`` runs the export through
-    ``torch.compile`` (see :func:`equilens.models.for_inference`).
+    ``anomaly_score`` for an anomaly detector; beside an anomaly score, ``p_value``: its conformal
+    p-value against the normal lenses the model stores (:mod:`equilens.evaluation.calibration`;
+    flagging p <= alpha flags at most a fraction alpha of normal lenses). A model trained without
+    that calibration (before it existed, or with ``--select best``) gets no ``p_value`` column, and
+    a warning says why. Files are read as the model's were (its bands, FITS HDU and scaling); a
+    file with other bands than the model's is refused. An existing ``out`` is only replaced with
+    ``overwrite=True``. ``compiled`` runs the export through ``torch.compile`` (see
+    :func:`equilens.models.for_inference`).
     """
     out = Path(out)
     if out.exists() and not overwrite:
@@ -69,6 +75,9 @@ def predict(
     if classifier:
         # A two-class lens finder's score is p_<positive> already: not written twice.
         header += [f"p_{name}" for name in info["classes"] if f"p_{name}" != score]
+    calibration = None if classifier else stored_calibration(info, model_path)
+    if calibration is not None:
+        header.append("p_value")
     rows = io.StringIO()
     writer = csv.writer(rows)
     writer.writerow(header)
@@ -76,9 +85,21 @@ def predict(
         chunk = files[start : start + CHUNK]
         images = load_images(chunk, reading=reading, channels=channels)
         scores, probabilities = score_images(model, images, batch_size=batch_size, symmetrize=symmetrize)
+        p_values = conformal_p_values(calibration, scores.numpy()) if calibration is not None else None
         for i, path in enumerate(chunk):
             extra = [f"{p:.6g}" for name, p in zip(info["classes"], probabilities[i].tolist()) if f"p_{name}" != score] \
                 if probabilities is not None else []
+            if p_values is not None:
+                extra.append(f"{p_values[i]:.6g}")
             writer.writerow([str(path), f"{scores[i].item():.6g}", *extra])
     write_text_atomic(out, rows.getvalue())
     return out
+
+
+def stored_calibration(info: dict, model_path: str | Path) -> list[float] | None:
+    """An anomaly model's sorted calibration scores, or None (with a warning) when it has none."""
+    if "calibration" in info:
+        return info["calibration"]["scores"]
+    logger.warning("%s: no false-alarm calibration stored with this anomaly model (trained before equilens stored "
+                   "one, or with --select best); writing anomaly scores without p-values", model_path)
+    return None

@@ -35,7 +35,7 @@ from equilens import __version__
 from equilens.atomic import write_text_atomic
 from equilens.config import AUTO_INIT, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, TrainConfig
 from equilens.datamodules import LensDataModule
-from equilens.datasets.folder import LensFolder, check_images, scan_lens_folder
+from equilens.datasets.folder import LensFolder, check_images, load_images, scan_lens_folder
 from equilens.datasets.images import FileInfo, Reading, saved_reading
 from equilens.datasets.split import stratified_split, write_split
 from equilens.errors import InputError
@@ -297,7 +297,7 @@ def _fit(run_dir: Path, resume: bool) -> None:
         raise InputError(f"{run_dir}: nothing to resume (no checkpoints/last.ckpt)")
     trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume else None, weights_only=True)
     if trainer.is_global_zero:
-        _export(run_dir, module, checkpoint, record, config.select)
+        _export(run_dir, module, checkpoint, record, config.select, splits["val"])
 
 
 def _modules(config: TrainConfig, model: dict, classes: list[str], splits: dict[str, LensFolder], reading: Reading,
@@ -320,8 +320,10 @@ def _modules(config: TrainConfig, model: dict, classes: list[str], splits: dict[
     return module, datamodule
 
 
-def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpoint, record: dict, select: str) -> None:
-    """Write the last or the best checkpoint's model as ``model.safetensors``."""
+def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpoint, record: dict, select: str,
+            val: LensFolder) -> None:
+    """Write the last or the best checkpoint's model as ``model.safetensors``; an anomaly
+    detector that keeps its last weights also stores its calibration (:func:`anomaly_calibration`)."""
     last = str(run_dir / "checkpoints" / "last.ckpt")
     chosen = (checkpoint.best_model_path or last) if select == "best" else last
     state = torch.load(chosen, map_location="cpu", weights_only=True)["state_dict"]
@@ -336,7 +338,32 @@ def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpo
         "best_val_auc": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
         **({"input": record["input"]} if "input" in record else {}),
     }
+    if info["task"] == "anomaly":
+        calibration = anomaly_calibration(module.model, val, select, *saved_reading(record))
+        if calibration is not None:
+            info["calibration"] = calibration
     save_weights(module.model, run_dir / WEIGHTS_NAME, info)
+
+
+def anomaly_calibration(model: torch.nn.Module, val: LensFolder, select: str, reading: Reading, channels: int) -> dict | None:
+    """The calibration an anomaly detector's p-values need (:mod:`equilens.evaluation.calibration`):
+    the scores of the run's validation images of the negative class (``no_sub``; files read as
+    ``reading``, ``channels`` bands), which it never trained on. Only when the
+    run keeps its last weights: with ``select`` ``best`` the validation images chose the weights,
+    so their scores would be optimistic, and the model is stored without (and says so)."""
+    from equilens.evaluation.calibration import calibration_record
+    from equilens.evaluation.scoring import score_images
+
+    normal = val.subset(np.flatnonzero(val.labels == 0)).files
+    if select != "last" or not normal:
+        logger.warning("no false-alarm calibration stored (%s): predict will write anomaly scores without p-values",
+                       "the validation images chose the weights (--select best)" if normal else f"no validation '{val.classes[0]}' images")
+        return None
+    was_training = model.training
+    scores, _ = score_images(model.eval(), load_images(list(normal), reading=reading, channels=channels))
+    model.train(was_training)
+    return calibration_record(scores.numpy(), f"anomaly scores of the run's {len(normal)} validation '{val.classes[0]}' images: "
+                              "never trained on, and the run kept its last weights, so they did not choose them")
 
 
 def _devices(value: str) -> int | str:

@@ -117,3 +117,25 @@ def plot_by_mass(bins: list[dict], path: Path, title: str, mass_at_target: float
     axes.set(xscale="log", xlabel="subhalo mass (M☉)", ylabel="AUC, true-positive rate", ylim=(0, 1.02), title=title)
     axes.legend(fontsize=8, loc="lower right")
     return save_figure(figure, path)
+
+
+def plot_false_alarm_calibration(normal_p_values: np.ndarray, rates: list[dict], path: Path, title: str) -> Path:
+    """Empirical false-alarm rate of "flag p <= alpha" on normal images against the nominal
+    alpha, up to twice the largest of ``rates``, beside the diagonal that calibration promises;
+    ``rates``: rows of :func:`equilens.evaluation.calibration.false_alarm_table`, drawn as points
+    with their 95% intervals (and their true-positive rates in the legend)."""
+    top = 2 * max(row["nominal"] for row in rates)
+    alpha = np.linspace(0, top, 400)
+    empirical = (np.sort(normal_p_values)[None, :] <= alpha[:, None]).mean(1)
+    figure, axes = plt.subplots(figsize=(5, 5))
+    axes.plot([0, top], [0, top], ls="--", c="grey", lw=1, label="nominal (calibrated)")
+    axes.step(alpha, empirical, where="post", c="C0", label=f"empirical ({len(normal_p_values)} normal images)")
+    for row in rates:
+        low, high = row["false_alarm_rate_ci95"]
+        tpr = f", TPR {row['true_positive_rate']:.3f}" if "true_positive_rate" in row else ""
+        axes.errorbar(row["nominal"], row["false_alarm_rate"], yerr=[[row["false_alarm_rate"] - low], [high - row["false_alarm_rate"]]],
+                      marker="o", capsize=3, ls="none", label=f"p <= {row['nominal']:g}: {row['false_alarm_rate']:.2%}{tpr}")
+    axes.set(xlabel="nominal false-alarm rate (flag p <= alpha)", ylabel="flagged normal images", title=title,
+             xlim=(0, top), ylim=(0, top))
+    axes.legend(fontsize=8, loc="upper left")
+    return save_figure(figure, path)

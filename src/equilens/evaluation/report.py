@@ -3,7 +3,11 @@
 The report folder holds ``metrics.json`` (every number), ``scores.csv`` (one row per image),
 ``roc.png``, ``confusion_matrix.png``, ``score_histogram.png``, ``gallery.png`` (images with
 their scores: the most confident of each class, the misclassified, those nearest the threshold)
-and, for a training run, ``training_curves.png``. On a simulated folder whose ``metadata.csv``
+and, for a training run, ``training_curves.png``. ``metrics.json`` holds the true-positive rate
+at the false-alarm rates of :data:`~equilens.config.FALSE_ALARM_RATES` (``tpr_at_fpr``, from the
+ROC curve of this set); for an anomaly model that stores a calibration set, also
+``false_alarm_calibration``: what "flag p <= alpha" does here, the p-values conformal against
+that set (:mod:`equilens.evaluation.calibration`), drawn in ``false_alarm_calibration.png``. On a simulated folder whose ``metadata.csv``
 lists every evaluated image, ``metrics.json`` also holds ``auc_by_mass`` (the AUC per 0.5-dex
 bin of each image's largest subhalo mass, the images without substructure as the negatives of
 every bin; :func:`equilens.evaluation.mass_bins.auc_by_mass`), drawn in ``auc_by_mass.png``.
@@ -21,13 +25,14 @@ import numpy as np
 import torch
 
 from equilens.atomic import write_text_atomic
-from equilens.config import BOOTSTRAP_REPLICATES, INVARIANCE_IMAGES, SCORING_BATCH_SIZE
+from equilens.config import BOOTSTRAP_REPLICATES, FALSE_ALARM_RATES, INVARIANCE_IMAGES, SCORING_BATCH_SIZE
 from equilens.datasets.folder import LensFolder, binary_labels, list_images, load_images, scan_lens_folder, score_description
 from equilens.datasets.images import saved_reading
 from equilens.errors import InputError
 from equilens.evaluation import plots
+from equilens.evaluation.calibration import conformal_p_values, false_alarm_table
 from equilens.evaluation.gallery import plot_gallery
-from equilens.evaluation.metrics import binary_metrics, invariance_errors, multiclass_metrics, youden_threshold
+from equilens.evaluation.metrics import auc_and_tpr_at_fpr, binary_metrics, invariance_errors, multiclass_metrics, youden_threshold
 from equilens.evaluation.scoring import pick_device, score_images
 from equilens.evaluation.mass_bins import auc_by_mass
 from equilens.runs import new_folder, read_split_folders
@@ -90,6 +95,16 @@ def evaluate(
         "threshold_rule": threshold_rule,
         "substructure_vs_none": binary_metrics(is_substructure, scores, threshold, n_bootstrap),
     }
+    metrics["substructure_vs_none"]["tpr_at_fpr"] = {
+        f"{rate:g}": float(tpr) for rate, tpr in zip(FALSE_ALARM_RATES, auc_and_tpr_at_fpr(is_substructure, scores, FALSE_ALARM_RATES)[1:])
+    }
+    if "calibration" in info:
+        p_values = conformal_p_values(info["calibration"]["scores"], scores)
+        metrics["false_alarm_calibration"] = {
+            "rule": "flag p <= nominal; p = (1 + #{calibration scores >= score}) / (n + 1)",
+            "calibration": {k: v for k, v in info["calibration"].items() if k != "scores"},
+            "rates": false_alarm_table(p_values, folder.labels),
+        }
     multiclass = probabilities is not None and len(folder.classes) > 2 and list(folder.classes) == info["classes"]
     if multiclass:
         metrics["multiclass"] = multiclass_metrics(folder.labels, probabilities.numpy(), list(folder.classes), n_bootstrap)
@@ -101,6 +116,9 @@ def evaluate(
     out_dir = Path(out) if out else new_folder(run_dir or Path.cwd(), "evaluation")
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_report(out_dir, metrics, folder, images, scores, run_dir, multiclass)
+    if "false_alarm_calibration" in metrics:
+        plots.plot_false_alarm_calibration(p_values[folder.labels == 0], metrics["false_alarm_calibration"]["rates"],
+                                           out_dir / "false_alarm_calibration.png", f"false alarms on {folder.classes[0]} images")
     return out_dir, metrics
 
 
