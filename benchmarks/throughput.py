@@ -34,7 +34,7 @@ def images_per_second(step, batch_size: int, min_seconds: float) -> float:
 
 def measure(model_config: dict, batch_size: int, min_seconds: float) -> dict[str, float]:
     model = build_model(model_config)
-    augment = Augment(AugmentConfig())
+    augment = Augment(AugmentConfig(**TrainConfig(data="").augment_config()))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     images = torch.rand(batch_size, 1, 150, 150)
     labels = torch.randint(0, 2, (batch_size,))

@@ -82,8 +82,9 @@ def test_training_split_is_no_sub_only(trained_run):
 
 
 def test_module_refuses_a_substructure_training_batch():
+    config = TrainConfig(data="", task="anomaly")
     module = TASKS["anomaly"](model={"architecture": "cnn_autoencoder", "input_size": 33, **SMALL}, classes=["no_sub", "sub"],
-                              **TrainConfig(data="", task="anomaly").optimizer_options())
+                              **config.optimizer_options(), augment=config.augment_config())
     images = torch.rand(4, 1, 33, 33)
     module.training_step((images, torch.zeros(4, dtype=torch.long)), 0)
     with pytest.raises(InputError, match="not 'no_sub'"):

@@ -52,7 +52,9 @@ def model_input(images: torch.Tensor, crop_fraction: float, size: int) -> torch.
 
 @dataclass
 class AugmentConfig:
-    """The DeepLense training recipe; set a field to None/False to switch that step off.
+    """Training augmentation; a field set to None/False switches that step off. The values
+    each recipe and task uses live in :data:`equilens.config.RECIPES`
+    (:meth:`~equilens.config.TrainConfig.augment_config`).
 
     Attributes:
         crop_fraction: side of the random square crop as a fraction of the image side (the
@@ -61,9 +63,9 @@ class AugmentConfig:
         brightness: multiply each image by a factor drawn uniformly from this range.
     """
 
-    crop_fraction: float | None = 0.9
-    rotate: bool = True
-    brightness: tuple[float, float] | None = (0.8, 1.2)
+    crop_fraction: float | None
+    rotate: bool
+    brightness: tuple[float, float] | None
 
 
 class Augment(nn.Module):

@@ -44,12 +44,12 @@ class LensModule(L.LightningModule):
         lr_schedule: str,
         lr_step_epochs: int,
         lr_gamma: float,
-        augment: dict[str, Any] | None = None,
+        augment: dict[str, Any],
     ):
         super().__init__()
         self.save_hyperparameters()
         self.model = build_model(model)
-        self.augment = Augment(AugmentConfig(**(augment or {})))
+        self.augment = Augment(AugmentConfig(**augment))
 
     def augmented(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Training-time augmentation (no gradient flows through it): images (N, C, H, W) and
