@@ -18,6 +18,7 @@ import torch
 from astropy.io import fits
 
 from equilens.cli import main
+from equilens.config import TrainConfig
 from equilens.datasets import Reading, check_image, read_bands, scan_lens_folder
 from equilens.datasets.folder import check_images, load_images
 from equilens.errors import InputError
@@ -196,6 +197,16 @@ def test_fits_cube_named_hdu_and_nan_filled(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="equilens"):
         load_images([tmp_path / "a.fits"])
     assert "1 of 1 images had NaN or masked pixels" in caplog.text and "a.fits: 1" in caplog.text
+
+
+def test_hdu_index_given_as_a_number_from_python(tmp_path):
+    # equilens.train(..., hdu=1) and TrainConfig(hdu=1): the CLI's "1" as a Python int.
+    _write_fits(tmp_path / "b.fits", np.arange(81.0).reshape(9, 9), name="SCI")
+    reading = Reading.from_dict(TrainConfig(data=str(tmp_path), hdu=1).to_dict())
+    assert reading == Reading(hdu="1") and reading.to_dict()["hdu"] == "1"
+    assert np.array_equal(read_bands(tmp_path / "b.fits", Reading(hdu=1)), read_bands(tmp_path / "b.fits", Reading(hdu="SCI")))
+    with pytest.raises(InputError, match="no HDU '2'"):
+        check_image(tmp_path / "b.fits", Reading(hdu=2))
 
 
 def test_one_fits_file_per_band(tmp_path):
