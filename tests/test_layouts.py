@@ -431,3 +431,16 @@ def test_training_on_a_pickle_that_would_run_code_is_one_line(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr and not marker.exists()
     assert "axion_sim_1.npy: refused to unpickle this object array: it names posix.mkdir" in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_evaluate_on_another_folder_keeps_the_models_class_order(tmp_path):
+    # Labels in the folder's name order (axion, cdm) would no longer match the model's outputs
+    # (cdm, axion), and the per-class metrics were silently left out.
+    root = write_model_ii(tmp_path / "model_ii")
+    runs = tmp_path / "runs"
+    assert main(["train", "--data", str(root), "--classes", "no_sub", "cdm", "axion", *TINY_RUN, "--runs-dir", str(runs),
+                 "--name", "m2"]) == 0
+    assert main(["evaluate", str(runs / "m2"), "--data", str(root), "--bootstrap", "10", "--invariance-images", "0",
+                 "--out", str(tmp_path / "report")]) == 0
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["classes"] == ["no_sub", "cdm", "axion"] and list(metrics["multiclass"]["one_vs_rest"]) == ["no_sub", "cdm", "axion"]

@@ -132,8 +132,13 @@ def _evaluation_set(data: str | Path | None, run_dir: Path | None, info: dict) -
         if len(with_images) == 1:
             raise InputError(f"{root}: only class '{with_images[0]}' holds images; the ROC AUC needs images of the "
                              f"negative class '{info['classes'][0]}' and of another")
-    # The model's negative class first, as in training; the other folders as found.
-    return scan_lens_folder(root, negative=info["classes"][0], reading=saved_reading(info)[0])
+    # The model's negative class first, as in training; the other folders as found, in the
+    # model's label order when they are its classes (so labels match its outputs).
+    reading = saved_reading(info)[0]
+    folder = scan_lens_folder(root, negative=info["classes"][0], reading=reading)
+    if list(folder.classes) != info["classes"] and sorted(folder.classes) == sorted(info["classes"]):
+        folder = scan_lens_folder(root, classes=tuple(info["classes"]), reading=reading)
+    return folder
 
 
 def _write_report(
