@@ -444,3 +444,13 @@ def test_evaluate_on_another_folder_keeps_the_models_class_order(tmp_path):
                  "--out", str(tmp_path / "report")]) == 0
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert metrics["classes"] == ["no_sub", "cdm", "axion"] and list(metrics["multiclass"]["one_vs_rest"]) == ["no_sub", "cdm", "axion"]
+
+
+def test_evaluate_a_no_sub_model_on_a_folder_whose_negative_is_no(toy_run, tmp_path):
+    # Both are DeepLense's class without substructure (Test IV's no_sub, Common Test I's no).
+    root = write_test_i(tmp_path / "test_i")
+    assert main(["evaluate", str(toy_run), "--data", str(root), "--bootstrap", "10", "--invariance-images", "0",
+                 "--out", str(tmp_path / "report")]) == 0
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["classes"] == ["no", "sphere", "vort"] and metrics["n_images"] == 18
+    assert metrics["score"] == "p(substructure) = 1 - p(no_sub)"

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from equilens.atomic import write_text_atomic
-from equilens.config import BOOTSTRAP_REPLICATES, INVARIANCE_IMAGES, SCORING_BATCH_SIZE
+from equilens.config import BOOTSTRAP_REPLICATES, INVARIANCE_IMAGES, NEGATIVE_CLASS_NAMES, SCORING_BATCH_SIZE
 from equilens.datasets.folder import LensFolder, binary_labels, list_images, load_images, scan_lens_folder, score_description
 from equilens.datasets.images import saved_reading
 from equilens.errors import InputError
@@ -135,7 +135,11 @@ def _evaluation_set(data: str | Path | None, run_dir: Path | None, info: dict) -
     # The model's negative class first, as in training; the other folders as found, in the
     # model's label order when they are its classes (so labels match its outputs).
     reading = saved_reading(info)[0]
-    folder = scan_lens_folder(root, negative=info["classes"][0], reading=reading)
+    negative = info["classes"][0]
+    if negative in NEGATIVE_CLASS_NAMES:
+        # The folder's own name for the class without substructure (Test IV's no_sub, Test I's no).
+        negative = next((name for name in (negative, *NEGATIVE_CLASS_NAMES) if (root / name).is_dir()), negative)
+    folder = scan_lens_folder(root, negative=negative, reading=reading)
     if list(folder.classes) != info["classes"] and sorted(folder.classes) == sorted(info["classes"]):
         folder = scan_lens_folder(root, classes=tuple(info["classes"]), reading=reading)
     return folder
