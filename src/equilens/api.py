@@ -73,7 +73,7 @@ class LensModel:
     def _score(self, images: Images, batch_size: int, symmetrize: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         reading, channels = saved_reading(self.info)
         batch = normalize_images(images, reading)
-        if batch.shape[1] != channels:
+        if len(batch) and batch.shape[1] != channels:  # an empty batch has no bands to check
             raise InputError(f"images of {batch.shape[1]} band(s); this model takes {channels}")
         return score_images(self.network, batch, batch_size=batch_size, symmetrize=symmetrize)
 
