@@ -18,6 +18,7 @@ import torch
 from astropy.io import fits
 
 from equilens.cli import main
+from equilens.config import TrainConfig
 from equilens.datasets import Reading, check_image, read_bands, scan_lens_folder
 from equilens.datasets.folder import check_images, load_images
 from equilens.errors import InputError
@@ -196,6 +197,16 @@ def test_fits_cube_named_hdu_and_nan_filled(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="equilens"):
         load_images([tmp_path / "a.fits"])
     assert "1 of 1 images had NaN or masked pixels" in caplog.text and "a.fits: 1" in caplog.text
+
+
+def test_hdu_index_given_as_a_number_from_python(tmp_path):
+    # equilens.train(..., hdu=1) and TrainConfig(hdu=1): the CLI's "1" as a Python int.
+    _write_fits(tmp_path / "b.fits", np.arange(81.0).reshape(9, 9), name="SCI")
+    reading = Reading.from_dict(TrainConfig(data=str(tmp_path), hdu=1).to_dict())
+    assert reading == Reading(hdu="1") and reading.to_dict()["hdu"] == "1"
+    assert np.array_equal(read_bands(tmp_path / "b.fits", Reading(hdu=1)), read_bands(tmp_path / "b.fits", Reading(hdu="SCI")))
+    with pytest.raises(InputError, match="no HDU '2'"):
+        check_image(tmp_path / "b.fits", Reading(hdu=2))
 
 
 def test_one_fits_file_per_band(tmp_path):
@@ -420,3 +431,26 @@ def test_training_on_a_pickle_that_would_run_code_is_one_line(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr and not marker.exists()
     assert "axion_sim_1.npy: refused to unpickle this object array: it names posix.mkdir" in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_evaluate_on_another_folder_keeps_the_models_class_order(tmp_path):
+    # Labels in the folder's name order (axion, cdm) would no longer match the model's outputs
+    # (cdm, axion), and the per-class metrics were silently left out.
+    root = write_model_ii(tmp_path / "model_ii")
+    runs = tmp_path / "runs"
+    assert main(["train", "--data", str(root), "--classes", "no_sub", "cdm", "axion", *TINY_RUN, "--runs-dir", str(runs),
+                 "--name", "m2"]) == 0
+    assert main(["evaluate", str(runs / "m2"), "--data", str(root), "--bootstrap", "10", "--invariance-images", "0",
+                 "--out", str(tmp_path / "report")]) == 0
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["classes"] == ["no_sub", "cdm", "axion"] and list(metrics["multiclass"]["one_vs_rest"]) == ["no_sub", "cdm", "axion"]
+
+
+def test_evaluate_a_no_sub_model_on_a_folder_whose_negative_is_no(toy_run, tmp_path):
+    # Both are DeepLense's class without substructure (Test IV's no_sub, Common Test I's no).
+    root = write_test_i(tmp_path / "test_i")
+    assert main(["evaluate", str(toy_run), "--data", str(root), "--bootstrap", "10", "--invariance-images", "0",
+                 "--out", str(tmp_path / "report")]) == 0
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["classes"] == ["no", "sphere", "vort"] and metrics["n_images"] == 18
+    assert metrics["score"] == "p(substructure) = 1 - p(no_sub)"

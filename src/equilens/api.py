@@ -68,19 +68,20 @@ class LensModel:
 
     @property
     def classes(self) -> list[str]:
-        """Class names in output order; ``no_sub`` first."""
+        """Class names in output order, the negative class (``no_sub``, ``nonlenses`` ...) first."""
         return list(self.info.get("classes", []))
 
     def _score(self, images: Images, batch_size: int, symmetrize: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         reading, channels = saved_reading(self.info)
         batch = normalize_images(images, reading)
-        if batch.shape[1] != channels:
+        if len(batch) and batch.shape[1] != channels:  # an empty batch has no bands to check
             raise InputError(f"images of {batch.shape[1]} band(s); this model takes {channels}")
         return score_images(self.network, batch, batch_size=batch_size, symmetrize=symmetrize)
 
     def score(self, images: Images, batch_size: int = SCORING_BATCH_SIZE, symmetrize: bool = False) -> np.ndarray:
-        """(N,) substructure scores: p(substructure) = 1 - p(no_sub) for a classifier, the
-        anomaly score for an anomaly detector; ``equilens predict``'s score column.
+        """(N,) scores, ``equilens predict``'s score column: for a classifier one minus the
+        probability of its first class (p(substructure) = 1 - p(no_sub); a lens finder's
+        p(lenses) = 1 - p(nonlenses)), for an anomaly detector the anomaly score.
 
         Args:
             images: see :func:`normalize_images`.

@@ -66,6 +66,9 @@ class Reading:
     scaling: str = DEFAULT_SCALING
 
     def __post_init__(self) -> None:
+        if isinstance(self.hdu, int) and not isinstance(self.hdu, bool):
+            # An index from Python (equilens.train(..., hdu=1)) as the CLI's "1".
+            object.__setattr__(self, "hdu", str(self.hdu))
         if self.scaling not in SCALINGS:
             raise InputError(f"--scaling {self.scaling!r}: choose one of {list(SCALINGS)}")
         if self.bands is not None and (len(set(self.bands)) != len(self.bands) or not self.bands):

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from equilens.atomic import write_text_atomic
-from equilens.config import BOOTSTRAP_REPLICATES, FALSE_ALARM_RATES, INVARIANCE_IMAGES, SCORING_BATCH_SIZE
+from equilens.config import BOOTSTRAP_REPLICATES, FALSE_ALARM_RATES, INVARIANCE_IMAGES, NEGATIVE_CLASS_NAMES, SCORING_BATCH_SIZE
 from equilens.datasets.folder import LensFolder, binary_labels, list_images, load_images, scan_lens_folder, score_description
 from equilens.datasets.images import saved_reading
 from equilens.errors import InputError
@@ -150,8 +150,17 @@ def _evaluation_set(data: str | Path | None, run_dir: Path | None, info: dict) -
         if len(with_images) == 1:
             raise InputError(f"{root}: only class '{with_images[0]}' holds images; the ROC AUC needs images of the "
                              f"negative class '{info['classes'][0]}' and of another")
-    # The model's negative class first, as in training; the other folders as found.
-    return scan_lens_folder(root, negative=info["classes"][0], reading=saved_reading(info)[0])
+    # The model's negative class first, as in training; the other folders as found, in the
+    # model's label order when they are its classes (so labels match its outputs).
+    reading = saved_reading(info)[0]
+    negative = info["classes"][0]
+    if negative in NEGATIVE_CLASS_NAMES:
+        # The folder's own name for the class without substructure (Test IV's no_sub, Test I's no).
+        negative = next((name for name in (negative, *NEGATIVE_CLASS_NAMES) if (root / name).is_dir()), negative)
+    folder = scan_lens_folder(root, negative=negative, reading=reading)
+    if list(folder.classes) != info["classes"] and sorted(folder.classes) == sorted(info["classes"]):
+        folder = scan_lens_folder(root, classes=tuple(info["classes"]), reading=reading)
+    return folder
 
 
 def _write_report(
