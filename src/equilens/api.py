@@ -75,7 +75,9 @@ class LensModel:
         reading, channels = saved_reading(self.info)
         batch = normalize_images(images, reading)
         if len(batch) and batch.shape[1] != channels:  # an empty batch has no bands to check
-            raise InputError(f"images of {batch.shape[1]} band(s); this model takes {channels}")
+            hint = " (a colour picture of a grey lens: convert it to grey first, e.g. PIL's .convert('L'))" \
+                if channels == 1 and batch.shape[1] in (3, 4) else ""
+            raise InputError(f"images of {batch.shape[1]} band(s); this model takes {channels}{hint}")
         return score_images(self.network, batch, batch_size=batch_size, symmetrize=symmetrize)
 
     def score(self, images: Images, batch_size: int = SCORING_BATCH_SIZE, symmetrize: bool = False) -> np.ndarray:

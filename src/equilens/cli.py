@@ -32,7 +32,7 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="dataset folder: one folder per class, e.g. no_sub/ and one or more class folders "
                         "with substructure (the layouts equilens reads: docs/layouts.md)")
     parser.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder (other options but "
-                        "--epochs/--max-time are taken from the run)")
+                        "--epochs/--max-time are taken from the run; both count the whole run, not this session)")
     parser.add_argument("--init-weights", metavar="RUN|FILE|NAME", default=None,
                         help="fine-tune: start from a trained run, a .safetensors file or a shipped model "
                         "(e.g. test-iv) instead of a random initialisation; the model settings are the weights'; "
