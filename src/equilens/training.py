@@ -67,8 +67,7 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
     if child is not None:
         _fit(child, resume=False)
         return child
-    config, data, test, splits, model, reading, infos = _prepare(config)
-    channels = next(iter(infos.values())).channels
+    config, data, test, splits, model, reading, channels, infos = _prepare(config)
     default_name = f"{config.task}-{config.architecture}" + (f"-{config.group}" if config.architecture == "steerable" else "")
     run_dir = new_folder(runs_dir, name or f"{default_name}-{time.strftime('%Y%m%d-%H%M%S')}")
     config.data = str(data.root.resolve())
@@ -91,10 +90,10 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
 
 
 def _prepare(config: TrainConfig) -> tuple[TrainConfig, LensFolder, LensFolder | None, dict[str, LensFolder], dict,
-                                           Reading, dict[Path, FileInfo]]:
+                                           Reading, int, dict[Path, FileInfo]]:
     """What a new run trains: a resolved copy of ``config`` (batch size, initial weights), the
-    data and test folders, the checked splits, the model config, how files are read, and what
-    the check of every file found."""
+    data and test folders, the checked splits, the model config, how files are read, their
+    number of bands, and what the check of every file found."""
     config = dataclasses.replace(config)
     config.validate()
     reading = Reading.from_dict(config.to_dict())
@@ -110,7 +109,7 @@ def _prepare(config: TrainConfig) -> tuple[TrainConfig, LensFolder, LensFolder |
     if config.init_weights:
         config.init_weights = str(find_weights(config.init_weights).resolve())
         model = _initial_model(config, list(data.classes), channels)
-    return config, data, test, splits, model, reading, infos
+    return config, data, test, splits, model, reading, channels, infos
 
 
 def lightning_modules(config: TrainConfig) -> tuple[LensModule, LensDataModule]:
@@ -123,8 +122,8 @@ def lightning_modules(config: TrainConfig) -> tuple[LensModule, LensDataModule]:
     :class:`~equilens.trainers.checkpoint.BestAUCCheckpoint` to its Trainer, and its
     ``max_time`` budget; add them to yours for the same run.
     """
-    config, data, _, splits, model, reading, infos = _prepare(config)
-    module, datamodule = _modules(config, model, list(data.classes), splits, reading, next(iter(infos.values())).channels)
+    config, data, _, splits, model, reading, channels, _ = _prepare(config)
+    module, datamodule = _modules(config, model, list(data.classes), splits, reading, channels)
     if config.init_weights:
         _load_initial_weights(module.model, Path(config.init_weights))
     return module, datamodule
