@@ -202,7 +202,12 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         n_bootstrap=args.bootstrap, invariance_images=args.invariance_images, batch_size=args.batch_size,
         device=args.device, compiled=args.compile,
     )
-    _print_summary(out, metrics)
+    if metrics["task"] == "regress":
+        from equilens.evaluation.regression_report import print_summary
+
+        print_summary(out, metrics)
+    else:
+        _print_summary(out, metrics)
     return 0
 
 
@@ -235,7 +240,8 @@ def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training run folder or .safetensors weights file (unless --pretrained), then image "
                         "files or folders (searched recursively)")
     _add_pretrained_argument(parser)
-    parser.add_argument("--out", required=True, help="CSV to write: path, score (and class probabilities, or an anomaly model's p-value)")
+    parser.add_argument("--out", required=True, help="CSV to write: path, score (and class probabilities, or an anomaly model's "
+                        "p-value; a regression model: its predicted mean and sigma)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     _add_scoring_arguments(parser)
 
