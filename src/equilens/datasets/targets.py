@@ -43,8 +43,8 @@ def read_targets(root: Path, files: Sequence[Path], target: str, log10: bool = F
     if target == FILE_VALUE_TARGET:
         if infos is None or len(infos) != len(files):
             raise ValueError("the file-value target needs what check_images found in every file")
-        values = [(f, info.value, "holds no number beside its image (DeepLense axion files hold [image, mass])")
-                  for f, info in zip(files, infos)]
+        values = [(f, info.value, "holds no number beside its image (DeepLense axion files hold [image, mass]; "
+                   "pick the classes that do, e.g. --classes axion)") for f, info in zip(files, infos)]
     else:
         rows = _metadata_column(root, target)
         values = []
