@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+import equilens
 from equilens.cli import main
 from equilens.config import TrainConfig
 from equilens.datasets.folder import check_images, scan_lens_folder
@@ -102,6 +103,13 @@ def test_model_ii_axion_masses_train_evaluate_and_predict(tmp_path, capsys):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 12 and list(rows[0]) == ["path", "log10_value_mean", "log10_value_sigma"]
     assert all(-30 < float(r["log10_value_mean"]) < -15 and float(r["log10_value_sigma"]) > 0 for r in rows)
+    # The Python API gives the same numbers, and refuses a substructure score.
+    model = equilens.load(run, device="cpu")
+    mean, sigma = model.predict_gaussian([np.load(Path(r["path"]), allow_pickle=True)[0] for r in rows])
+    np.testing.assert_allclose(mean, [float(r["log10_value_mean"]) for r in rows], rtol=1e-5)
+    np.testing.assert_allclose(sigma, [float(r["log10_value_sigma"]) for r in rows], rtol=1e-4)
+    with pytest.raises(InputError, match="use predict_gaussian"):
+        model.score(np.zeros((1, SIZE, SIZE), np.float32))
 
 
 def test_simulated_axion_masses_are_a_metadata_target(tmp_path):
