@@ -211,7 +211,7 @@ def test_bad_config_rejected(toy_data, tmp_path):
 
 
 @pytest.mark.parametrize("max_time", [None, "00:00:00:02"])
-def test_cosine_schedule_ends_at_zero_over_epochs_or_time(toy_data, tmp_path, max_time):
+def test_cosine_schedule_ends_at_zero_over_epochs_or_time(toy_data, tmp_path, max_time, caplog):
     # Over the epochs, the last step lands on zero; over a 2 s budget (shorter than 50 epochs
     # of this set), the rate has decayed with the clock by the time training stops.
     config = TrainConfig(data=str(toy_data), input_size=17, epochs=2 if max_time is None else 50, widths=[2, 2],
@@ -221,6 +221,15 @@ def test_cosine_schedule_ends_at_zero_over_epochs_or_time(toy_data, tmp_path, ma
     assert last["lr_schedulers"][0]["_last_lr"][0] < 1e-2 * 0.05
     # last.ckpt is the latest epoch (what a resume needs), not the best one.
     assert last["epoch"] == max(read_epoch_metrics(run))
+    # How training ended is stored with the weights and reported by evaluate; a cut by the
+    # time cap is also logged, naming the epoch reached.
+    ending = json.loads((run / "model.json").read_text())["training"]
+    completed = len(read_epoch_metrics(run))
+    assert ending == {"epochs_completed": completed, "epochs_planned": config.epochs, "max_time": max_time,
+                      "stopped_by": "epochs" if max_time is None else "time_cap"}
+    assert ("time cap" in caplog.text and f"after epoch {completed} of 50" in caplog.text) == (max_time is not None)
+    _, metrics = evaluate(run, out=tmp_path / "report", n_bootstrap=10, invariance_images=0)
+    assert metrics["training"] == ending
 
 
 def test_init_weights_fine_tunes_from_a_run(toy_run, toy_data, tmp_path, monkeypatch):

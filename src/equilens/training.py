@@ -24,10 +24,12 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import CSVLogger
 from safetensors.torch import load_file
 
@@ -296,7 +298,27 @@ def _fit(run_dir: Path, resume: bool) -> None:
         raise InputError(f"{run_dir}: nothing to resume (no checkpoints/last.ckpt)")
     trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume else None, weights_only=True)
     if trainer.is_global_zero:
-        _export(run_dir, module, checkpoint, record, config.select, splits["val"])
+        _export(run_dir, module, checkpoint, record, config.select, splits["val"], training_ending(trainer, config))
+
+
+def training_ending(trainer: L.Trainer, config: TrainConfig) -> dict[str, Any]:
+    """How a fit ended, as stored in ``model.json`` (and so in ``evaluate``'s metrics):
+    epochs completed of ``config.epochs``, and ``stopped_by`` ``epochs`` (the schedule ran its
+    course), ``time_cap`` (``max_time`` ended it first: the cosine schedule was compressed to
+    end there, so the model is annealed but trained on less than the run asked for) or
+    ``interrupted`` (Ctrl-C). A time cap's ending is also logged as a warning, saying what to do."""
+    completed = int(trainer.current_epoch)
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    capped = completed < config.epochs and timer is not None and (timer.time_remaining() or 0.0) <= 0
+    stopped_by = "interrupted" if trainer.interrupted else "time_cap" if capped else "epochs"
+    if stopped_by == "time_cap":
+        logger.warning(
+            "time cap: --max-time %s ended training after epoch %d of %d (%.0f%% of the run's work; the learning-rate "
+            "schedule was shortened to end there). The model is kept, but may be weaker than a full run: train again with "
+            "a longer --max-time (or 'none'), on a less busy machine, or on a GPU.",
+            config.max_time, completed, config.epochs, 100 * completed / config.epochs)
+    return {"epochs_completed": completed, "epochs_planned": config.epochs, "stopped_by": stopped_by,
+            "max_time": config.max_time}
 
 
 def _modules(config: TrainConfig, model: dict, classes: list[str], splits: dict[str, LensFolder], reading: Reading,
@@ -320,8 +342,9 @@ def _modules(config: TrainConfig, model: dict, classes: list[str], splits: dict[
 
 
 def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpoint, record: dict, select: str,
-            val: LensFolder) -> None:
-    """Write the last or the best checkpoint's model as ``model.safetensors``; an anomaly
+            val: LensFolder, ending: dict[str, Any]) -> None:
+    """Write the last or the best checkpoint's model as ``model.safetensors``, with how the
+    training ended (:func:`training_ending`); an anomaly
     detector that keeps its last weights also stores its calibration (:func:`anomaly_calibration`)."""
     last = str(run_dir / "checkpoints" / "last.ckpt")
     chosen = (checkpoint.best_model_path or last) if select == "best" else last
@@ -335,6 +358,7 @@ def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpo
         "run": str(run_dir.resolve()),
         "checkpoint": Path(chosen).name,
         "best_val_auc": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
+        "training": ending,
         **({"input": record["input"]} if "input" in record else {}),
     }
     if info["task"] == "anomaly":
