@@ -87,6 +87,9 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
     write_text_atomic(run_dir / CONFIG_NAME, json.dumps(record, indent=2) + "\n")
     write_values(run_dir / VALUES_NAME, splits, infos)
     logger.warning("run folder: %s", run_dir)
+    n_train = len(splits["train"].files)
+    logger.warning("training: %d epochs of %d images%s", config.epochs, config.passes_per_epoch(n_train) * n_train,
+                   f" (time cap {config.max_time})" if config.max_time else "")
     _fit(run_dir, resume=False)
     return run_dir
 
