@@ -14,11 +14,13 @@ from equilens.errors import InputError
 # Channels per block of the plain CNN.
 DEFAULT_CHANNELS = (16, 32, 64, 128)
 # Channels per block of the steerable model, as regular fields of |G| channels each (D4: 3-8-16-32
-# fields), and how many of its first blocks convolve at full resolution and max-pool (the later
-# ones downsample by a stride-2 convolution). Chosen on a 10-minute CPU budget
-# (benchmarks/auc_vs_budget.py; documentation: "Recipes and defaults").
+# fields): chosen on a 10-minute CPU budget (benchmarks/auc_vs_budget.py). How many of its first
+# blocks convolve at full resolution and max-pool (the later ones downsample by a stride-2
+# convolution): none, since the full-resolution first block cost most of a training step on a
+# CPU (benchmarks/throughput.py) at the same validation AUC on the real Test IV images
+# (benchmarks/real_test_iv.py compare --holdout val; documentation: "Recipes and defaults").
 DEFAULT_STEERABLE_CHANNELS = (24, 64, 128, 256)
-DEFAULT_POOLED_BLOCKS = 1
+DEFAULT_POOLED_BLOCKS = 0
 # Side in pixels the image is resized to, and the steerable model's group: the simulated-data
 # benchmark's choices (benchmarks/auc_vs_budget.py; docs: "How the defaults were chosen").
 DEFAULT_INPUT_SIZE = 75

@@ -35,7 +35,7 @@ from safetensors.torch import load_file
 
 from equilens import __version__
 from equilens.atomic import write_text_atomic
-from equilens.config import AUTO_INIT, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, TrainConfig
+from equilens.config import AUTO_INIT, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, DEFAULT_POOLED_BLOCKS, TrainConfig
 from equilens.datamodules import LensDataModule
 from equilens.datasets.folder import LensFolder, check_images, load_images, scan_lens_folder
 from equilens.datasets.images import FileInfo, Reading, saved_reading
@@ -174,6 +174,10 @@ def auto_initial_weights(task: str, model: dict, classes: list[str], n_train: in
     if n_train >= AUTO_INIT_MAX_TRAIN_IMAGES:
         return None
     info = read_info(pretrained_weights(AUTO_INIT_MODEL))
+    # The shipped model predates the default without a pooled first block (issue #31): a run of
+    # the default downsampling still starts from it, and so trains its (pooled) architecture.
+    if model.get("pooled_blocks") == DEFAULT_POOLED_BLOCKS:
+        model = {**model, "pooled_blocks": info["model"].get("pooled_blocks")}
     if info.get("task") != task or info.get("classes") != classes or info["model"] != model:
         logger.info("init weights: random (%s is another model or other classes than this run's)", AUTO_INIT_MODEL)
         return None
