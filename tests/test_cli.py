@@ -120,8 +120,8 @@ def test_quickstart_end_to_end_small(tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, expected",
     [
-        ([], {"task": "classify", "recipe": "equilens", "lr": 2e-3, "lr_schedule": "cosine", "max_time": "00:00:09:00",
-              "epochs": 1000, "select": "last", "batch_size": 64, "min_batches_per_epoch": 6, "min_images_per_epoch": 2048, "label_smoothing": 0.1, "crop_fraction": 0.9, "rotate": True,
+        ([], {"task": "classify", "recipe": "equilens", "lr": 2e-3, "lr_schedule": "cosine", "max_time": "00:00:30:00",
+              "epochs": 32, "select": "last", "batch_size": 64, "min_batches_per_epoch": 6, "min_images_per_epoch": 4096, "label_smoothing": 0.1, "crop_fraction": 0.9, "rotate": True,
               "brightness": [0.8, 1.2], "init_weights": "auto", "twin_batches": True}),
         (["--recipe", "deeplense"], {"lr": 1e-4, "lr_schedule": "step", "select": "best", "lr_step_epochs": 5, "lr_gamma": 0.7,
                                      "epochs": 10, "max_time": None, "batch_size": 64, "min_batches_per_epoch": 0,

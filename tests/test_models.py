@@ -46,7 +46,7 @@ def test_strided_conv_geometry_keeps_grid_symmetric(size, kernel):
     "group, size",
     [("C4", 33), ("C4", 64), ("C8", 75), ("D4", 75), ("D4", 128), ("D8", 48), ("C2", 31)],
 )
-@pytest.mark.parametrize("pooled_blocks", [None, 1])
+@pytest.mark.parametrize("pooled_blocks", [None, 0, 1])
 def test_steerable_output_invariant_under_exact_actions(group, size, pooled_blocks):
     torch.manual_seed(0)
     config = {"architecture": "steerable", "group": group, "input_size": size, "widths": [3, 4, 6], "pooled_blocks": pooled_blocks}

@@ -56,8 +56,8 @@ def test_small_training_sets_get_smaller_batches(toy_data, tmp_path):
 
 def test_small_training_sets_get_epochs_of_several_passes(toy_data, tmp_path):
     config = TrainConfig(data="x")
-    assert config.min_images_per_epoch == 2048
-    assert [config.passes_per_epoch(n) for n in (1, 90, 1024, 2047, 2048, 6400)] == [2048, 23, 2, 2, 1, 1]
+    assert config.min_images_per_epoch == 4096
+    assert [config.passes_per_epoch(n) for n in (1, 90, 2048, 4095, 4096, 6400)] == [4096, 46, 2, 2, 1, 1]
     assert TrainConfig(data="x", min_images_per_epoch=0).passes_per_epoch(90) == 1
     assert TrainConfig(data="x", recipe="deeplense").passes_per_epoch(90) == 1
     assert TrainConfig(data="x", task="anomaly").passes_per_epoch(90) == 1
@@ -211,7 +211,7 @@ def test_bad_config_rejected(toy_data, tmp_path):
 
 
 @pytest.mark.parametrize("max_time", [None, "00:00:00:02"])
-def test_cosine_schedule_ends_at_zero_over_epochs_or_time(toy_data, tmp_path, max_time):
+def test_cosine_schedule_ends_at_zero_over_epochs_or_time(toy_data, tmp_path, max_time, caplog):
     # Over the epochs, the last step lands on zero; over a 2 s budget (shorter than 50 epochs
     # of this set), the rate has decayed with the clock by the time training stops.
     config = TrainConfig(data=str(toy_data), input_size=17, epochs=2 if max_time is None else 50, widths=[2, 2],
@@ -221,6 +221,15 @@ def test_cosine_schedule_ends_at_zero_over_epochs_or_time(toy_data, tmp_path, ma
     assert last["lr_schedulers"][0]["_last_lr"][0] < 1e-2 * 0.05
     # last.ckpt is the latest epoch (what a resume needs), not the best one.
     assert last["epoch"] == max(read_epoch_metrics(run))
+    # How training ended is stored with the weights and reported by evaluate; a cut by the
+    # time cap is also logged, naming the epoch reached.
+    ending = json.loads((run / "model.json").read_text())["training"]
+    completed = len(read_epoch_metrics(run))
+    assert ending == {"epochs_completed": completed, "epochs_planned": config.epochs, "max_time": max_time,
+                      "stopped_by": "epochs" if max_time is None else "time_cap"}
+    assert ("time cap" in caplog.text and f"after epoch {completed} of 50" in caplog.text) == (max_time is not None)
+    _, metrics = evaluate(run, out=tmp_path / "report", n_bootstrap=10, invariance_images=0)
+    assert metrics["training"] == ending
 
 
 def test_init_weights_fine_tunes_from_a_run(toy_run, toy_data, tmp_path, monkeypatch):
@@ -253,6 +262,7 @@ def test_small_sets_of_the_default_model_start_from_the_simulation_model(tmp_pat
 
     from equilens.pretrained import pretrained_weights
     from equilens.training import auto_initial_weights
+    from equilens.weights import read_info
 
     assert TrainConfig(data="x").init_weights == "auto"
     assert TrainConfig(data="x", recipe="deeplense").init_weights is None
@@ -265,11 +275,14 @@ def test_small_sets_of_the_default_model_start_from_the_simulation_model(tmp_pat
     assert auto_initial_weights("classify", model, ["no_sub", "cdm"], 90) is None
     assert auto_initial_weights("classify", TrainConfig(data="x", architecture="cnn").model_config(2), classes, 90) is None
     assert auto_initial_weights("classify", TrainConfig(data="x", group="C8").model_config(2), classes, 90) is None
+    assert auto_initial_weights("classify", TrainConfig(data="x", pooled_blocks=2).model_config(2), classes, 90) is None
 
     data = write_toy_dataset(tmp_path / "data", n_per_class=10, size=33)
     options = {"data": str(data), "epochs": 1, "min_images_per_epoch": 0, "accelerator": "cpu"}
     run = train(TrainConfig(**options), runs_dir=tmp_path / "runs")
     assert read_run_config(run)["train"]["init_weights"] == str(pretrained_weights("sim-test-iv").resolve())
+    # The shipped model's architecture, pooled first block included, is the run's.
+    assert read_run_config(run)["model"] == read_info(pretrained_weights("sim-test-iv"))["model"]
     scratch = train(TrainConfig(**options, init_weights=None), runs_dir=tmp_path / "runs")
     assert read_run_config(scratch)["train"]["init_weights"] is None
     other = train(TrainConfig(**options, input_size=17), runs_dir=tmp_path / "runs")

@@ -74,9 +74,9 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         f"later ones downsample by a stride-2 conv (default {defaults.pooled_blocks})")
     parser.add_argument("--recipe", choices=list(RECIPES), default=defaults.recipe,
                         help="defaults of the options below: equilens (chosen on the real Test IV images: Adam 2e-3, "
-                        "cosine decay over a 9-minute budget) or deeplense (the DeepLense write-up's: Adam 1e-4, "
+                        f"cosine decay over {RECIPES[DEFAULT_RECIPE]['classify']['epochs']} epochs) or deeplense (the DeepLense write-up's: Adam 1e-4, "
                         f"StepLR(5, 0.7), 10 epochs); an option given explicitly wins (default {defaults.recipe})")
-    parser.add_argument("--epochs", type=int, default=None, help=f"training epochs at most ({_task_defaults('epochs')})")
+    parser.add_argument("--epochs", type=int, default=None, help=f"training epochs: the run's length, over which the schedule runs its course ({_task_defaults('epochs')})")
     parser.add_argument("--batch-size", type=int, default=argparse.SUPPRESS, help=f"images per batch ({_task_defaults('batch_size')})")
     parser.add_argument("--min-batches-per-epoch", type=int, default=argparse.SUPPRESS, metavar="N",
                         help="a small training set gets batches of ceil(images / N), so a pass over it holds N steps; "
@@ -115,8 +115,8 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a paired simulated folder (equilens simulate --paired): batch both twins of a lens "
                         "together, augmented alike, so they differ only by substructure (other folders ignore it; "
                         f"default {'on' if defaults.twin_batches else 'off'})")
-    parser.add_argument("--max-time", default=None, help="wall-clock limit DD:HH:MM:SS, or 'none'; the best checkpoint "
-                        f"so far is kept ({_task_defaults('max_time')})")
+    parser.add_argument("--max-time", default=None, help="wall-clock cap DD:HH:MM:SS, or 'none': a run it ends early "
+                        f"says so and keeps its model ({_task_defaults('max_time')})")
     parser.add_argument("--accelerator", default=defaults.accelerator, help="Lightning accelerator: auto, cpu, gpu ...")
     parser.add_argument("--devices", default=defaults.devices, help="Lightning devices: auto, or a count (several GPUs use DDP)")
     parser.add_argument("--strategy", default=defaults.strategy, help="Lightning strategy (auto, ddp ...)")

@@ -14,11 +14,13 @@ from equilens.errors import InputError
 # Channels per block of the plain CNN.
 DEFAULT_CHANNELS = (16, 32, 64, 128)
 # Channels per block of the steerable model, as regular fields of |G| channels each (D4: 3-8-16-32
-# fields), and how many of its first blocks convolve at full resolution and max-pool (the later
-# ones downsample by a stride-2 convolution). Chosen on a 10-minute CPU budget
-# (benchmarks/auc_vs_budget.py; documentation: "Recipes and defaults").
+# fields): chosen on a 10-minute CPU budget (benchmarks/auc_vs_budget.py). How many of its first
+# blocks convolve at full resolution and max-pool (the later ones downsample by a stride-2
+# convolution): none, since the full-resolution first block cost most of a training step on a
+# CPU (benchmarks/throughput.py) at the same validation AUC on the real Test IV images
+# (benchmarks/real_test_iv.py compare --holdout val; documentation: "Recipes and defaults").
 DEFAULT_STEERABLE_CHANNELS = (24, 64, 128, 256)
-DEFAULT_POOLED_BLOCKS = 1
+DEFAULT_POOLED_BLOCKS = 0
 # Side in pixels the image is resized to, and the steerable model's group: the simulated-data
 # benchmark's choices (benchmarks/auc_vs_budget.py; docs: "How the defaults were chosen").
 DEFAULT_INPUT_SIZE = 75
@@ -61,11 +63,14 @@ UNSET: Any = type("RecipeDefault", (), {"__repr__": lambda self: "<recipe defaul
 #:
 #: ``equilens`` (the default) was chosen on the real DeepLense Test IV images, on validation
 #: splits only (``benchmarks/real_test_iv.py``; documentation: "Recipes and defaults"): Adam 2e-3
-#: decayed to zero by a cosine over the run, and a run that is a wall-clock budget (9 minutes,
-#: about 10 with evaluation on a 2-core CPU) rather than an epoch count, so a slow machine still
-#: finishes its schedule and a GPU spends the same minutes on more epochs. ``deeplense`` is
+#: decayed to zero by a cosine over the run. The run's length is work, not minutes:
+#: ``epochs`` passes (each at least ``min_images_per_epoch`` images), so every machine trains
+#: the same model and the schedule runs its whole course; ``max_time`` (30 minutes) is only a
+#: safety cap. A run the cap ends says so (equilens.training.training_ending), and its
+#: schedule is shortened to end there. ``deeplense`` is
 #: the recipe of the DeepLense write-up that users compare against (Adam 1e-4, StepLR(5, 0.7),
-#: 10 epochs, no time limit); its anomaly defaults are the autoencoder's earlier ones.
+#: 10 epochs, no time limit); its anomaly defaults are the autoencoder's earlier ones. The
+#: ``equilens`` anomaly default is still a 9-minute wall-clock budget (issue #30's detector).
 #: ``select`` is which weights a run keeps: ``last`` after a schedule that ends at a learning
 #: rate of zero, since choosing by validation AUC overfits a small validation split (with 50
 #: images per class it chose epoch 0's model); ``best`` (highest validation AUC) with the
@@ -75,7 +80,8 @@ UNSET: Any = type("RecipeDefault", (), {"__repr__": lambda self: "<recipe defaul
 #: ``benchmarks/real_test_iv.py small-data --holdout val`` at 50 and 100 images per class.
 #: ``min_images_per_epoch`` makes an epoch of a small set several passes over it, so that the
 #: fixed cost of every epoch's end (batch-norm statistics, validation, checkpoints) does not eat
-#: a small set's budget; sets of 2,048 images or more keep one pass. ``label_smoothing`` (of
+#: a small set's budget, and a small set trains on about as many images (4,096 x ``epochs``)
+#: as the 9-minute budget it was chosen with gave it; sets of 4,096 images or more keep one pass. ``label_smoothing`` (of
 #: the cross-entropy targets) keeps a model that has fitted its few training images still
 #: learning from them. Both chosen with the same benchmark at 50 images per class.
 #: ``init_weights`` ``auto``: a training set of fewer than :data:`AUTO_INIT_MAX_TRAIN_IMAGES`
@@ -87,8 +93,8 @@ UNSET: Any = type("RecipeDefault", (), {"__repr__": lambda self: "<recipe defaul
 #: changes would only widen that (see equilens.models.autoencoder).
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "equilens": {
-        "classify": {"epochs": 1000, "max_time": "00:00:09:00", "lr": 2e-3, "lr_schedule": "cosine", "weight_decay": 0.0, "select": "last",
-                     "batch_size": 64, "min_batches_per_epoch": 6, "min_images_per_epoch": 2048, "label_smoothing": 0.1,
+        "classify": {"epochs": 32, "max_time": "00:00:30:00", "lr": 2e-3, "lr_schedule": "cosine", "weight_decay": 0.0, "select": "last",
+                     "batch_size": 64, "min_batches_per_epoch": 6, "min_images_per_epoch": 4096, "label_smoothing": 0.1,
                      "init_weights": AUTO_INIT, "crop_fraction": 0.9, "rotate": True, "brightness": [0.8, 1.2]},
         "anomaly": {"epochs": 1000, "max_time": "00:00:09:00", "lr": 3e-3, "lr_schedule": "cosine", "weight_decay": 0.0, "select": "last",
                     "batch_size": 32, "min_batches_per_epoch": 0, "min_images_per_epoch": 0, "label_smoothing": 0.0, "init_weights": None,

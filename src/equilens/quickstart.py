@@ -32,8 +32,8 @@ def quickstart(config: QuickstartConfig) -> tuple[Path, dict[str, Any]]:
         accelerator="auto" if config.device == "auto" else config.device,
         **{name: value for name, value in given.items() if value is not None},
     )
-    print(f"[2/3] training the default equivariant model (at most {train_config.epochs} epochs, "
-          f"time limit {train_config.max_time})")
+    print(f"[2/3] training the default equivariant model ({train_config.epochs} epochs, "
+          f"time cap {train_config.max_time})")
     run_dir = train(train_config, runs_dir=root / "runs")
     print("[3/3] evaluating on the held-out simulated test set")
     report, metrics = evaluate(run_dir, device=config.device)

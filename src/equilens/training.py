@@ -24,16 +24,18 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import CSVLogger
 from safetensors.torch import load_file
 
 from equilens import __version__
 from equilens.atomic import write_text_atomic
-from equilens.config import AUTO_INIT, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, FILE_VALUE_TARGET, TrainConfig
+from equilens.config import AUTO_INIT, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, DEFAULT_POOLED_BLOCKS, FILE_VALUE_TARGET, TrainConfig
 from equilens.datamodules import LensDataModule
 from equilens.datasets.folder import LensFolder, check_images, load_images, scan_lens_folder
 from equilens.datasets.images import FileInfo, Reading, saved_reading
@@ -87,6 +89,9 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
     write_text_atomic(run_dir / CONFIG_NAME, json.dumps(record, indent=2) + "\n")
     write_values(run_dir / VALUES_NAME, splits, infos)
     logger.warning("run folder: %s", run_dir)
+    n_train = len(splits["train"].files)
+    logger.warning("training: %d epochs of %d images%s", config.epochs, config.passes_per_epoch(n_train) * n_train,
+                   f" (time cap {config.max_time})" if config.max_time else "")
     _fit(run_dir, resume=False)
     return run_dir
 
@@ -188,6 +193,10 @@ def auto_initial_weights(task: str, model: dict, classes: list[str], n_train: in
     if n_train >= AUTO_INIT_MAX_TRAIN_IMAGES:
         return None
     info = read_info(pretrained_weights(AUTO_INIT_MODEL))
+    # The shipped model predates the default without a pooled first block (issue #31): a run of
+    # the default downsampling still starts from it, and so trains its (pooled) architecture.
+    if model.get("pooled_blocks") == DEFAULT_POOLED_BLOCKS:
+        model = {**model, "pooled_blocks": info["model"].get("pooled_blocks")}
     if info.get("task") != task or info.get("classes") != classes or info["model"] != model:
         logger.info("init weights: random (%s is another model or other classes than this run's)", AUTO_INIT_MODEL)
         return None
@@ -315,7 +324,27 @@ def _fit(run_dir: Path, resume: bool) -> None:
         raise InputError(f"{run_dir}: nothing to resume (no checkpoints/last.ckpt)")
     trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume else None, weights_only=True)
     if trainer.is_global_zero:
-        _export(run_dir, module, checkpoint, record, config.select, splits["val"])
+        _export(run_dir, module, checkpoint, record, config.select, splits["val"], training_ending(trainer, config))
+
+
+def training_ending(trainer: L.Trainer, config: TrainConfig) -> dict[str, Any]:
+    """How a fit ended, as stored in ``model.json`` (and so in ``evaluate``'s metrics):
+    epochs completed of ``config.epochs``, and ``stopped_by`` ``epochs`` (the schedule ran its
+    course), ``time_cap`` (``max_time`` ended it first: the cosine schedule was compressed to
+    end there, so the model is annealed but trained on less than the run asked for) or
+    ``interrupted`` (Ctrl-C). A time cap's ending is also logged as a warning, saying what to do."""
+    completed = int(trainer.current_epoch)
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    capped = completed < config.epochs and timer is not None and (timer.time_remaining() or 0.0) <= 0
+    stopped_by = "interrupted" if trainer.interrupted else "time_cap" if capped else "epochs"
+    if stopped_by == "time_cap":
+        logger.warning(
+            "time cap: --max-time %s ended training after epoch %d of %d (%.0f%% of the run's work; the learning-rate "
+            "schedule was shortened to end there). The model is kept, but may be weaker than a full run: train again with "
+            "a longer --max-time (or 'none'), on a less busy machine, or on a GPU.",
+            config.max_time, completed, config.epochs, 100 * completed / config.epochs)
+    return {"epochs_completed": completed, "epochs_planned": config.epochs, "stopped_by": stopped_by,
+            "max_time": config.max_time}
 
 
 def _modules(config: TrainConfig, model: dict, classes: list[str], splits: dict[str, LensFolder], reading: Reading,
@@ -341,8 +370,9 @@ def _modules(config: TrainConfig, model: dict, classes: list[str], splits: dict[
 
 
 def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpoint, record: dict, select: str,
-            val: LensFolder) -> None:
-    """Write the last or the best checkpoint's model as ``model.safetensors``; an anomaly
+            val: LensFolder, ending: dict[str, Any]) -> None:
+    """Write the last or the best checkpoint's model as ``model.safetensors``, with how the
+    training ended (:func:`training_ending`); an anomaly
     detector that keeps its last weights also stores its calibration (:func:`anomaly_calibration`)."""
     last = str(run_dir / "checkpoints" / "last.ckpt")
     chosen = (checkpoint.best_model_path or last) if select == "best" else last
@@ -356,6 +386,7 @@ def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpo
         "run": str(run_dir.resolve()),
         "checkpoint": Path(chosen).name,
         f"best_{checkpoint.monitor}": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
+        "training": ending,
         **({"input": record["input"]} if "input" in record else {}),
         **({"regression": module.regression} if record["train"]["task"] == "regress" else {}),
     }

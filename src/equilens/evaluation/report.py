@@ -100,6 +100,8 @@ def evaluate(
         "threshold_rule": threshold_rule,
         "substructure_vs_none": binary_metrics(is_substructure, scores, threshold, n_bootstrap),
     }
+    if "training" in info:  # how the run's training ended: epochs completed, time cap or not
+        metrics["training"] = info["training"]
     metrics["substructure_vs_none"]["tpr_at_fpr"] = {
         f"{rate:g}": float(tpr) for rate, tpr in zip(FALSE_ALARM_RATES, auc_and_tpr_at_fpr(is_substructure, scores, FALSE_ALARM_RATES)[1:])
     }

@@ -26,9 +26,9 @@ class LensModule(L.LightningModule):
         lr: Adam learning rate.
         weight_decay: AdamW's decoupled weight decay (0: the same steps as Adam).
         lr_schedule: ``step``: StepLR, multiply lr by ``lr_gamma`` every ``lr_step_epochs``
-            epochs (the DeepLense recipe); ``cosine``: cosine decay to zero over the run, i.e.
-            over the wall-clock budget when the trainer has one (``max_time``), else over its
-            epochs; so a run ends at a small rate however long it was allowed to be.
+            epochs (the DeepLense recipe); ``cosine``: cosine decay to zero over the run's
+            epochs, or over its ``max_time`` when that cap would end the run first; so a run
+            ends at a small rate however it ends.
         lr_step_epochs: the step schedule's epochs between decays.
         lr_gamma: the step schedule's factor per decay.
         augment: :class:`AugmentConfig` fields.
@@ -72,12 +72,22 @@ class LensModule(L.LightningModule):
         # buffers; store the train-mode keys so the checkpoint loads strictly on resume.
         checkpoint["state_dict"] = canonical_state_dict(self)
 
+    def _timer(self) -> Timer | None:
+        """The trainer's ``max_time`` clock (it keeps the time across a resume), if it has one."""
+        return next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
+
+    def on_train_epoch_end(self) -> None:
+        # Training seconds so far at each epoch's end, validation included: time-to-AUC figures.
+        timer = self._timer()
+        if timer is not None:
+            self.log("elapsed_s", float(timer.time_elapsed("train")), on_epoch=True, sync_dist=False)
+
     def run_progress(self) -> float:
         """Fraction of the run done, in [0, 1]: the larger of the steps and the wall-clock time
-        used (Lightning's Timer keeps the time across a resume)."""
+        used, so the schedule follows the steps unless the time cap would end the run first."""
         trainer = self.trainer
         progress = trainer.global_step / max(1, trainer.estimated_stepping_batches)
-        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        timer = self._timer()
         if timer is not None and timer.time_remaining() is not None:
             elapsed = timer.time_elapsed()
             progress = max(progress, elapsed / max(1e-9, elapsed + timer.time_remaining()))
