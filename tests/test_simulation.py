@@ -226,6 +226,19 @@ def test_vortex_class_is_a_line_of_point_masses():
     assert np.allclose(x * np.sin(params["vortex_angle_rad"]), y * np.cos(params["vortex_angle_rad"]))
     assert np.hypot(x, y).max() == pytest.approx(params["vortex_half_length_arcsec"])
     assert 0.03 <= params["vortex_half_length_arcsec"] <= 3.0
+    # DeepLenseSim's relation: half-length (arcsec) = 3e-24 / axion mass (eV).
+    assert params["axion_mass_ev"] * params["vortex_half_length_arcsec"] == pytest.approx(3e-24)
+    assert params["axion_mass_log10_ev"] == pytest.approx(np.log10(params["axion_mass_ev"]))
+
+
+def test_axion_mass_is_log_uniform_on_the_deeplense_prior():
+    renderer = LensRenderer(MODEL_I)
+    log_mass = np.array([renderer.draw_parameters("axion", seed)["axion_mass_log10_ev"] for seed in range(400)])
+    assert log_mass.min() >= -24 - 1e-9 and log_mass.max() <= -22 + 1e-9
+    # Log-uniform: each of the four 0.5-dex quarters of the prior holds about a quarter of the draws.
+    counts = np.histogram(log_mass, bins=[-24, -23.5, -23, -22.5, -22])[0]
+    assert counts.min() > 60, counts
+    assert np.isnan(renderer.draw_parameters("sub", 1)["axion_mass_ev"])
 
 
 # ---------------------------------------------------------------------------- dataset writer

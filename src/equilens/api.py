@@ -20,6 +20,7 @@ from equilens.evaluation.calibration import conformal_p_values
 from equilens.evaluation.scoring import pick_device, score_images
 from equilens.models import for_inference
 from equilens.pretrained import find_weights
+from equilens.regression import predict_gaussian
 from equilens.weights import load_model
 
 #: What :func:`normalize_images` takes: an array or tensor of images, or a sequence of images.
@@ -63,7 +64,7 @@ class LensModel:
 
     @property
     def task(self) -> str:
-        """``classify`` or ``anomaly``."""
+        """``classify``, ``anomaly`` or ``regress``."""
         return self.info.get("task", "classify")
 
     @property
@@ -71,14 +72,35 @@ class LensModel:
         """Class names in output order, the negative class (``no_sub``, ``nonlenses`` ...) first."""
         return list(self.info.get("classes", []))
 
-    def _score(self, images: Images, batch_size: int, symmetrize: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _batch(self, images: Images) -> torch.Tensor:
+        """``images`` as the model's (N, C, H, W) input, its bands checked."""
         reading, channels = saved_reading(self.info)
         batch = normalize_images(images, reading)
         if len(batch) and batch.shape[1] != channels:  # an empty batch has no bands to check
             hint = " (a colour picture of a grey lens: convert it to grey first, e.g. PIL's .convert('L'))" \
                 if channels == 1 and batch.shape[1] in (3, 4) else ""
             raise InputError(f"images of {batch.shape[1]} band(s); this model takes {channels}{hint}")
-        return score_images(self.network, batch, batch_size=batch_size, symmetrize=symmetrize)
+        return batch
+
+    def _score(self, images: Images, batch_size: int, symmetrize: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.task == "regress":
+            raise InputError("a regression model has no substructure score; use predict_gaussian()")
+        return score_images(self.network, self._batch(images), batch_size=batch_size, symmetrize=symmetrize)
+
+    def predict_gaussian(self, images: Images, batch_size: int = SCORING_BATCH_SIZE,
+                         symmetrize: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(N,) predicted means and (N,) standard deviations of a regression model, in its
+        target's units (log10 of them for a ``--log-target`` model): ``equilens predict``'s columns.
+
+        Args:
+            images: see :func:`normalize_images`.
+            batch_size: images per forward pass.
+            symmetrize: average over the 8 rotations and flips of the square.
+        """
+        if self.task != "regress":
+            raise InputError(f"a {self.task} model predicts no number; use score()")
+        mean, sigma = predict_gaussian(self.network, self._batch(images), self.info["regression"], batch_size, symmetrize)
+        return mean.numpy(), sigma.numpy()
 
     def score(self, images: Images, batch_size: int = SCORING_BATCH_SIZE, symmetrize: bool = False) -> np.ndarray:
         """(N,) scores, ``equilens predict``'s score column: for a classifier one minus the

@@ -14,7 +14,7 @@ from dataclasses import fields
 
 from equilens import __version__
 from equilens.config import (ARCHITECTURE_NAMES, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, BOOTSTRAP_REPLICATES,
-                             DEFAULT_RECIPE, INVARIANCE_IMAGES, LR_SCHEDULES, NEGATIVE_CLASS_NAMES, RECIPES, SCALINGS,
+                             DEFAULT_RECIPE, FILE_VALUE_TARGET, INVARIANCE_IMAGES, LR_SCHEDULES, NEGATIVE_CLASS_NAMES, RECIPES, SCALINGS,
                              SCORING_BATCH_SIZE, SELECTIONS, TASK_NAMES, TWIN_PAIRS_PER_MASS_BIN, QuickstartConfig,
                              TrainConfig)
 from equilens.errors import InputError
@@ -56,7 +56,14 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "else min-max), asinh (min-max, then an asinh stretch), percentile (clip to the "
                         f"band's percentiles, then min-max); predict applies the run's (default {defaults.scaling})")
     parser.add_argument("--task", choices=TASK_NAMES, default=defaults.task,
-                        help="classify: supervised; anomaly: learn no_sub images only and score how unusual an image is")
+                        help="classify: supervised; anomaly: learn no_sub images only and score how unusual an image is; "
+                        "regress: a number per image (--target) as a mean and sigma")
+    parser.add_argument("--target", metavar="NAME", help="--task regress: the number to learn: a column of the data "
+                        f"folder's metadata.csv (equilens simulate: axion_mass_ev ...), or '{FILE_VALUE_TARGET}': the number "
+                        "each data file stores beside its image (DeepLense axion .npy files: the axion mass in eV); "
+                        "--classes then names every class read (e.g. --classes axion)")
+    parser.add_argument("--log-target", action="store_true", default=defaults.log_target,
+                        help="--task regress: learn and predict log10 of the target")
     parser.add_argument("--model", dest="architecture", choices=ARCHITECTURE_NAMES, default=defaults.architecture,
                         help="steerable: E(2)-equivariant escnn network; cnn: plain CNN baseline")
     parser.add_argument("--group", default=defaults.group, help="symmetry group of the steerable model: C<N> or D<N> (C4, C8, D4, D8 ...)")
@@ -195,7 +202,12 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         n_bootstrap=args.bootstrap, invariance_images=args.invariance_images, batch_size=args.batch_size,
         device=args.device, compiled=args.compile,
     )
-    _print_summary(out, metrics)
+    if metrics["task"] == "regress":
+        from equilens.evaluation.regression_report import print_summary
+
+        print_summary(out, metrics)
+    else:
+        _print_summary(out, metrics)
     return 0
 
 
@@ -228,7 +240,8 @@ def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training run folder or .safetensors weights file (unless --pretrained), then image "
                         "files or folders (searched recursively)")
     _add_pretrained_argument(parser)
-    parser.add_argument("--out", required=True, help="CSV to write: path, score (and class probabilities, or an anomaly model's p-value)")
+    parser.add_argument("--out", required=True, help="CSV to write: path, score (and class probabilities, or an anomaly model's "
+                        "p-value; a regression model: its predicted mean and sigma)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     _add_scoring_arguments(parser)
 

@@ -10,11 +10,13 @@ from equilens.atomic import write_text_atomic
 from equilens.config import SCORING_BATCH_SIZE
 from equilens.datasets.folder import check_images, list_images, load_images, object_file, score_column
 from equilens.datasets.images import GREY, IMAGE_SUFFIXES, Reading, saved_reading
+from equilens.datasets.targets import target_label
 from equilens.errors import InputError
 from equilens.evaluation.calibration import conformal_p_values
 from equilens.evaluation.scoring import pick_device, score_images
 from equilens.log import logger
 from equilens.models import for_inference
+from equilens.regression import predict_gaussian
 from equilens.weights import load_model, read_info
 
 CHUNK = 1024  # images decoded at a time, so memory stays bounded for any number of files
@@ -55,7 +57,8 @@ def predict(
     p-value against the normal lenses the model stores (:mod:`equilens.evaluation.calibration`;
     flagging p <= alpha flags at most a fraction alpha of normal lenses). A model trained without
     that calibration (before it existed, or with ``--select best``) gets no ``p_value`` column, and
-    a warning says why. Files are read as the model's were (its bands, FITS HDU and scaling); a
+    a warning says why. A regression model's columns are its predicted mean and sigma
+    (:func:`regression_columns`). Files are read as the model's were (its bands, FITS HDU and scaling); a
     file with other bands than the model's is refused. An existing ``out`` is only replaced with
     ``overwrite=True``. ``compiled`` runs the export through ``torch.compile`` (see
     :func:`equilens.models.for_inference`).
@@ -70,12 +73,13 @@ def predict(
     model, info = load_model(model_path, pick_device(device))
     model = for_inference(model, compiled)
     classifier = info.get("task", "classify") == "classify"
+    regression = info.get("regression")  # a regression model writes its Gaussian's mean and sigma instead
     score = score_column(info["classes"]) if classifier else "anomaly_score"
-    header = ["path", score]
+    header = ["path", score] if regression is None else ["path", *regression_columns(regression)]
     if classifier:
         # A two-class lens finder's score is p_<positive> already: not written twice.
         header += [f"p_{name}" for name in info["classes"] if f"p_{name}" != score]
-    calibration = None if classifier else stored_calibration(info, model_path)
+    calibration = None if classifier or regression else stored_calibration(info, model_path)
     if calibration is not None:
         header.append("p_value")
     rows = io.StringIO()
@@ -84,6 +88,10 @@ def predict(
     for start in range(0, len(files), CHUNK):
         chunk = files[start : start + CHUNK]
         images = load_images(chunk, reading=reading, channels=channels)
+        if regression is not None:
+            mean, sigma = predict_gaussian(model, images, regression, batch_size=batch_size, symmetrize=symmetrize)
+            writer.writerows([str(path), f"{m:.6g}", f"{s:.6g}"] for path, m, s in zip(chunk, mean.tolist(), sigma.tolist()))
+            continue
         scores, probabilities = score_images(model, images, batch_size=batch_size, symmetrize=symmetrize)
         p_values = conformal_p_values(calibration, scores.numpy()) if calibration is not None else None
         for i, path in enumerate(chunk):
@@ -94,6 +102,13 @@ def predict(
             writer.writerow([str(path), f"{scores[i].item():.6g}", *extra])
     write_text_atomic(out, rows.getvalue())
     return out
+
+
+def regression_columns(regression: dict) -> list[str]:
+    """``predict``'s columns of a regression model: ``<target>_mean``, ``<target>_sigma``
+    (``log10_<target>_...`` for a log-target model), in the target's units."""
+    label = target_label(regression["target"], regression["log10"])
+    return [f"{label}_mean", f"{label}_sigma"]
 
 
 def stored_calibration(info: dict, model_path: str | Path) -> list[float] | None:

@@ -35,15 +35,17 @@ from safetensors.torch import load_file
 
 from equilens import __version__
 from equilens.atomic import write_text_atomic
-from equilens.config import AUTO_INIT, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, DEFAULT_POOLED_BLOCKS, TrainConfig
+from equilens.config import AUTO_INIT, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, DEFAULT_POOLED_BLOCKS, FILE_VALUE_TARGET, TrainConfig
 from equilens.datamodules import LensDataModule
 from equilens.datasets.folder import LensFolder, check_images, load_images, scan_lens_folder
 from equilens.datasets.images import FileInfo, Reading, saved_reading
 from equilens.datasets.split import stratified_split, write_split
+from equilens.datasets.targets import read_targets
 from equilens.errors import InputError
 from equilens.runs import CONFIG_NAME, new_folder, read_run_config, read_split_folders
 from equilens.log import logger
 from equilens.pretrained import find_weights, pretrained_weights
+from equilens.regression import regression_record
 from equilens.trainers import TASKS, LensModule
 from equilens.trainers.checkpoint import BestAUCCheckpoint
 from equilens.trainers.precise_bn import PreciseBatchNorm
@@ -102,10 +104,12 @@ def _prepare(config: TrainConfig) -> tuple[TrainConfig, LensFolder, LensFolder |
     config = dataclasses.replace(config)
     config.validate()
     reading = Reading.from_dict(config.to_dict())
-    data = scan_lens_folder(config.data, reading=reading, **class_choice(config.classes))
+    data = scan_lens_folder(config.data, reading=reading, **class_choice(config.classes, every=config.task == "regress"))
     test = scan_lens_folder(config.test_data, classes=data.classes, reading=reading) if config.test_data else None
     splits = split_dataset(data, test, config)
     infos = check_split_files(splits, reading)
+    if config.task == "regress":  # a bad target fails now, naming its file
+        split_targets(config, splits, reading, infos)
     channels = next(iter(infos.values())).channels
     config.batch_size = config.batch_size_for(len(splits["train"].files))
     model = config.model_config(len(data.classes), channels)
@@ -134,11 +138,26 @@ def lightning_modules(config: TrainConfig) -> tuple[LensModule, LensDataModule]:
     return module, datamodule
 
 
-def class_choice(classes: list[str] | None) -> dict:
-    """:func:`scan_lens_folder` arguments for ``--classes``: one name is the negative class, several are every class."""
+def class_choice(classes: list[str] | None, every: bool = False) -> dict:
+    """:func:`scan_lens_folder` arguments for ``--classes``: one name is the negative class, several
+    are every class; with ``every`` (regression: no negative class), any names are every class."""
     if not classes:
         return {}
-    return {"negative": classes[0]} if len(classes) == 1 else {"classes": tuple(classes)}
+    return {"negative": classes[0]} if len(classes) == 1 and not every else {"classes": tuple(classes)}
+
+
+def split_targets(config: TrainConfig, splits: dict[str, LensFolder], reading: Reading,
+                  infos: dict[Path, FileInfo] | None = None) -> dict[str, np.ndarray]:
+    """Regression: split name -> (N,) float64 targets of its files (:func:`read_targets`; log10'd
+    with ``log_target``). ``infos`` (what the check of every file found) saves reading the files
+    again for the :data:`FILE_VALUE_TARGET` target."""
+    targets = {}
+    for name, part in splits.items():
+        found = None
+        if config.target == FILE_VALUE_TARGET:
+            found = [infos[f] for f in part.files] if infos is not None else check_images(part.files, reading)
+        targets[name] = read_targets(part.root, part.files, config.target, config.log_target, found)
+    return targets
 
 
 def write_values(path: Path, splits: dict[str, LensFolder], infos: dict[Path, FileInfo]) -> None:
@@ -284,7 +303,7 @@ def _fit(run_dir: Path, resume: bool) -> None:
                                   *saved_reading(record))
     if config.init_weights and not resume:
         _load_initial_weights(module.model, find_weights(config.init_weights))
-    checkpoint = BestAUCCheckpoint(run_dir / "checkpoints")
+    checkpoint = BestAUCCheckpoint(run_dir / "checkpoints", *module.monitor)
     trainer = L.Trainer(
         max_epochs=config.epochs,
         max_time=config.max_time,
@@ -332,11 +351,12 @@ def _modules(config: TrainConfig, model: dict, classes: list[str], splits: dict[
              channels: int) -> tuple[LensModule, LensDataModule]:
     """The task's LightningModule and the data module of ``splits`` (files read as ``reading``,
     ``channels`` bands), as ``config`` says."""
+    targets = split_targets(config, splits, reading) if config.task == "regress" else None
     datamodule = LensDataModule(
         splits, batch_size=config.batch_size, num_workers=config.num_workers,
         passes_per_epoch=config.passes_per_epoch(len(splits["train"].files)),
         train_twins=twin_ids(splits["train"]) if config.twin_batches and config.task == "classify" else None,
-        reading=reading, channels=channels,
+        reading=reading, channels=channels, targets=targets,
     )
     module = TASKS[config.task](
         model=model,
@@ -344,6 +364,7 @@ def _modules(config: TrainConfig, model: dict, classes: list[str], splits: dict[
         **config.optimizer_options(),
         augment=config.augment_config(),
         **({"label_smoothing": config.label_smoothing} if config.task == "classify" else {}),
+        **({"regression": regression_record(config.target, config.log_target, targets["train"])} if targets else {}),
     )
     return module, datamodule
 
@@ -364,9 +385,10 @@ def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpo
         "task": record["train"]["task"],
         "run": str(run_dir.resolve()),
         "checkpoint": Path(chosen).name,
-        "best_val_auc": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
+        f"best_{checkpoint.monitor}": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
         "training": ending,
         **({"input": record["input"]} if "input" in record else {}),
+        **({"regression": module.regression} if record["train"]["task"] == "regress" else {}),
     }
     if info["task"] == "anomaly":
         calibration = anomaly_calibration(module.model, val, select, *saved_reading(record))

@@ -33,10 +33,13 @@ class LensDataModule(L.LightningDataModule):
             twins differ only by substructure.
         reading: how the files are read (bands, scaling; :class:`equilens.datasets.Reading`).
         channels: bands every image must have (None: the first image's).
+        targets: regression: split name -> (N,) float targets of its files, served in place of
+            the labels (float32).
     """
 
     def __init__(self, splits: dict[str, LensFolder], batch_size: int = 64, num_workers: int = 0, passes_per_epoch: int = 1,
-                 train_twins: np.ndarray | None = None, reading: Reading = GREY, channels: int | None = None):
+                 train_twins: np.ndarray | None = None, reading: Reading = GREY, channels: int | None = None,
+                 targets: dict[str, np.ndarray] | None = None):
         super().__init__()
         self.splits = splits
         self.batch_size = batch_size
@@ -44,12 +47,15 @@ class LensDataModule(L.LightningDataModule):
         self.passes_per_epoch = passes_per_epoch
         self.train_twins = train_twins
         self.reading, self.channels = reading, channels
+        self.targets = targets
         self._datasets: dict[str, TensorDataset] = {}
 
     def dataset(self, name: str) -> TensorDataset:
         if name not in self._datasets:
             part = self.splits[name]
             images, labels = load_images(part.files, reading=self.reading, channels=self.channels), torch.from_numpy(part.labels)
+            if self.targets is not None:
+                labels = torch.as_tensor(self.targets[name], dtype=torch.float32)
             if name == "train" and self.train_twins is not None:
                 images, labels = twin_groups(images, labels, self.train_twins, len(part.classes), part.root)
             self._datasets[name] = TensorDataset(images, labels)

@@ -1,5 +1,6 @@
 """Metrics from scores: ROC AUC with a bootstrap confidence interval, the confusion matrix at a
-stated threshold, and how far a model's output moves under rotations and flips.
+stated threshold, and how far a model's output moves under rotations and flips; and a
+regression's errors and interval coverage.
 
 AUCs are always computed from continuous scores, never from thresholded labels.
 """
@@ -11,10 +12,11 @@ from typing import Any, Callable, Sequence
 import kornia.geometry.transform as KT
 import numpy as np
 import torch
-from sklearn.metrics import auc as area_under_curve, confusion_matrix, roc_auc_score, roc_curve
+from scipy.stats import norm
+from sklearn.metrics import auc as area_under_curve, confusion_matrix, mean_absolute_error, mean_squared_error, roc_auc_score, roc_curve
 from torch import nn
 
-from equilens.config import BOOTSTRAP_REPLICATES
+from equilens.config import BOOTSTRAP_REPLICATES, REGRESSION_CALIBRATION_LEVELS, REGRESSION_COVERAGES
 from equilens.models import substructure_score
 from equilens.testing import invariance_changes
 
@@ -122,7 +124,15 @@ def binary_metrics(
 def multiclass_metrics(
     labels: np.ndarray, probabilities: np.ndarray, classes: list[str], n_bootstrap: int = BOOTSTRAP_REPLICATES, seed: int = 0
 ) -> dict[str, Any]:
-    """One-vs-rest AUC (with CI) per class, their macro mean, and the argmax confusion matrix."""
+    """One-vs-rest AUC (with CI) per class, their macro mean (with a 95% CI: images resampled
+    within each class, as :func:`bootstrap` does), and the argmax confusion matrix."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    members = [np.flatnonzero(labels == index) for index in range(len(classes))]
+    macro_replicates = []
+    for _ in range(n_bootstrap):
+        index = np.concatenate([m[rng.integers(0, len(m), len(m))] for m in members])
+        macro_replicates.append(np.mean([roc_auc_score(labels[index] == k, probabilities[index, k]) for k in range(len(classes))]))
     per_class = {}
     for index, name in enumerate(classes):
         auc, low, high = auc_with_ci(labels == index, probabilities[:, index], n_bootstrap, seed)
@@ -132,6 +142,7 @@ def multiclass_metrics(
     return {
         "one_vs_rest": per_class,
         "macro_auc": float(np.mean([v["auc"] for v in per_class.values()])),
+        "macro_auc_ci95": [float(v) for v in np.percentile(macro_replicates, [2.5, 97.5])] if macro_replicates else None,
         "confusion_matrix": matrix.tolist(),
         "confusion_matrix_layout": f"rows: true {classes}; columns: predicted (argmax)",
         "accuracy": float(np.trace(matrix) / matrix.sum()),
@@ -168,4 +179,42 @@ def invariance_errors(model: nn.Module, images: torch.Tensor, batch_size: int = 
         "rot90_max_abs_change": float(max(rot90)),
         "flip_max_abs_change": float(max(flip)),
         "rot45_median_abs_change": float(torch.cat(rot45).median()),
+    }
+
+
+def regression_metrics(
+    truth: np.ndarray, mean: np.ndarray, sigma: np.ndarray, coverages: Sequence[float] = REGRESSION_COVERAGES,
+    levels: Sequence[float] = REGRESSION_CALIBRATION_LEVELS, n_bootstrap: int = BOOTSTRAP_REPLICATES, seed: int = 0,
+) -> dict[str, Any]:
+    """Errors and interval coverage of Gaussian predictions (mean, sigma) of (N,) ``truth``, all in
+    the target's units.
+
+    Returns MAE (with a 95% bootstrap interval over images), RMSE, bias (mean of mean - truth),
+    the median absolute error, the MAE of always predicting the mean of ``truth`` (a floor any
+    model must beat), the empirical coverage of the central intervals mean ± z sigma at the
+    nominal ``coverages`` (with their mean interval width) and at every nominal level of
+    ``levels`` (the calibration curve).
+    """
+    truth, mean, sigma = (np.asarray(a, dtype=np.float64) for a in (truth, mean, sigma))
+    error = mean - truth
+    z = np.abs(error) / np.maximum(sigma, 1e-300)
+    rng = np.random.default_rng(seed)
+    replicates = [np.abs(error[rng.integers(0, len(error), len(error))]).mean() for _ in range(n_bootstrap)]
+
+    def covered(level: float) -> float:
+        return float((z <= norm.ppf(0.5 + level / 2)).mean())
+
+    return {
+        "n_images": int(len(truth)),
+        "mae": float(mean_absolute_error(truth, mean)),
+        "mae_ci95": [float(v) for v in np.percentile(replicates, [2.5, 97.5])] if replicates else None,
+        "rmse": float(np.sqrt(mean_squared_error(truth, mean))),
+        "bias": float(error.mean()),
+        "median_absolute_error": float(np.median(np.abs(error))),
+        "mae_of_predicting_the_mean": float(np.abs(truth - truth.mean()).mean()),
+        "median_sigma": float(np.median(sigma)),
+        "interval_coverage": {f"{level:g}": {"nominal": level, "empirical": covered(level),
+                                             "mean_width": float(2 * norm.ppf(0.5 + level / 2) * sigma.mean())}
+                              for level in coverages},
+        "calibration": {"nominal": list(levels), "empirical": [covered(level) for level in levels]},
     }

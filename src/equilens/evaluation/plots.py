@@ -73,7 +73,7 @@ def read_epoch_metrics(run_dir: Path) -> dict[int, dict[str, float]]:
 
 
 def plot_training_curves(run_dir: Path, path: Path) -> Path | None:
-    """Training/validation loss and validation AUC per epoch; None when the run logged nothing."""
+    """Training/validation loss and validation AUC (regression: MAE) per epoch; None when the run logged nothing."""
     epochs = read_epoch_metrics(run_dir)
     if not epochs:
         return None
@@ -85,10 +85,12 @@ def plot_training_curves(run_dir: Path, path: Path) -> Path | None:
             loss_axes.plot(*zip(*points), marker="o", label=label)
     loss_axes.set(xlabel="epoch", ylabel="loss", title="loss")
     loss_axes.legend()
-    points = [(e, epochs[e]["val_auc"]) for e in x if "val_auc" in epochs[e]]
+    # A regression run logs its validation MAE instead of an AUC.
+    key, name = ("val_mae", "validation MAE") if any("val_mae" in epochs[e] for e in x) else ("val_auc", "validation AUC")
+    points = [(e, epochs[e][key]) for e in x if key in epochs[e]]
     if points:
         auc_axes.plot(*zip(*points), marker="o", c="C2")
-    auc_axes.set(xlabel="epoch", ylabel="validation AUC", title="validation AUC")
+    auc_axes.set(xlabel="epoch", ylabel=name, title=name)
     return save_figure(figure, path)
 
 
@@ -137,5 +139,32 @@ def plot_false_alarm_calibration(normal_p_values: np.ndarray, rates: list[dict],
                       marker="o", capsize=3, ls="none", label=f"p <= {row['nominal']:g}: {row['false_alarm_rate']:.2%}{tpr}")
     axes.set(xlabel="nominal false-alarm rate (flag p <= alpha)", ylabel="flagged normal images", title=title,
              xlim=(0, top), ylim=(0, top))
+    axes.legend(fontsize=8, loc="upper left")
+    return save_figure(figure, path)
+
+
+def plot_predicted_vs_true(truth: np.ndarray, mean: np.ndarray, sigma: np.ndarray, path: Path, label: str, title: str) -> Path:
+    """Two panels: predicted mean (with ±1 sigma bars) against the truth, beside the 1:1 line;
+    and the residual (mean - truth) against the truth, beside zero."""
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(5.5, 7), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    span = [min(truth.min(), mean.min()), max(truth.max(), mean.max())]
+    top.errorbar(truth, mean, yerr=sigma, fmt="o", ms=3, alpha=0.5, elinewidth=0.6, label=f"{len(truth)} images (±1 sigma)")
+    top.plot(span, span, ls="--", c="grey", lw=1, label="1:1")
+    top.set(ylabel=f"predicted {label}", title=title)
+    top.legend(fontsize=8, loc="upper left")
+    bottom.errorbar(truth, mean - truth, yerr=sigma, fmt="o", ms=3, alpha=0.5, elinewidth=0.6)
+    bottom.axhline(0, ls="--", c="grey", lw=1)
+    bottom.set(xlabel=f"true {label}", ylabel="residual (predicted - true)")
+    return save_figure(figure, path)
+
+
+def plot_interval_calibration(nominal: list[float], empirical: list[float], path: Path, title: str) -> Path:
+    """Empirical coverage of the central intervals of the predicted Gaussians against their
+    nominal coverage, beside the diagonal that calibration promises."""
+    figure, axes = plt.subplots(figsize=(5, 5))
+    axes.plot([0, 1], [0, 1], ls="--", c="grey", lw=1, label="nominal (calibrated)")
+    axes.plot(nominal, empirical, marker="o", c="C0", label="empirical")
+    axes.set(xlabel="nominal coverage of mean ± z sigma", ylabel="fraction of true values inside", title=title,
+             xlim=(0, 1), ylim=(0, 1))
     axes.legend(fontsize=8, loc="upper left")
     return save_figure(figure, path)

@@ -11,6 +11,7 @@ that set (:mod:`equilens.evaluation.calibration`), drawn in ``false_alarm_calibr
 lists every evaluated image, ``metrics.json`` also holds ``auc_by_mass`` (the AUC per 0.5-dex
 bin of each image's largest subhalo mass, the images without substructure as the negatives of
 every bin; :func:`equilens.evaluation.mass_bins.auc_by_mass`), drawn in ``auc_by_mass.png``.
+A regression model's report is :mod:`equilens.evaluation.regression_report`'s.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ def evaluate(
     model, info = load_model(weights, pick_device(device))
     model = for_inference(model, compiled)
     run_dir = weights.parent if (weights.parent / "config.json").is_file() else None
+    if info.get("task") == "regress":
+        from equilens.evaluation.regression_report import evaluate_regression
+
+        return evaluate_regression(model, info, weights, run_dir, data, out, symmetrize, n_bootstrap, invariance_images, batch_size)
     reading, channels = saved_reading(info)
     folder = _evaluation_set(data, run_dir, info)
     images = load_images(folder.files, reading=reading, channels=channels)

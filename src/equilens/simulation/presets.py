@@ -77,6 +77,9 @@ from equilens.simulation.physics import background_rms_cps, duffy2008_concentrat
 #: ``point_mass``; ``nfw``: an NFW halo of mass M200 extending to infinity (its r200 is several
 #: arcsec: most of its mass lies far from where it sits); ``tnfw``: the same halo tidally
 #: truncated by the main lens (:func:`~equilens.simulation.physics.tidal_radius_arcsec`), as a subhalo is.
+#: DeepLenseSim's vortex: half-length (arcsec) = this / axion mass (eV), so the axion masses
+#: 1e-24-1e-22 eV (drawn log-uniform) give half-lengths 3-0.03 arcsec.
+VORTEX_LENGTH_AXION_MASS = 3e-24
 SUBHALO_PROFILES = ("point_mass", "nfw", "tnfw")
 SOURCE_CENTRE_SAMPLINGS = ("square", "radial")
 #: Where subhalos sit: ``radius_uniform`` (DeepLense: radius uniform in
@@ -158,7 +161,9 @@ class LensSimulationConfig:
     #: How the NFW concentration depends on mass (:data:`CONCENTRATION_MODELS`).
     subhalo_nfw_concentration_model: str = "fixed"
 
-    # Vortex ("axion") class: a line of equal point masses through the centre.
+    # Vortex ("axion") class: a line of equal point masses through the centre, of half-length
+    # :data:`VORTEX_LENGTH_AXION_MASS` / m_axion (DeepLenseSim), the axion mass m_axion drawn
+    # log-uniform so that the half-length is log-uniform in this range (0.03-3": 1e-22-1e-24 eV).
     vortex_n_point_masses: int = 100
     vortex_mass_msun: float = 3e8
     vortex_half_length_range_arcsec: tuple[float, float] = (0.03, 3.0)
@@ -246,6 +251,8 @@ class LensSimulationConfig:
         check_range("source_centre_range_arcsec")
         check_range("subhalo_radius_range_arcsec", 0.0)
         check_range("vortex_half_length_range_arcsec", 0.0)
+        if self.vortex_half_length_range_arcsec[0] <= 0:  # drawn log-uniform; sets the axion mass
+            fail("vortex_half_length_range_arcsec", "must have low > 0")
         check_range("exposure_time_log10_range_s")
         check_range("sky_level_log10_range")
         if self.source_centre_sampling not in SOURCE_CENTRE_SAMPLINGS:

@@ -40,7 +40,7 @@ import numpy as np
 
 from equilens.errors import InputError
 from equilens.simulation.physics import einstein_radius_arcsec, nfw_lensing_arcsec, tidal_radius_arcsec
-from equilens.simulation.presets import Band, LensSimulationConfig, get_band
+from equilens.simulation.presets import VORTEX_LENGTH_AXION_MASS, Band, LensSimulationConfig, get_band
 
 #: Class names, in the order used for seed derivation (never reorder: seeds would change).
 CLASSES = ("no_sub", "sub", "axion")
@@ -161,7 +161,8 @@ class LensRenderer:
         elif class_name == "axion" and cfg.vortex_n_point_masses > 0:
             rng = _stream(seed, _VORTEX_STREAM)
             vortex_angle = rng.uniform(0.0, 2 * math.pi)
-            vortex_half_length = rng.uniform(*cfg.vortex_half_length_range_arcsec)
+            # log-uniform, as DeepLenseSim draws the axion mass that sets it (VORTEX_LENGTH_AXION_MASS)
+            vortex_half_length = math.exp(rng.uniform(*np.log(cfg.vortex_half_length_range_arcsec)))
             along = np.linspace(-vortex_half_length, vortex_half_length, cfg.vortex_n_point_masses)
             xs, ys = along * math.cos(vortex_angle), along * math.sin(vortex_angle)
             masses = np.full(cfg.vortex_n_point_masses, cfg.vortex_mass_msun)
@@ -190,6 +191,9 @@ class LensRenderer:
             "vortex_angle_rad": vortex_angle,
             "vortex_half_length_arcsec": vortex_half_length,
             "vortex_mass_total_msun": float(masses.sum()) if class_name == "axion" else 0.0,
+            # The regression target of the axion class (equilens train --task regress); NaN for the others.
+            "axion_mass_ev": VORTEX_LENGTH_AXION_MASS / vortex_half_length,
+            "axion_mass_log10_ev": math.log10(VORTEX_LENGTH_AXION_MASS / vortex_half_length),
             "perturber_mass_msun": masses,
             "perturber_x_arcsec": xs,
             "perturber_y_arcsec": ys,

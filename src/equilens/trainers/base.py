@@ -34,6 +34,9 @@ class LensModule(L.LightningModule):
         augment: :class:`AugmentConfig` fields.
     """
 
+    #: The logged validation metric by which ``--select best`` chooses, and whether higher is better.
+    monitor = ("val_auc", "max")
+
     def __init__(
         self,
         model: dict[str, Any],

@@ -12,18 +12,19 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 
 class BestAUCCheckpoint(ModelCheckpoint):
-    """Saves ``best-epoch=NNN.ckpt`` (highest ``val_auc``) and ``last.ckpt`` (for resuming).
+    """Saves ``best-epoch=NNN.ckpt`` (highest ``val_auc``, or another ``monitor`` and ``mode``)
+    and ``last.ckpt`` (for resuming).
 
     On easy data the validation AUC saturates at 1.0 within an epoch or two; a plain
     "strictly greater" rule would then keep the first, least-trained model. Ties therefore go to
     the lower ``val_loss``.
     """
 
-    def __init__(self, dirpath: str | Path):
+    def __init__(self, dirpath: str | Path, monitor: str = "val_auc", mode: str = "max"):
         # Both saves at validation end: saving last.ckpt there (below) marks the step as saved,
         # which would make Lightning skip a best checkpoint due at the train epoch's end.
         super().__init__(
-            dirpath=dirpath, filename="best-{epoch:03d}", monitor="val_auc", mode="max", save_top_k=1, save_last=True,
+            dirpath=dirpath, filename="best-{epoch:03d}", monitor=monitor, mode=mode, save_top_k=1, save_last=True,
             save_on_train_epoch_end=False,
         )
         self.best_val_loss = math.inf

@@ -1,0 +1,100 @@
+"""``equilens evaluate`` of a regression model: errors, interval coverage and their figures.
+
+The report folder holds ``metrics.json`` (every number: MAE with its 95% bootstrap interval,
+RMSE, bias, the coverage of the 68% and 95% intervals, the calibration curve, invariance),
+``predictions.csv`` (path, class, true value, predicted mean and sigma), ``predicted_vs_true.png``
+(the means against the truth beside the 1:1 line, and the residuals), ``interval_calibration.png``
+(coverage against nominal) and, for a training run, ``training_curves.png``. Every number is in
+the target's units (log10 of it for a ``--log-target`` model).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from equilens.atomic import write_text_atomic
+from equilens.config import BOOTSTRAP_REPLICATES, INVARIANCE_IMAGES, SCORING_BATCH_SIZE
+from equilens.datasets.folder import LensFolder, check_images, load_images, scan_lens_folder
+from equilens.datasets.images import saved_reading
+from equilens.datasets.targets import read_targets, target_label
+from equilens.errors import InputError
+from equilens.evaluation import plots
+from equilens.evaluation.metrics import regression_metrics
+from equilens.regression import predict_gaussian, to_user_units
+from equilens.runs import new_folder, read_split_folders
+from equilens.testing import invariance_changes
+
+
+def evaluate_regression(
+    model: nn.Module, info: dict[str, Any], weights: Path, run_dir: Path | None, data: str | Path | None = None,
+    out: str | Path | None = None, symmetrize: bool = False, n_bootstrap: int = BOOTSTRAP_REPLICATES,
+    invariance_images: int = INVARIANCE_IMAGES, batch_size: int = SCORING_BATCH_SIZE,
+) -> tuple[Path, dict[str, Any]]:
+    """Evaluate eval-mode regression ``model`` (``info``: its stored info, with ``regression``)
+    on the run's test split or on the folder ``data`` (its classes: the model's), and write the
+    report (:mod:`equilens.evaluation.regression_report`). Returns (report folder, metrics)."""
+    record = info["regression"]
+    reading, channels = saved_reading(info)
+    if data is None:
+        if run_dir is None:
+            raise InputError("evaluating a weights file outside its run folder needs --data DIR")
+        folder: LensFolder = read_split_folders(run_dir)["test"]
+    else:
+        folder = scan_lens_folder(data, classes=tuple(info["classes"]), reading=reading)
+    infos = check_images(folder.files, reading, channels)
+    truth = read_targets(folder.root, folder.files, record["target"], record["log10"], infos)
+    images = load_images(folder.files, reading=reading, channels=channels)
+    mean, sigma = predict_gaussian(model, images, record, batch_size=batch_size, symmetrize=symmetrize)
+    label = target_label(record["target"], record["log10"])
+    metrics: dict[str, Any] = {
+        "model": str(weights.resolve()),
+        "task": "regress",
+        "data": str(folder.root.resolve()),
+        "classes": list(folder.classes),
+        "target": label,
+        "symmetrized": symmetrize,
+        **regression_metrics(truth, mean.numpy(), sigma.numpy(), n_bootstrap=n_bootstrap),
+    }
+    if invariance_images:
+        # How far the predicted mean and sigma (target units) move under the exact symmetries.
+        changes = invariance_changes(lambda x: torch.stack(to_user_units(model(x), record), 1), images[:invariance_images].to(
+            next(model.parameters()).device))
+        metrics["invariance"] = {"rot90_max_abs_change": max(v for k, v in changes.items() if k.startswith("rot")),
+                                 "flip_max_abs_change": max((v for k, v in changes.items() if not k.startswith("rot")), default=0.0)}
+    out_dir = Path(out) if out else new_folder(run_dir or Path.cwd(), "evaluation")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots.plot_predicted_vs_true(truth, mean.numpy(), sigma.numpy(), out_dir / "predicted_vs_true.png", label,
+                                 f"{label}: MAE {metrics['mae']:.3g}, RMSE {metrics['rmse']:.3g}, bias {metrics['bias']:.3g}")
+    plots.plot_interval_calibration(metrics["calibration"]["nominal"], metrics["calibration"]["empirical"],
+                                    out_dir / "interval_calibration.png", f"interval calibration ({len(truth)} images)")
+    if run_dir is not None:
+        plots.plot_training_curves(run_dir, out_dir / "training_curves.png")
+    write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    rows = io.StringIO()
+    writer = csv.writer(rows)
+    writer.writerow(["path", "class", f"true_{label}", f"{label}_mean", f"{label}_sigma"])
+    writer.writerows((str(f), folder.classes[c], f"{t:.6g}", f"{m:.6g}", f"{s:.6g}")
+                     for f, c, t, m, s in zip(folder.files, folder.labels, truth, mean.tolist(), sigma.tolist()))
+    write_text_atomic(out_dir / "predictions.csv", rows.getvalue())
+    return out_dir, metrics
+
+
+def print_summary(out: Path, metrics: dict[str, Any]) -> None:
+    """What ``equilens evaluate`` prints for a regression model."""
+    low, high = metrics["mae_ci95"] or (float("nan"), float("nan"))
+    print(f"images: {metrics['n_images']}; target {metrics['target']}")
+    print(f"MAE {metrics['mae']:.4g} (95% CI {low:.4g}-{high:.4g}; predicting the mean: {metrics['mae_of_predicting_the_mean']:.4g}), "
+          f"RMSE {metrics['rmse']:.4g}, bias {metrics['bias']:+.4g}")
+    print("interval coverage: " + ", ".join(f"{float(k):.0%} -> {v['empirical']:.1%}" for k, v in metrics["interval_coverage"].items()))
+    if "invariance" in metrics:
+        inv = metrics["invariance"]
+        print(f"invariance: max change of mean/sigma under 90-degree rotations {inv['rot90_max_abs_change']:.2e}, "
+              f"flips {inv['flip_max_abs_change']:.2e}")
+    print(f"report: {out} (metrics.json, predictions.csv, predicted_vs_true.png, interval_calibration.png, training_curves.png)")
