@@ -180,7 +180,7 @@ def _model_path(model: str | None, pretrained: str | None) -> str:
 def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symmetrize", action="store_true", help="average scores over the 8 rotations/flips of the square")
     parser.add_argument("--batch-size", type=int, default=SCORING_BATCH_SIZE, help="images per forward pass")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    parser.add_argument("--device", default="auto", help="auto, cpu, gpu (or cuda), gpu:1 (or cuda:1), mps")
     parser.add_argument("--compile", action="store_true", help="torch.compile the exported model: faster on many "
                         "images, after a one-off compile of seconds (needs a C++ compiler on a CPU)")
 
@@ -295,7 +295,7 @@ def _add_quickstart_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, help="images per batch (default: equilens train's)")
     parser.add_argument("--workers", type=int, default=defaults.workers, help="simulation processes")
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--device", default=defaults.device, help="auto, cpu, gpu")
+    parser.add_argument("--device", default=defaults.device, help="auto, cpu, gpu (or cuda), gpu:1, mps")
 
 
 def _run_quickstart(args: argparse.Namespace) -> int:
