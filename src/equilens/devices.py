@@ -16,10 +16,10 @@ _TORCH = {"gpu": "cuda", "cuda": "cuda", "cpu": "cpu", "mps": "mps"}
 
 def _parse(spelling: str) -> tuple[str, int | None]:
     """``auto`` -> ("cuda" or "cpu", None); ``gpu:1`` -> ("cuda", 1); an unknown spelling is an InputError."""
-    name, _, index = spelling.strip().lower().partition(":")
-    if name == "auto" and not index:
+    name, colon, index = spelling.strip().lower().partition(":")
+    if name == "auto" and not colon:
         return ("cuda" if torch.cuda.is_available() else "cpu"), None
-    if name not in _TORCH or (index and not index.isdigit()):
+    if name not in _TORCH or (colon and not index.isdigit()):
         raise InputError(f"unknown device {spelling!r} (expected auto, cpu, gpu, cuda, mps, or gpu:N / cuda:N)")
     return _TORCH[name], int(index) if index else None
 
