@@ -228,8 +228,12 @@ def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training run folder or .safetensors weights file (unless --pretrained), then image "
                         "files or folders (searched recursively)")
     _add_pretrained_argument(parser)
-    parser.add_argument("--out", required=True, help="CSV to write: path, score (and class probabilities, or an anomaly model's p-value)")
-    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    parser.add_argument("--out", required=True, help="CSV to write: path, score (and class probabilities, or an anomaly model's p-value); "
+                        "unreadable files are skipped and listed in OUT-STEM.errors.csv")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists (and start an interrupted "
+                        "predict of it afresh); without it, the same command after a kill resumes where it stopped")
+    parser.add_argument("--num-workers", type=int, help="processes decoding images while the model scores "
+                        "(default: one per CPU core but one, at most 4; 0: decode in the main process)")
     _add_scoring_arguments(parser)
 
 
@@ -239,9 +243,10 @@ def _run_predict(args: argparse.Namespace) -> int:
     model, paths = (None, args.inputs) if args.pretrained else (args.inputs[0], args.inputs[1:])
     if not paths:
         raise InputError("name the images to score after MODEL (files or folders)")
-    out = predict(_model_path(model, args.pretrained), paths, args.out, batch_size=args.batch_size, symmetrize=args.symmetrize,
-                  device=args.device, overwrite=args.overwrite, compiled=args.compile)
-    print(f"scores: {out}")
+    out, errors = predict(_model_path(model, args.pretrained), paths, args.out, batch_size=args.batch_size,
+                          symmetrize=args.symmetrize, device=args.device, overwrite=args.overwrite, compiled=args.compile,
+                          num_workers=args.num_workers)
+    print(f"scores: {out}" + (f"\nunreadable files: {errors}" if errors else ""))
     return 0
 
 
