@@ -12,6 +12,9 @@ parallel, and reused when already there) and, per N, prints:
 - predict images/s: decode-only (the DataLoader workers of ``equilens predict``, no model),
   model-only (the model on an in-memory batch) and end to end (:func:`equilens.predict.predict`
   writing its CSV) over the first ``--predict-files`` files;
+- CPU ms per image of each predict phase (this process and its reaped workers): on a CPU shared
+  with other jobs the wall-clock rates of the overlapped end-to-end run suffer most, and the
+  CPU time shows whether overlapping added work;
 - the peak anonymous memory (RssAnon, sampled every 20 ms from /proc/self/status) of this
   process in each phase (the decode workers' own is a few tens of MB each).
 
@@ -27,6 +30,7 @@ import functools
 import json
 import multiprocessing
 import os
+import resource
 import tempfile
 import threading
 import time
@@ -71,6 +75,21 @@ class PeakRssAnon:
         self._done.set()
         self._thread.join()
         self.peak = max(self.peak, rss_anon())
+
+
+class CpuSeconds:
+    """CPU seconds (user + system) of this process and of its children reaped while the context is open."""
+
+    def __enter__(self):
+        self._start = self._now()
+        return self
+
+    def __exit__(self, *_):
+        self.seconds = self._now() - self._start
+
+    @staticmethod
+    def _now() -> float:
+        return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
 
 
 def rss_anon() -> int:
@@ -185,22 +204,28 @@ def run(n: int, args: argparse.Namespace, work: Path) -> dict:
     size = (args.size, args.size)
     loader = DataLoader(ImageFiles(subset, size, GREY, 1), batch_size=args.predict_batch_size, num_workers=args.decode_workers,
                         collate_fn=functools.partial(collate_files, size=size))
-    start = time.perf_counter()
-    decoded = sum(len(batch.indices) for batch in loader)
-    result["predict_decode_images_per_s"] = round(decoded / (time.perf_counter() - start), 1)
+    with CpuSeconds() as cpu:
+        start = time.perf_counter()
+        decoded = sum(len(batch.indices) for batch in loader)
+        result["predict_decode_images_per_s"] = round(decoded / (time.perf_counter() - start), 1)
+        del loader  # its workers exit and are reaped: their CPU time counts
+    result["predict_decode_cpu_ms_per_image"] = round(1e3 * cpu.seconds / decoded, 3)
     model = for_inference(build_model(model_config).eval())
     batch = torch.rand(args.predict_batch_size, 1, *size)
     score_images(model, batch)
-    start, scored = time.perf_counter(), 0
-    while time.perf_counter() - start < args.seconds:
-        score_images(model, batch)
-        scored += len(batch)
-    result["predict_model_images_per_s"] = round(scored / (time.perf_counter() - start), 1)
+    with CpuSeconds() as cpu:
+        start, scored = time.perf_counter(), 0
+        while time.perf_counter() - start < args.seconds:
+            score_images(model, batch)
+            scored += len(batch)
+        result["predict_model_images_per_s"] = round(scored / (time.perf_counter() - start), 1)
+    result["predict_model_cpu_ms_per_image"] = round(1e3 * cpu.seconds / scored, 3)
     out = work / f"scores-{n}.csv"
-    with PeakRssAnon() as memory:
+    with PeakRssAnon() as memory, CpuSeconds() as cpu:
         start = time.perf_counter()
         predict(weights, subset, out, batch_size=args.predict_batch_size, overwrite=True, num_workers=args.decode_workers)
         result["predict_end_to_end_images_per_s"] = round(len(subset) / (time.perf_counter() - start), 1)
+    result["predict_end_to_end_cpu_ms_per_image"] = round(1e3 * cpu.seconds / len(subset), 3)
     result["predict_peak_rss_anon_gb"] = round(memory.peak / 1e9, 3)
     result["predict_files"] = len(subset)
     slower = min(result["predict_decode_images_per_s"], result["predict_model_images_per_s"])
