@@ -50,12 +50,15 @@ def test_corrupt_files_are_listed_while_the_others_are_scored(toy_run, tmp_path,
     assert sorted(os.path.basename(r["path"]) for r in errors) == ["c00003.jpg", "c00017.jpg", "empty.png"]
     assert all(r["path"] in r["error"] for r in errors)  # the reason names the file
     assert not list(tmp_path.glob("*.partial*"))
+    out.unlink()  # the errors CSV left alone is not replaced silently either
+    assert main(["predict", str(toy_run), str(images), "--out", str(out)]) == 2
+    assert "scores.errors.csv: already exists" in capsys.readouterr().err
 
 
 def test_nothing_readable_is_an_error(toy_run, tmp_path, capsys):
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     assert main(["predict", str(toy_run), str(tmp_path / "bad.png"), "--out", str(tmp_path / "s.csv")]) == 2
-    assert "bad.png" in capsys.readouterr().err and not (tmp_path / "s.csv").exists()
+    assert "bad.png" in capsys.readouterr().err and sorted(p.name for p in tmp_path.iterdir()) == ["bad.png"]
 
 
 def test_resume_after_a_cut_row_scores_each_file_once(toy_run, tmp_path):

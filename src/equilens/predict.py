@@ -74,8 +74,9 @@ def predict(
     ``<out>.partial`` (with the same model and options), so every file is scored exactly once.
     An unreadable file (or one with other bands than the model's) does not stop the others: it is
     listed with the reason in ``<out stem>.errors.csv`` (``path``, ``error``) and a warning says
-    how many. An existing ``out`` is only replaced with ``overwrite=True``, which also starts an
-    interrupted run afresh.
+    how many. An existing ``out`` (or errors CSV) is only replaced with ``overwrite=True``, which
+    also starts an interrupted run afresh (resuming skips the files already listed as unreadable:
+    after fixing them, score them anew or pass ``overwrite``).
 
     Returns:
         ``out``, and the errors CSV (None when every file was read).
@@ -85,10 +86,11 @@ def predict(
             columns, or no file at all could be read (naming the first).
     """
     out = Path(out)
-    partial, errors, errors_partial = (out.with_name(out.name + ".partial"), _errors_path(out),
-                                       _errors_path(out).with_name(_errors_path(out).name + ".partial"))
-    if out.exists() and not overwrite:
-        raise InputError(f"{out}: already exists (choose another --out or pass --overwrite)")
+    errors = out.with_name(f"{out.stem}.errors.csv")
+    partial, errors_partial = (path.with_name(path.name + ".partial") for path in (out, errors))
+    for finished in (out, errors):
+        if finished.exists() and not overwrite:
+            raise InputError(f"{finished}: already exists (choose another --out or pass --overwrite)")
     info = read_info(model_path)
     reading, channels = saved_reading(info)
     files = expand_paths(paths, reading)
@@ -105,7 +107,7 @@ def predict(
         header.append("p_value")
     run = {"model_sha256": hashlib.sha256(resolve_weights(model_path).read_bytes()).hexdigest(), "symmetrize": symmetrize, "columns": header}
     if overwrite:
-        for stale in (partial, errors_partial, _run_record(partial)):
+        for stale in (errors, partial, errors_partial, _run_record(partial)):
             stale.unlink(missing_ok=True)
     done = _resume(partial, errors_partial, run)
     todo = [f for f in files if str(f) not in done]
@@ -142,11 +144,6 @@ def stored_calibration(info: dict, model_path: str | Path) -> list[float] | None
     logger.warning("%s: no false-alarm calibration stored with this anomaly model (trained before equilens stored "
                    "one, or with --select best); writing anomaly scores without p-values", model_path)
     return None
-
-
-def _errors_path(out: Path) -> Path:
-    """``scores.csv`` -> ``scores.errors.csv``: the unreadable files of that prediction."""
-    return out.with_name(f"{out.stem}.errors.csv")
 
 
 def _run_record(partial: Path) -> Path:
@@ -228,8 +225,10 @@ def _finish(out: Path, partial: Path, errors: Path, errors_partial: Path, run: d
         scored = sum(1 for _ in handle) - 1
     with errors_partial.open(newline="") as handle:
         failures = list(csv.reader(handle))[1:]
-    if failures and not scored:
-        raise InputError(f"{failures[0][1]} (no file could be read; all {len(failures)} listed in {errors_partial})")
+    if failures and not scored:  # nothing to resume: a rerun after fixing the files reads them all again
+        for path in (partial, errors_partial, _run_record(partial)):
+            path.unlink()
+        raise InputError(f"{failures[0][1]} (no file could be read: {len(failures)} unreadable)")
     if failures:
         os.replace(errors_partial, errors)
         logger.warning("%d unreadable file(s) skipped, listed with the reason in %s (e.g. %s)", len(failures), errors,
