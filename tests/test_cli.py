@@ -69,11 +69,13 @@ print(json.dumps([parser, sorted(heavy & sys.modules.keys())]))
 
 
 def test_predict_reports_a_corrupt_image(toy_run, tmp_path, capsys):
+    """An unreadable file is listed with the reason beside the scores of the others (tests/test_predict_stream.py)."""
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     np.save(tmp_path / "good.npy", np.zeros((33, 33), np.float32))
-    assert main(["predict", str(toy_run), str(tmp_path), "--out", str(tmp_path / "s.csv")]) == 2
-    err = capsys.readouterr().err
-    assert "bad.png" in err and "cannot read image" in err and not (tmp_path / "s.csv").exists()
+    assert main(["predict", str(toy_run), str(tmp_path), "--out", str(tmp_path / "s.csv")]) == 0
+    assert [r["path"] for r in csv.DictReader((tmp_path / "s.csv").open())] == [str(tmp_path / "good.npy")]
+    (error,) = csv.DictReader((tmp_path / "s.errors.csv").open())
+    assert error["path"] == str(tmp_path / "bad.png") and "cannot read image" in error["error"]
 
 
 @pytest.mark.parametrize(

@@ -187,7 +187,7 @@ def _model_path(model: str | None, pretrained: str | None) -> str:
 def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symmetrize", action="store_true", help="average scores over the 8 rotations/flips of the square")
     parser.add_argument("--batch-size", type=int, default=SCORING_BATCH_SIZE, help="images per forward pass")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    parser.add_argument("--device", default="auto", help="auto, cpu, gpu (or cuda), gpu:1 (or cuda:1), mps")
     parser.add_argument("--compile", action="store_true", help="torch.compile the exported model: faster on many "
                         "images, after a one-off compile of seconds (needs a C++ compiler on a CPU)")
 
@@ -240,9 +240,12 @@ def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training run folder or .safetensors weights file (unless --pretrained), then image "
                         "files or folders (searched recursively)")
     _add_pretrained_argument(parser)
-    parser.add_argument("--out", required=True, help="CSV to write: path, score (and class probabilities, or an anomaly model's "
-                        "p-value; a regression model: its predicted mean and sigma)")
-    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    parser.add_argument("--out", required=True, help="CSV to write: path, score (and class probabilities, or an anomaly model's p-value; "
+                        "a regression model: its predicted mean and sigma); unreadable files are skipped and listed in OUT-STEM.errors.csv")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists (and start an interrupted "
+                        "predict of it afresh); without it, the same command after a kill resumes where it stopped")
+    parser.add_argument("--num-workers", type=int, help="processes decoding images while the model scores "
+                        "(default: one per CPU core but one, at most 4; 0: decode in the main process)")
     _add_scoring_arguments(parser)
 
 
@@ -252,9 +255,10 @@ def _run_predict(args: argparse.Namespace) -> int:
     model, paths = (None, args.inputs) if args.pretrained else (args.inputs[0], args.inputs[1:])
     if not paths:
         raise InputError("name the images to score after MODEL (files or folders)")
-    out = predict(_model_path(model, args.pretrained), paths, args.out, batch_size=args.batch_size, symmetrize=args.symmetrize,
-                  device=args.device, overwrite=args.overwrite, compiled=args.compile)
-    print(f"scores: {out}")
+    out, errors = predict(_model_path(model, args.pretrained), paths, args.out, batch_size=args.batch_size,
+                          symmetrize=args.symmetrize, device=args.device, overwrite=args.overwrite, compiled=args.compile,
+                          num_workers=args.num_workers)
+    print(f"scores: {out}" + (f"\nunreadable files: {errors}" if errors else ""))
     return 0
 
 
@@ -308,7 +312,7 @@ def _add_quickstart_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, help="images per batch (default: equilens train's)")
     parser.add_argument("--workers", type=int, default=defaults.workers, help="simulation processes")
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--device", default=defaults.device, help="auto, cpu, gpu")
+    parser.add_argument("--device", default=defaults.device, help="auto, cpu, gpu (or cuda), gpu:1, mps")
 
 
 def _run_quickstart(args: argparse.Namespace) -> int:

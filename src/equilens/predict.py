@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import io
+import json
+import os
+import time
 from pathlib import Path
+from typing import TextIO
+
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 from equilens.atomic import write_text_atomic
 from equilens.config import SCORING_BATCH_SIZE
-from equilens.datasets.folder import check_images, list_images, load_images, object_file, score_column
-from equilens.datasets.images import GREY, IMAGE_SUFFIXES, Reading, saved_reading
+from equilens.datasets.folder import list_images, object_file, score_column
+from equilens.datasets.images import GREY, IMAGE_SUFFIXES, Reading, check_image, saved_reading
+from equilens.datasets.stream import FileBatch, ImageFiles, collate_files
 from equilens.datasets.targets import target_label
 from equilens.errors import InputError
 from equilens.evaluation.calibration import conformal_p_values
@@ -17,9 +27,7 @@ from equilens.evaluation.scoring import pick_device, score_images
 from equilens.log import logger
 from equilens.models import for_inference
 from equilens.regression import predict_gaussian
-from equilens.weights import load_model, read_info
-
-CHUNK = 1024  # images decoded at a time, so memory stays bounded for any number of files
+from equilens.weights import load_model, read_info, resolve_weights
 
 
 def expand_paths(paths: list[str | Path], reading: Reading = GREY) -> list[Path]:
@@ -48,7 +56,8 @@ def predict(
     device: str = "auto",
     overwrite: bool = False,
     compiled: bool = False,
-) -> Path:
+    num_workers: int | None = None,
+) -> tuple[Path, Path | None]:
     """Write ``out`` as CSV: ``path``, the score, and (classifiers) each class's probability.
 
     The score column is named for the model's classes (:func:`equilens.datasets.folder.score_column`:
@@ -58,18 +67,36 @@ def predict(
     flagging p <= alpha flags at most a fraction alpha of normal lenses). A model trained without
     that calibration (before it existed, or with ``--select best``) gets no ``p_value`` column, and
     a warning says why. A regression model's columns are its predicted mean and sigma
-    (:func:`regression_columns`). Files are read as the model's were (its bands, FITS HDU and scaling); a
-    file with other bands than the model's is refused. An existing ``out`` is only replaced with
-    ``overwrite=True``. ``compiled`` runs the export through ``torch.compile`` (see
-    :func:`equilens.models.for_inference`).
+    (:func:`regression_columns`). Files are read as the model's were (its bands, FITS HDU and scaling).
+    ``compiled`` runs the export through ``torch.compile`` (see :func:`equilens.models.for_inference`).
+
+    Catalogue scale: files are decoded in ``num_workers`` DataLoader processes (default: one per
+    CPU core but one, at most 4) while the model scores the batch before; rows are appended to
+    ``<out>.partial`` batch by batch (flushed and fsync'd), which becomes ``out`` when every file
+    is done. A killed predict run again with the same arguments skips the files already in
+    ``<out>.partial`` (with the same model and options), so every file is scored exactly once.
+    An unreadable file (or one with other bands than the model's) does not stop the others: it is
+    listed with the reason in ``<out stem>.errors.csv`` (``path``, ``error``) and a warning says
+    how many. An existing ``out`` (or errors CSV) is only replaced with ``overwrite=True``, which
+    also starts an interrupted run afresh (resuming skips the files already listed as unreadable:
+    after fixing them, score them anew or pass ``overwrite``).
+
+    Returns:
+        ``out``, and the errors CSV (None when every file was read).
+
+    Raises:
+        InputError: ``out`` exists, no image found, a partial output of another model or other
+            columns, or no file at all could be read (naming the first).
     """
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise InputError(f"{out}: already exists (choose another --out or pass --overwrite)")
+    errors = out.with_name(f"{out.stem}.errors.csv")
+    partial, errors_partial = (path.with_name(path.name + ".partial") for path in (out, errors))
+    for finished in (out, errors):
+        if finished.exists() and not overwrite:
+            raise InputError(f"{finished}: already exists (choose another --out or pass --overwrite)")
     info = read_info(model_path)
     reading, channels = saved_reading(info)
     files = expand_paths(paths, reading)
-    check_images(files, reading, channels)  # a bad file fails now, not after the chunks before it were scored
     model, info = load_model(model_path, pick_device(device))
     model = for_inference(model, compiled)
     classifier = info.get("task", "classify") == "classify"
@@ -82,26 +109,36 @@ def predict(
     calibration = None if classifier or regression else stored_calibration(info, model_path)
     if calibration is not None:
         header.append("p_value")
-    rows = io.StringIO()
-    writer = csv.writer(rows)
-    writer.writerow(header)
-    for start in range(0, len(files), CHUNK):
-        chunk = files[start : start + CHUNK]
-        images = load_images(chunk, reading=reading, channels=channels)
-        if regression is not None:
-            mean, sigma = predict_gaussian(model, images, regression, batch_size=batch_size, symmetrize=symmetrize)
-            writer.writerows([str(path), f"{m:.6g}", f"{s:.6g}"] for path, m, s in zip(chunk, mean.tolist(), sigma.tolist()))
-            continue
-        scores, probabilities = score_images(model, images, batch_size=batch_size, symmetrize=symmetrize)
-        p_values = conformal_p_values(calibration, scores.numpy()) if calibration is not None else None
-        for i, path in enumerate(chunk):
-            extra = [f"{p:.6g}" for name, p in zip(info["classes"], probabilities[i].tolist()) if f"p_{name}" != score] \
-                if probabilities is not None else []
-            if p_values is not None:
-                extra.append(f"{p_values[i]:.6g}")
-            writer.writerow([str(path), f"{scores[i].item():.6g}", *extra])
-    write_text_atomic(out, rows.getvalue())
-    return out
+    run = {"model_sha256": hashlib.sha256(resolve_weights(model_path).read_bytes()).hexdigest(), "symmetrize": symmetrize, "columns": header}
+    if overwrite:
+        for stale in (errors, partial, errors_partial, _run_record(partial)):
+            stale.unlink(missing_ok=True)
+    done = _resume(partial, errors_partial, run)
+    todo = [f for f in files if str(f) not in done]
+    if done:
+        logger.info("%s: resuming: %d of %d files already done", partial, len(files) - len(todo), len(files))
+    size = _common_size(todo, reading)
+    workers = min(4, max(0, (os.cpu_count() or 1) - 1)) if num_workers is None else num_workers
+    loader = DataLoader(ImageFiles(todo, size, reading, channels), batch_size=batch_size, num_workers=workers,
+                        collate_fn=functools.partial(collate_files, size=size), pin_memory=next(model.parameters()).is_cuda)
+    scored = failed = resized = 0
+    start = time.perf_counter()
+    with partial.open("a", newline="") as rows, errors_partial.open("a", newline="") as bad, \
+            tqdm(total=len(todo), desc="scoring", unit="img", disable=None) as progress:
+        _ensure_header(rows, header)
+        _ensure_header(bad, ["path", "error"])
+        for batch in loader:
+            table = _rows(model, batch, [todo[i] for i in batch.indices.tolist()], info["classes"], score, calibration,
+                          regression, batch_size, symmetrize)
+            _append(rows, table)
+            _append(bad, [[str(todo[i]), error] for i, error in batch.failed])
+            scored, failed, resized = scored + len(batch.indices), failed + len(batch.failed), resized + batch.resized
+            progress.update(len(batch.indices) + len(batch.failed))
+    seconds = time.perf_counter() - start
+    logger.info("scored %d images in %.1f s (%.0f images/s)", scored, seconds, scored / max(seconds, 1e-9))
+    if resized:
+        logger.warning("%d images were not %dx%d, as the first; they were resized to it", resized, *size)
+    return _finish(out, partial, errors, errors_partial, run)
 
 
 def regression_columns(regression: dict) -> list[str]:
@@ -118,3 +155,101 @@ def stored_calibration(info: dict, model_path: str | Path) -> list[float] | None
     logger.warning("%s: no false-alarm calibration stored with this anomaly model (trained before equilens stored "
                    "one, or with --select best); writing anomaly scores without p-values", model_path)
     return None
+
+
+def _run_record(partial: Path) -> Path:
+    return partial.with_name(partial.name + ".json")
+
+
+def _resume(partial: Path, errors_partial: Path, run: dict) -> set[str]:
+    """Paths an interrupted predict already wrote to ``partial`` or ``errors_partial``, after cutting
+    off a row half-written when it was killed; checks it was the same model and options."""
+    record = _run_record(partial)
+    if not partial.exists():
+        errors_partial.unlink(missing_ok=True)
+        write_text_atomic(record, json.dumps(run))
+        return set()
+    if not record.exists() or json.loads(record.read_text()) != run:
+        raise InputError(f"{partial}: an interrupted predict with another model, --symmetrize or columns; "
+                         "delete it or pass --overwrite to start again")
+    done: set[str] = set()
+    for table in (partial, errors_partial):
+        if table.exists():
+            _cut_partial_row(table)
+            with table.open(newline="") as handle:
+                done.update(row[0] for row in list(csv.reader(handle))[1:] if row)
+    return done
+
+
+def _cut_partial_row(path: Path) -> None:
+    """Truncate ``path`` after its last newline: a row cut off by a kill is written again."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        os.truncate(path, data.rfind(b"\n") + 1)
+
+
+def _ensure_header(handle: TextIO, header: list[str]) -> None:
+    if handle.tell() == 0:
+        _append(handle, [header])
+
+
+def _append(handle: TextIO, table: list[list[str]]) -> None:
+    """Append rows as one write, flushed and fsync'd, so that a kill leaves whole rows and at most a cut last one."""
+    if table:
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(table)
+        handle.write(text.getvalue())
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _rows(model, batch: FileBatch, files: list[Path], classes: list[str], score: str, calibration: list[float] | None,
+          regression: dict | None, batch_size: int, symmetrize: bool) -> list[list[str]]:
+    """The CSV rows of a batch's readable files: path, score, probabilities or p-value; or, for
+    a regression model, path, mean and sigma."""
+    if not files:
+        return []
+    if regression is not None:
+        mean, sigma = predict_gaussian(model, batch.images, regression, batch_size=batch_size, symmetrize=symmetrize)
+        return [[str(path), f"{m:.6g}", f"{s:.6g}"] for path, m, s in zip(files, mean.tolist(), sigma.tolist())]
+    scores, probabilities = score_images(model, batch.images, batch_size=batch_size, symmetrize=symmetrize)
+    p_values = conformal_p_values(calibration, scores.numpy()) if calibration is not None else None
+    table = []
+    for i, path in enumerate(files):
+        extra = [f"{p:.6g}" for name, p in zip(classes, probabilities[i].tolist()) if f"p_{name}" != score] \
+            if probabilities is not None else []
+        if p_values is not None:
+            extra.append(f"{p_values[i]:.6g}")
+        table.append([str(path), f"{scores[i].item():.6g}", *extra])
+    return table
+
+
+def _common_size(files: list[Path], reading: Reading) -> tuple[int, int]:
+    """(H, W) of the first file whose header reads: a batch's images are resized to it where they differ."""
+    for path in files:
+        try:
+            return check_image(path, reading).size
+        except InputError:
+            continue
+    return (1, 1)  # nothing readable (or nothing left to do): no image will be stacked
+
+
+def _finish(out: Path, partial: Path, errors: Path, errors_partial: Path, run: dict) -> tuple[Path, Path | None]:
+    """Rename the finished partial outputs onto their names; the errors CSV only where a file failed."""
+    with partial.open(newline="") as handle:
+        scored = sum(1 for _ in handle) - 1
+    with errors_partial.open(newline="") as handle:
+        failures = list(csv.reader(handle))[1:]
+    if failures and not scored:  # nothing to resume: a rerun after fixing the files reads them all again
+        for path in (partial, errors_partial, _run_record(partial)):
+            path.unlink()
+        raise InputError(f"{failures[0][1]} (no file could be read: {len(failures)} unreadable)")
+    if failures:
+        os.replace(errors_partial, errors)
+        logger.warning("%d unreadable file(s) skipped, listed with the reason in %s (e.g. %s)", len(failures), errors,
+                       failures[0][1])
+    else:
+        errors_partial.unlink()
+    os.replace(partial, out)
+    _run_record(partial).unlink()
+    return out, errors if failures else None

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from equilens.config import QuickstartConfig, TrainConfig
+from equilens.devices import lightning_devices
 from equilens.evaluation import evaluate
 from equilens.runs import new_folder
 from equilens.simulation import get_preset, simulate_dataset
@@ -26,10 +27,11 @@ def quickstart(config: QuickstartConfig) -> tuple[Path, dict[str, Any]]:
     options = dict(file_format="jpg", workers=config.workers)
     train_data = simulate_dataset(root / "data" / "train", config.n_per_class, physics, seed=config.seed, **options)
     test_data = simulate_dataset(root / "data" / "test", config.n_test_per_class, physics, seed=config.seed + 1, **options)
+    accelerator, devices = lightning_devices(config.device)
     given = {name: getattr(config, name) for name in ("epochs", "max_time", "lr", "batch_size")}
     train_config = TrainConfig(
         data=str(train_data), test_data=str(test_data), seed=config.seed,
-        accelerator="auto" if config.device == "auto" else config.device,
+        accelerator=accelerator, devices=devices,
         **{name: value for name, value in given.items() if value is not None},
     )
     print(f"[2/3] training the default equivariant model ({train_config.epochs} epochs, "

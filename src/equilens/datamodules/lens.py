@@ -1,24 +1,33 @@
-"""Train/validation/test splits of lensing images, held in memory, as Lightning loaders."""
+"""Train/validation/test splits of lensing images, in memory or memory-mapped, as Lightning loaders."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import lightning.pytorch as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, RandomSampler, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 
+from equilens.datasets.cache import CachedImages, cached_images
 from equilens.datasets.folder import LensFolder, load_images
-from equilens.datasets.images import GREY, Reading
+from equilens.datasets.images import GREY, Reading, check_image
 from equilens.errors import InputError
+from equilens.log import logger
+
+IN_MEMORY_ENV = "EQUILENS_IN_MEMORY_GB"
+IN_MEMORY_GB = 2.0  # a split larger than this as float32 is served from the disk cache
 
 
 class LensDataModule(L.LightningDataModule):
     """Serves (images (B, C, H, W) float32 (C bands, each scaled to about [0, 1]), labels (B,) int64) batches.
 
-    Images are decoded once into memory (150x150 float32: 90 kB each, 0.9 GB per 10,000), so
-    epochs cost no decoding; augmentation happens on the batch's device in the trainer.
+    Images are decoded once, so epochs cost no decoding: into memory (150x150 float32: 90 kB
+    each, 0.9 GB per 10,000) when a split fits in ``IN_MEMORY_GB`` (``$EQUILENS_IN_MEMORY_GB``),
+    else into a memory-mapped disk cache (:mod:`equilens.datasets.cache`) that later runs,
+    loader workers and DDP ranks share; the log says which. Augmentation happens on the
+    batch's device in the trainer.
 
     Args:
         splits: ``train``, ``val`` and optionally ``test`` subsets of a labelled folder.
@@ -48,18 +57,35 @@ class LensDataModule(L.LightningDataModule):
         self.train_twins = train_twins
         self.reading, self.channels = reading, channels
         self.targets = targets
-        self._datasets: dict[str, TensorDataset] = {}
+        self._datasets: dict[str, TensorDataset | CachedImages] = {}
 
-    def dataset(self, name: str) -> TensorDataset:
+    def dataset(self, name: str) -> TensorDataset | CachedImages:
         if name not in self._datasets:
             part = self.splits[name]
-            images, labels = load_images(part.files, reading=self.reading, channels=self.channels), torch.from_numpy(part.labels)
+            rows, labels = np.arange(len(part.files)), torch.from_numpy(part.labels)
             if self.targets is not None:
                 labels = torch.as_tensor(self.targets[name], dtype=torch.float32)
             if name == "train" and self.train_twins is not None:
-                images, labels = twin_groups(images, labels, self.train_twins, len(part.classes), part.root)
-            self._datasets[name] = TensorDataset(images, labels)
+                rows, labels = twin_rows(part.labels, self.train_twins, len(part.classes), part.root)
+            if self._in_memory(name, part):
+                images = load_images(part.files, reading=self.reading, channels=self.channels)
+                images = images[rows.reshape(-1)].reshape(len(rows), -1, *images.shape[-2:]) if rows.ndim == 2 else images
+                self._datasets[name] = TensorDataset(images, labels)
+            else:
+                path, built = cached_images(part.files, self.reading, self.channels)
+                logger.info("%s split: %s the disk cache %s", name, "built" if built else "reusing", path)
+                self._datasets[name] = CachedImages(path, rows, labels)
         return self._datasets[name]
+
+    def _in_memory(self, name: str, part: LensFolder) -> bool:
+        """Whether the split's float32 images fit the in-memory limit (estimated from its first file); logs the choice."""
+        info = check_image(part.files[0], self.reading)
+        gigabytes = len(part.files) * (self.channels or info.channels) * info.size[0] * info.size[1] * 4 / 1e9
+        limit = float(os.environ.get(IN_MEMORY_ENV, IN_MEMORY_GB))
+        fits = gigabytes <= limit
+        logger.info("%s split: %d images, %.2f GB as float32: %s", name, len(part.files), gigabytes,
+                    "held in memory" if fits else f"above the {limit:g} GB in-memory limit (${IN_MEMORY_ENV}), memory-mapped from disk")
+        return fits
 
     def setup(self, stage: str | None = None) -> None:
         names = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(stage or "fit", ())
@@ -69,10 +95,14 @@ class LensDataModule(L.LightningDataModule):
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         dataset = self.dataset(name)
         sampler = RandomSampler(dataset, num_samples=self.passes_per_epoch * len(dataset)) if shuffle else None
-        group = dataset.tensors[1].shape[1] if dataset.tensors[1].ndim == 2 else 1
+        labels = dataset.labels if isinstance(dataset, CachedImages) else dataset.tensors[1]
+        batch_size = max(1, self.batch_size // (labels.shape[1] if labels.ndim == 2 else 1))
+        if isinstance(dataset, CachedImages):  # a whole batch is one read of the mapped file
+            sampler = BatchSampler(sampler or SequentialSampler(dataset), batch_size, drop_last=False)
+            batch_size = None
         return DataLoader(
             dataset,
-            batch_size=max(1, self.batch_size // group),
+            batch_size=batch_size,
             sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
@@ -88,17 +118,16 @@ class LensDataModule(L.LightningDataModule):
         return self._loader("test", shuffle=False)
 
 
-def twin_groups(images: torch.Tensor, labels: torch.Tensor, twins: np.ndarray, num_classes: int,
-                root: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, C, H, W) images, (N,) labels and (N,) twin ids -> (N / K, K x C, H, W) images and
-    (N / K, K) labels, group g holding twin id g's image of each of the K classes in class order.
-    Every id must have exactly one image of every class (a paired folder whose files were all kept)."""
+def twin_rows(labels: np.ndarray, twins: np.ndarray, num_classes: int, root: Path) -> tuple[np.ndarray, torch.Tensor]:
+    """(N,) labels and (N,) twin ids -> (N / K, K) rows and (N / K, K) labels, group g holding twin
+    id g's image of each of the K classes in class order. Every id must have exactly one image of
+    every class (a paired folder whose files were all kept)."""
     ids, group = np.unique(np.asarray(twins), return_inverse=True)
     counts = np.zeros((len(ids), num_classes), dtype=np.int64)
-    np.add.at(counts, (group, labels.numpy()), 1)
+    np.add.at(counts, (group, labels), 1)
     if not (counts == 1).all():
         bad = ids[np.flatnonzero((counts != 1).any(axis=1))[0]]
         raise InputError(f"{root}: paired twins {bad!r} do not have one image in each of the {num_classes} classes "
                          "(files removed from a paired simulated folder?); train with --no-twin-batches")
-    order = torch.from_numpy(np.lexsort((labels.numpy(), group)))
-    return images[order].reshape(len(ids), -1, *images.shape[-2:]), labels[order].reshape(len(ids), num_classes)
+    order = np.lexsort((labels, group)).reshape(len(ids), num_classes)
+    return order, torch.from_numpy(labels[order])

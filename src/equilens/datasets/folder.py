@@ -197,8 +197,12 @@ def load_images(files: Sequence[Path], size: tuple[int, int] | None = None, read
                        len(filled), len(files), sum(n for _, n in filled), *filled[0])
     out = torch.empty((len(files), infos[0].channels if infos else 1, *common), dtype=torch.float32)
     for i, f in enumerate(tqdm(files, desc="reading images", unit="img", leave=False, disable=len(files) < 500)):
-        image = torch.from_numpy(read_bands(f, reading))
-        if tuple(image.shape[-2:]) != common:
-            image = F.interpolate(image[None], size=common, mode="bilinear", antialias=True, align_corners=False)[0]
-        out[i] = image
+        out[i] = resized(torch.from_numpy(read_bands(f, reading)), common)
     return out
+
+
+def resized(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(C, H, W) ``image`` resized to ``size`` (H', W') by antialiased bilinear interpolation; itself if already that size."""
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    return F.interpolate(image[None], size=tuple(size), mode="bilinear", antialias=True, align_corners=False)[0]

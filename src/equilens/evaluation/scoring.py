@@ -6,15 +6,15 @@ import torch
 from torch import nn
 
 from equilens.config import SCORING_BATCH_SIZE
+from equilens.devices import torch_device
 from equilens.models import score_and_probabilities
 from equilens.models.groups import exact_actions
 
 
 def pick_device(device: str = "auto") -> torch.device:
-    """``auto`` -> the first CUDA GPU when there is one, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    """A ``--device`` spelling (``auto``, ``cpu``, ``gpu``, ``cuda:1`` ...) as a torch device
+    (:func:`equilens.devices.torch_device`)."""
+    return torch_device(device)
 
 
 @torch.inference_mode()
