@@ -173,7 +173,7 @@ def test_run_stores_calibration_of_validation_no_sub_images(trained_run):
     assert json.loads((run_dir / "model.json").read_text())["calibration"] == calibration
 
     test = _split(run_dir, data, "test")
-    out = predict(run_dir, list(test.files), run_dir.parent / "predictions.csv")
+    out, _ = predict(run_dir, list(test.files), run_dir.parent / "predictions.csv")
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == len(test.files) and set(rows[0]) == {"path", "anomaly_score", "p_value"}
@@ -199,7 +199,7 @@ def test_model_without_calibration_predicts_without_p_values(trained_run, tmp_pa
     model, info = load_model(run_dir)
     old = save_weights(model, tmp_path / "old.safetensors", {k: v for k, v in info.items() if k != "calibration"})
     with caplog.at_level(logging.WARNING, logger="equilens"):
-        out = predict(old, [data / "no_sub"], tmp_path / "old.csv")
+        out, _ = predict(old, [data / "no_sub"], tmp_path / "old.csv")
     assert out.read_text().splitlines()[0] == "path,anomaly_score"
     assert caplog.text.count("no false-alarm calibration stored") == 1
 
