@@ -21,16 +21,26 @@ parallel, and reused when already there) and, per N, prints:
 The model is deliberately small (``--input-size`` 32, widths 4 8) so that an epoch of 10^5
 images takes a minute on a shared CPU; the comparisons (cache vs memory, overlap of decoding
 and scoring) are what is measured.
+
+``--kill-test`` also checks, for each N, what issue #26 asks of an interrupted predict: a
+copy of the catalogue (hard links) with 1% of its files cut short is scored by ``equilens
+predict`` in a subprocess, which is killed with SIGKILL (with its decoding workers) once about
+half the files are written; the same command then runs to the end. It prints whether every
+readable file is in the output exactly once and every cut file is in the errors report.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import functools
 import json
 import multiprocessing
 import os
 import resource
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -235,6 +245,55 @@ def run(n: int, args: argparse.Namespace, work: Path) -> dict:
     return result
 
 
+def kill_test(n: int, catalogue_root: Path, weights: Path, work: Path, workers: int) -> dict:
+    """Predict over a copy of the catalogue with 1% of files cut short, SIGKILL it half-way, run it again."""
+    root = work / f"kill-test-{n}"
+    if root.exists():
+        subprocess.run(["rm", "-rf", str(root)], check=True)
+    files = sorted(catalogue_root.glob("*/*.jpg"))
+    corrupt = set(files[:: 100])
+    for f in files:
+        target = root / f.parent.name / f.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if f in corrupt:
+            target.write_bytes(f.read_bytes()[:200])  # a JPEG cut off after its headers
+        else:
+            os.link(f, target)
+    out = root / "scores.csv"
+    command = [str(Path(sys.executable).with_name("equilens")), "predict", str(weights), str(root), "--out", str(out),
+               "--num-workers", str(workers), "--batch-size", "256"]
+    partial = out.with_name(out.name + ".partial")
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    start, rows = time.perf_counter(), 0
+    while process.poll() is None:
+        time.sleep(0.2)
+        if partial.exists():
+            with partial.open("rb") as handle:
+                rows = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+            if rows >= len(files) // 2:
+                os.killpg(process.pid, signal.SIGKILL)  # the predict and its decoding workers
+                break
+    process.wait()
+    killed_at = rows
+    resumed = subprocess.run(command, capture_output=True, text=True)
+    if resumed.returncode != 0:
+        raise RuntimeError(f"the resumed predict failed: {resumed.stderr[-2000:]}")
+    with out.open(newline="") as handle:
+        written = [row["path"] for row in csv.DictReader(handle)]
+    with out.with_name(f"{out.stem}.errors.csv").open(newline="") as handle:
+        listed = {Path(row["path"]).name for row in csv.DictReader(handle)}
+    readable = {str(root / f.parent.name / f.name) for f in files if f not in corrupt}
+    result = {
+        "files": len(files), "corrupt": len(corrupt), "killed_after_rows": killed_at,
+        "kill_s": round(time.perf_counter() - start, 1), "resume_exit": resumed.returncode,
+        "rows": len(written), "distinct_rows": len(set(written)),
+        "every_readable_once": len(written) == len(set(written)) and {str(Path(p).resolve()) for p in written} == {str(Path(p).resolve()) for p in readable},
+        "every_corrupt_listed": listed == {f.name for f in corrupt},
+    }
+    subprocess.run(["rm", "-rf", str(root)], check=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[10_000], help="catalogue sizes")
@@ -248,6 +307,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="model-only timing")
     parser.add_argument("--max-memory-gb", type=float, default=4.0, help="skip the in-memory training above this")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of this process")
+    parser.add_argument("--kill-test", action="store_true", help="also kill and resume a predict over 1%%-corrupt copies (see above)")
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "equilens-scale"), help="catalogues, caches, outputs")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -256,7 +316,11 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     print(json.dumps({"threads": args.threads, "cpus": len(os.sched_getaffinity(0)), "decode_workers": args.decode_workers}))
     for n in args.n:
-        print(json.dumps(run(n, args, work)), flush=True)
+        result = run(n, args, work)
+        print(json.dumps(result), flush=True)
+        if args.kill_test:
+            print(json.dumps({"n": n, "kill_test": kill_test(n, work / f"catalogue-{n}-{args.size}", work / "scale-model.safetensors",
+                                                             work, args.decode_workers)}), flush=True)
 
 
 if __name__ == "__main__":
