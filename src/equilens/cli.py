@@ -64,6 +64,10 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "--classes then names every class read (e.g. --classes axion)")
     parser.add_argument("--log-target", action="store_true", default=defaults.log_target,
                         help="--task regress: learn and predict log10 of the target")
+    parser.add_argument("--outliers", metavar="SIM", help="--task anomaly: outlier exposure, a separate mode: train a "
+                        "classifier of the data's real no_sub images (and SIM's plain lenses) against SIM's simulated "
+                        "substructure (SIM: an equilens simulate folder apart from the data); no real substructure "
+                        "image is trained on. Without it: the unsupervised autoencoder")
     parser.add_argument("--model", dest="architecture", choices=ARCHITECTURE_NAMES, default=defaults.architecture,
                         help="steerable: E(2)-equivariant escnn network; cnn: plain CNN baseline")
     parser.add_argument("--group", default=defaults.group, help="symmetry group of the steerable model: C<N> or D<N> (C4, C8, D4, D8 ...)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from equilens.errors import InputError
@@ -27,6 +27,8 @@ DEFAULT_INPUT_SIZE = 75
 DEFAULT_GROUP = "D4"
 ARCHITECTURE_NAMES = ("steerable", "cnn")
 TASK_NAMES = ("classify", "anomaly", "regress")
+#: The recipe (:data:`RECIPES`) of the anomaly task trained with outlier exposure (``--outliers``).
+OUTLIER_EXPOSURE = "outlier_exposure"
 
 #: Class folders recognised, with no option, as the class without substructure (the negative,
 #: label 0): DeepLense Test IV and Models I-III name it ``no_sub``, Common Test I ``no``. Any
@@ -111,8 +113,11 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
 }
 # Regression (Gaussian mean and sigma of a number per image, e.g. the axion mass) trains as the
 # classifier does, less what only a classifier has: smoothed labels, the shipped classifier's start.
+# The anomaly task's outlier exposure (``--outliers``) trains a classifier of plain lenses against
+# simulated substructure, so it takes the classifier's recipe, from random weights.
 for _recipe in RECIPES.values():
     _recipe["regress"] = {**_recipe["classify"], "label_smoothing": 0.0, "init_weights": None}
+    _recipe[OUTLIER_EXPOSURE] = {**_recipe["classify"], "init_weights": None}
 DEFAULT_RECIPE = "equilens"
 
 #: The ``--target`` of ``--task regress`` that reads the number each file stores beside its image
@@ -196,6 +201,11 @@ class TrainConfig:
         target: regression only: :data:`FILE_VALUE_TARGET` (the number in each data file) or a
             column of the data folder's ``metadata.csv``.
         log_target: regression only: learn and predict log10 of the target.
+        outliers: anomaly only: outlier exposure, a separate mode (never the default): a
+            simulated folder (``equilens simulate``) whose substructure images train the
+            detector as the anomalies and whose plain lenses join the data's real ones; the
+            detector is then a classifier (:mod:`equilens.models.outlier_exposure`) with the
+            classifier's recipe. No image of the data's positive classes is trained on.
         architecture: ``steerable`` (escnn, equivariant) or ``cnn`` (plain baseline).
         group: symmetry group of the steerable model, ``C<N>`` or ``D<N>``.
         input_size: side in pixels the images are resized to before the model.
@@ -249,6 +259,7 @@ class TrainConfig:
     task: str = "classify"
     target: str | None = None
     log_target: bool = False
+    outliers: str | None = None
     architecture: str = "steerable"
     group: str = DEFAULT_GROUP
     input_size: int = DEFAULT_INPUT_SIZE
@@ -284,9 +295,14 @@ class TrainConfig:
     def __post_init__(self) -> None:
         # An unknown recipe or task takes the default's; validate() rejects it by name.
         recipe = RECIPES.get(self.recipe, RECIPES[DEFAULT_RECIPE])
-        for name, value in recipe.get(self.task, recipe["classify"]).items():
+        for name, value in recipe.get(self.recipe_task, recipe["classify"]).items():
             if getattr(self, name) is UNSET:
                 setattr(self, name, list(value) if isinstance(value, list) else value)
+
+    @property
+    def recipe_task(self) -> str:
+        """Which of a recipe's task defaults this run takes (:data:`RECIPES`)."""
+        return OUTLIER_EXPOSURE if self.task == "anomaly" and self.outliers else self.task
 
     def validate(self) -> "TrainConfig":
         if self.architecture not in ARCHITECTURE_NAMES:
@@ -297,6 +313,7 @@ class TrainConfig:
             (self.task != "regress" or bool(self.target), "--task regress needs --target NAME (a metadata.csv column, "
              f"or '{FILE_VALUE_TARGET}': the number stored in each data file)"),
             (self.task == "regress" or (self.target is None and not self.log_target), "--target and --log-target are for --task regress"),
+            (self.task == "anomaly" or not self.outliers, "--outliers is for --task anomaly (outlier exposure)"),
             (self.recipe in RECIPES, f"--recipe {self.recipe!r}: choose one of {list(RECIPES)}"),
             (not self.classes or len(set(self.classes)) == len(self.classes), f"--classes {self.classes}: name each class once"),
             (self.input_size >= 8, f"--input-size {self.input_size}: must be at least 8 pixels"),
@@ -326,6 +343,9 @@ class TrainConfig:
         """The :func:`equilens.models.build_model` config this run trains on images of ``channels`` bands."""
         # Grey models keep the config they always had (shipped models compare equal to it).
         in_channels = {"in_channels": channels} if channels != 1 else {}
+        if self.task == "anomaly" and self.outliers:
+            return {"architecture": OUTLIER_EXPOSURE,
+                    "classifier": replace(self, task="classify", outliers=None).model_config(2, channels)}
         if self.task == "anomaly":
             # An autoencoder: no classes; its widths and latent size default to the model's own.
             config = {"architecture": f"{self.architecture}_autoencoder", "input_size": self.input_size,

@@ -47,6 +47,7 @@ from equilens.log import logger
 from equilens.pretrained import find_weights, pretrained_weights
 from equilens.regression import regression_record
 from equilens.trainers import TASKS, LensModule
+from equilens.trainers.outlier_exposure import OutlierExposureModule
 from equilens.trainers.checkpoint import BestAUCCheckpoint
 from equilens.trainers.precise_bn import PreciseBatchNorm
 from equilens.weights import WEIGHTS_NAME, read_info, save_weights
@@ -72,7 +73,7 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
         _fit(child, resume=False)
         return child
     config, data, test, splits, model, reading, channels, infos = _prepare(config)
-    default_name = f"{config.task}-{config.architecture}" + (f"-{config.group}" if config.architecture == "steerable" else "")
+    default_name = f"{config.task}{'-outlier-exposure' if config.outliers else ''}-{config.architecture}" + (f"-{config.group}" if config.architecture == "steerable" else "")
     run_dir = new_folder(runs_dir, name or f"{default_name}-{time.strftime('%Y%m%d-%H%M%S')}")
     config.data = str(data.root.resolve())
     config.test_data = str(test.root.resolve()) if test else None
@@ -86,10 +87,13 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
         "input": {**reading.to_dict(), "channels": channels},
         "split_sizes": {part: int(len(folder.files)) for part, folder in splits.items()},
     }
+    n_train = len(splits["train"].files)
+    if config.outliers:  # outlier exposure trains on the simulated folder too
+        record["split_sizes"]["outliers"] = len(scan_lens_folder(config.outliers, reading=reading).files)
+        n_train += record["split_sizes"]["outliers"]
     write_text_atomic(run_dir / CONFIG_NAME, json.dumps(record, indent=2) + "\n")
     write_values(run_dir / VALUES_NAME, splits, infos)
     logger.warning("run folder: %s", run_dir)
-    n_train = len(splits["train"].files)
     logger.warning("training: %d epochs of %d images%s", config.epochs, config.passes_per_epoch(n_train) * n_train,
                    f" (time cap {config.max_time})" if config.max_time else "")
     _fit(run_dir, resume=False)
@@ -108,6 +112,8 @@ def _prepare(config: TrainConfig) -> tuple[TrainConfig, LensFolder, LensFolder |
     test = scan_lens_folder(config.test_data, classes=data.classes, reading=reading) if config.test_data else None
     splits = split_dataset(data, test, config)
     infos = check_split_files(splits, reading)
+    if config.outliers:  # a bad outlier folder fails now too, and the run records where it is
+        config.outliers = str(outlier_folder(config.outliers, data.root, reading).root.resolve())
     if config.task == "regress":  # a bad target fails now, naming its file
         split_targets(config, splits, reading, infos)
     channels = next(iter(infos.values())).channels
@@ -284,6 +290,30 @@ def split_dataset(data: LensFolder, test: LensFolder | None, config: TrainConfig
     return splits
 
 
+def outlier_folder(path: str | Path, data_root: Path, reading: Reading) -> LensFolder:
+    """The simulated folder of outlier exposure (``--outliers``), checked: apart from the data
+    folder (whose positive images must never be trained on), a negative class (``no_sub``) and
+    at least one other, every file readable."""
+    root, data_root = Path(path).resolve(), Path(data_root).resolve()
+    if root == data_root or data_root in root.parents or root in data_root.parents:
+        raise InputError(f"--outliers {path}: must be a simulated folder apart from the data folder {data_root}, "
+                         "not inside it or holding it (the data's own substructure images are never trained on)")
+    folder = scan_lens_folder(path, reading=reading)
+    check_images(list(folder.files), reading)
+    return folder
+
+
+def with_outliers(train: LensFolder, outliers: LensFolder) -> LensFolder:
+    """The real training split (only its negative class) and the simulated outlier folder as one
+    two-class training set: label 0 plain lenses (real and simulated), 1 simulated substructure."""
+    logger.warning("outlier exposure: training on %d real '%s' images of %s and %d simulated images of %s "
+                   "(%d with substructure); no image of the data's other classes is trained on",
+                   len(train.files), train.classes[0], train.root, len(outliers.files), outliers.root,
+                   int((outliers.labels > 0).sum()))
+    return LensFolder(train.root, (train.classes[0], "simulated substructure"), train.files + outliers.files,
+                      np.concatenate([train.labels, (outliers.labels > 0).astype(np.int64)]))
+
+
 def check_split_files(splits: dict[str, LensFolder], reading: Reading) -> dict[Path, FileInfo]:
     """Check every file of every split, the test split too, before training starts: a bad file
     fails now, naming it, not when it is read after minutes of training (or at evaluation).
@@ -352,18 +382,21 @@ def _modules(config: TrainConfig, model: dict, classes: list[str], splits: dict[
     """The task's LightningModule and the data module of ``splits`` (files read as ``reading``,
     ``channels`` bands), as ``config`` says."""
     targets = split_targets(config, splits, reading) if config.task == "regress" else None
+    outlier_exposure = config.task == "anomaly" and bool(config.outliers)
+    if outlier_exposure:
+        splits = {**splits, "train": with_outliers(splits["train"], outlier_folder(config.outliers, splits["train"].root, reading))}
     datamodule = LensDataModule(
         splits, batch_size=config.batch_size, num_workers=config.num_workers,
         passes_per_epoch=config.passes_per_epoch(len(splits["train"].files)),
         train_twins=twin_ids(splits["train"]) if config.twin_batches and config.task == "classify" else None,
         reading=reading, channels=channels, targets=targets,
     )
-    module = TASKS[config.task](
+    module = (OutlierExposureModule if outlier_exposure else TASKS[config.task])(
         model=model,
         classes=classes,
         **config.optimizer_options(),
         augment=config.augment_config(),
-        **({"label_smoothing": config.label_smoothing} if config.task == "classify" else {}),
+        **({"label_smoothing": config.label_smoothing} if config.task == "classify" or outlier_exposure else {}),
         **({"regression": regression_record(config.target, config.log_target, targets["train"])} if targets else {}),
     )
     return module, datamodule

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from equilens.atomic import write_text_atomic
-from equilens.config import BOOTSTRAP_REPLICATES, FALSE_ALARM_RATES, INVARIANCE_IMAGES, NEGATIVE_CLASS_NAMES, SCORING_BATCH_SIZE
+from equilens.config import BOOTSTRAP_REPLICATES, FALSE_ALARM_RATES, INVARIANCE_IMAGES, NEGATIVE_CLASS_NAMES, OUTLIER_EXPOSURE, SCORING_BATCH_SIZE
 from equilens.datasets.folder import LensFolder, binary_labels, list_images, load_images, scan_lens_folder, score_description
 from equilens.datasets.images import saved_reading
 from equilens.errors import InputError
@@ -95,7 +95,7 @@ def evaluate(
         "data": str(folder.root.resolve()),
         "classes": list(folder.classes),
         "n_images": len(folder.files),
-        "score": score_description(info["classes"]) if task == "classify" else "anomaly score (reconstruction error)",
+        "score": score_description(info["classes"]) if task == "classify" else anomaly_score_description(info["model"]),
         "symmetrized": symmetrize,
         "threshold_rule": threshold_rule,
         "substructure_vs_none": binary_metrics(is_substructure, scores, threshold, n_bootstrap),
@@ -200,3 +200,11 @@ def _write_report(
     writer.writerow(["path", "class", "score"])
     writer.writerows((str(f), folder.classes[label], f"{s:.6g}") for f, label, s in zip(folder.files, folder.labels, scores))
     write_text_atomic(out_dir / "scores.csv", rows.getvalue())
+
+
+def anomaly_score_description(model: dict[str, Any]) -> str:
+    """What an anomaly detector's score is, from its model config."""
+    if model.get("architecture") == OUTLIER_EXPOSURE:
+        return ("anomaly score (outlier exposure: log-odds of simulated substructure against plain lenses; "
+                "trained on real no_sub and simulated images only)")
+    return "anomaly score (reconstruction error)"

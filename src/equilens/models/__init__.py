@@ -23,10 +23,12 @@ from equilens.errors import InputError  # noqa: E402
 from equilens.log import logger  # noqa: E402
 from equilens.models.autoencoder import PlainAutoencoder, SteerableAutoencoder  # noqa: E402
 from equilens.models.cnn import PlainCNN  # noqa: E402
+from equilens.models.outlier_exposure import OutlierExposureDetector  # noqa: E402
 from equilens.models.steerable import SteerableCNN  # noqa: E402
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {"steerable": SteerableCNN, "cnn": PlainCNN,
-                                             "steerable_autoencoder": SteerableAutoencoder, "cnn_autoencoder": PlainAutoencoder}
+                                             "steerable_autoencoder": SteerableAutoencoder, "cnn_autoencoder": PlainAutoencoder,
+                                             "outlier_exposure": OutlierExposureDetector}
 
 
 def build_model(config: dict[str, Any]) -> nn.Module:
