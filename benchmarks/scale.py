@@ -154,8 +154,9 @@ def catalogue(root: Path, n: int, size: int) -> Path:
     return root
 
 
-def train_rate(module: LensDataModule, model: torch.nn.Module, batches: int) -> float:
-    """Images/s of optimiser steps over the first ``batches`` training batches (after one warm-up batch)."""
+def train_rate(module: LensDataModule, model: torch.nn.Module, batches: int) -> tuple[float, int]:
+    """Images/s of optimiser steps over the first ``batches`` training batches (0: the whole epoch),
+    after one warm-up batch, and the images trained on."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     torch.manual_seed(0)
     loader = iter(module.train_dataloader())
@@ -166,12 +167,12 @@ def train_rate(module: LensDataModule, model: torch.nn.Module, batches: int) -> 
         loss.backward()
         optimizer.step()
         if step == 0:
-            start = time.perf_counter()
+            start, first = time.perf_counter(), images
         else:
             count += len(images)
-        if step == batches:
+        if batches and step == batches:  # 0: the whole epoch
             break
-    return count / (time.perf_counter() - start)
+    return count / (time.perf_counter() - start), count + len(first)
 
 
 def run(n: int, args: argparse.Namespace, work: Path) -> dict:
@@ -203,14 +204,15 @@ def run(n: int, args: argparse.Namespace, work: Path) -> dict:
             module = LensDataModule(splits, batch_size=args.batch_size, channels=1)  # as cached above: one key
             module.setup("fit")
             result[f"train_{path}_setup_s"] = round(time.perf_counter() - start, 1)
-            result[f"train_{path}_images_per_s"] = round(train_rate(module, model, args.train_batches), 1)
+            rate, trained = train_rate(module, model, args.train_batches)
+            result[f"train_{path}_images_per_s"], result[f"train_{path}_images"] = round(rate, 1), trained
         result[f"train_{path}_peak_rss_anon_gb"] = round(memory.peak / 1e9, 3)
         del module
 
     weights = save_weights(build_model(model_config), work / "scale-model.safetensors",
                            {"model": model_config, "classes": ["no_sub", "sub"], "task": "classify",
                             "input": {**GREY.to_dict(), "channels": 1}})
-    subset = files[: args.predict_files]
+    subset = files[: args.predict_files or None]
     size = (args.size, args.size)
     loader = DataLoader(ImageFiles(subset, size, GREY, 1), batch_size=args.predict_batch_size, num_workers=args.decode_workers,
                         collate_fn=functools.partial(collate_files, size=size))
@@ -300,9 +302,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64, help="cutout side in pixels")
     parser.add_argument("--input-size", type=int, default=32, help="model input side (the cutouts are resized to it)")
     parser.add_argument("--batch-size", type=int, default=256, help="training batch")
-    parser.add_argument("--train-batches", type=int, default=100, help="training batches timed per path")
+    parser.add_argument("--train-batches", type=int, default=100, help="training batches timed per path (0: a whole epoch)")
     parser.add_argument("--predict-batch-size", type=int, default=256)
-    parser.add_argument("--predict-files", type=int, default=20_000, help="files scored per N (the first ones)")
+    parser.add_argument("--predict-files", type=int, default=20_000, help="files scored per N (the first ones; 0: all)")
     parser.add_argument("--decode-workers", type=int, default=1, help="predict's decoding processes")
     parser.add_argument("--seconds", type=float, default=10.0, help="model-only timing")
     parser.add_argument("--max-memory-gb", type=float, default=4.0, help="skip the in-memory training above this")
