@@ -33,7 +33,7 @@ def trained_run(tmp_path_factory):
     data = write_toy_dataset(root / "toy", n_per_class=200, size=33, seed=1)
     config = TrainConfig(
         data=str(data), task="anomaly", architecture="steerable", group="D4", input_size=33,
-        widths=[4, 8, 8], epochs=12, batch_size=16, lr=3e-3, crop_fraction=None, seed=0,
+        widths=[4, 8, 8], epochs=12, batch_size=16, min_images_per_epoch=0, lr=3e-3, crop_fraction=None, seed=0,
     )
     return train(config, root / "runs"), data
 

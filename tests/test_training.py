@@ -60,7 +60,8 @@ def test_small_training_sets_get_epochs_of_several_passes(toy_data, tmp_path):
     assert [config.passes_per_epoch(n) for n in (1, 90, 2048, 4095, 4096, 6400)] == [4096, 46, 2, 2, 1, 1]
     assert TrainConfig(data="x", min_images_per_epoch=0).passes_per_epoch(90) == 1
     assert TrainConfig(data="x", recipe="deeplense").passes_per_epoch(90) == 1
-    assert TrainConfig(data="x", task="anomaly").passes_per_epoch(90) == 1
+    assert TrainConfig(data="x", task="anomaly").min_images_per_epoch == 3072  # the autoencoder's, per no_sub image
+    assert [TrainConfig(data="x", task="anomaly").passes_per_epoch(n) for n in (90, 3072, 3200)] == [35, 1, 1]
     # Runs saved before the option resume with the one pass per epoch they were trained with.
     saved = {k: v for k, v in config.to_dict().items() if k != "min_images_per_epoch"}
     assert TrainConfig.from_dict(saved).min_images_per_epoch == 0
