@@ -18,9 +18,11 @@ per class, drawn with that seed) and a pool; nothing of the held-out set is ever
   the default model started from random weights instead of ``--init-weights auto``'s
   simulation model;
 * ``anomaly``: the default equivariant and plain autoencoders, trained on the pool's ``no_sub``
-  images only (``--task anomaly``), scored on every class of the held-out set, and the
-  default supervised classifier (``supervised``) as the reference an unsupervised detector
-  is measured against.
+  images only (``--task anomaly``), scored on every class of the held-out set; outlier
+  exposure (``--task anomaly --outliers``: the pool's ``no_sub`` images against a simulated
+  folder, ``--outliers`` or else ``--n-outliers`` per class of the ``test-iv`` preset rendered
+  into ``--work``); and the default supervised classifier (``supervised``) as the reference an
+  unsupervised detector is measured against.
 
 Prints, per run, the held-out AUC with its bootstrap 95% interval, accuracy at p = 0.5 (the
 Youden threshold for anomaly scores), epochs, training time and images/s, the training seconds
@@ -48,6 +50,7 @@ from equilens.datasets.folder import scan_lens_folder
 from equilens.evaluation import evaluate
 from equilens.evaluation.plots import read_epoch_metrics
 from equilens.runs import read_run_config
+from equilens.simulation import PRESETS, simulate_dataset
 from equilens.training import train, training_passes
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "test-iv"
@@ -65,6 +68,9 @@ MODELS = {
 ANOMALY_MODELS = {
     "steerable-ae": {"task": "anomaly"},
     "cnn-ae": {"task": "anomaly", "architecture": "cnn"},
+    # Outlier exposure, a separate mode: real no_sub against simulated substructure
+    # (--outliers; the simulated folder is set in main()).
+    "outlier-exposure": {"task": "anomaly"},
     # The reference: what labels buy on the same images (not an anomaly detector).
     "supervised": {},
 }
@@ -187,6 +193,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="training wall-clock per run, minutes (default: equilens train's own default)")
     parser.add_argument("--set", type=lambda s: tuple(s.split("=", 1)), action="append", default=[], metavar="KEY=JSON",
                         help="override a TrainConfig field, e.g. rotate=false or brightness=null")
+    parser.add_argument("--outliers", type=Path, help="anomaly: the simulated folder of outlier exposure "
+                        "(default: render --n-outliers per class of the test-iv preset into --work)")
+    parser.add_argument("--n-outliers", type=int, default=2000, help="anomaly: simulated images per class to render")
     parser.add_argument("--work", type=Path, default=Path("bench-real-test-iv"), help="links, runs and results")
     parser.add_argument("--docs-table", type=Path, metavar="JSON",
                         help="also write the table for the documentation here (e.g. docs/results/small-data.json)")
@@ -195,6 +204,10 @@ def main(argv: list[str] | None = None) -> None:
     skipped = {"compare": "steerable-scratch", "small-data": "deeplense"}.get(args.mode)
     catalogue = ANOMALY_MODELS if args.mode == "anomaly" else {k: v for k, v in MODELS.items() if k != skipped}
     models = {k: catalogue[k] for k in (args.models or catalogue)}
+    if "outlier-exposure" in models:
+        outliers = args.outliers or simulate_dataset(args.work / "outliers-test-iv", args.n_outliers, PRESETS["test-iv"],
+                                                     seed=11, file_format="jpg", progress=False)
+        models["outlier-exposure"] = {**models["outlier-exposure"], "outliers": str(outliers)}
     results = []
     for seed in args.seeds:
         pool, held = split_by_class(args.data, seed, args.n_holdout, args.holdout)
