@@ -112,3 +112,12 @@ def test_outliers_without_substructure_are_refused(folders, tmp_path):
     with pytest.raises(InputError, match="no folder of images beside the negative class"):
         train(_config(real, plain), tmp_path / "runs")
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_data_with_several_substructure_classes_trains(folders, tmp_path):
+    """Real data of three classes (no_sub, cdm, axion): validation scores substructure against none."""
+    _, sim = folders
+    three = write_toy_dataset(tmp_path / "three", n_per_class=40, size=33, classes=("no_sub", "cdm", "axion"))
+    run = train(_config(three, sim), tmp_path / "runs")
+    model, info = load_model(run)
+    assert info["classes"][0] == "no_sub" and set(info["classes"]) == {"no_sub", "cdm", "axion"} and model.task == "anomaly"

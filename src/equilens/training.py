@@ -113,7 +113,9 @@ def _prepare(config: TrainConfig) -> tuple[TrainConfig, LensFolder, LensFolder |
     splits = split_dataset(data, test, config)
     infos = check_split_files(splits, reading)
     if config.outliers:  # a bad outlier folder fails now too, and the run records where it is
-        config.outliers = str(outlier_folder(config.outliers, data.root, reading).root.resolve())
+        outliers = outlier_folder(config.outliers, data.root, reading)
+        check_images(list(outliers.files), reading)
+        config.outliers = str(outliers.root.resolve())
     if config.task == "regress":  # a bad target fails now, naming its file
         split_targets(config, splits, reading, infos)
     channels = next(iter(infos.values())).channels
@@ -291,16 +293,14 @@ def split_dataset(data: LensFolder, test: LensFolder | None, config: TrainConfig
 
 
 def outlier_folder(path: str | Path, data_root: Path, reading: Reading) -> LensFolder:
-    """The simulated folder of outlier exposure (``--outliers``), checked: apart from the data
-    folder (whose positive images must never be trained on), a negative class (``no_sub``) and
-    at least one other, every file readable."""
+    """The simulated folder of outlier exposure (``--outliers``): apart from the data folder
+    (whose positive images must never be trained on), a negative class (``no_sub``) and at
+    least one other. Its files are checked once, when the run is made (:func:`_prepare`)."""
     root, data_root = Path(path).resolve(), Path(data_root).resolve()
     if root == data_root or data_root in root.parents or root in data_root.parents:
         raise InputError(f"--outliers {path}: must be a simulated folder apart from the data folder {data_root}, "
                          "not inside it or holding it (the data's own substructure images are never trained on)")
-    folder = scan_lens_folder(path, reading=reading)
-    check_images(list(folder.files), reading)
-    return folder
+    return scan_lens_folder(path, reading=reading)
 
 
 def with_outliers(train: LensFolder, outliers: LensFolder) -> LensFolder:

@@ -46,7 +46,11 @@ class OutlierExposureDetector(nn.Module):
 
     def anomaly_score(self, images: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) images -> (N,) log-odds of substructure against a plain lens."""
-        logits = self(images)
+        return self.score_of_logits(self(images))
+
+    @staticmethod
+    def score_of_logits(logits: torch.Tensor) -> torch.Tensor:
+        """:meth:`anomaly_score` of (N, 2) logits already computed."""
         return logits[:, 1] - logits[:, 0]
 
     def export(self) -> "OutlierExposureDetector":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch.nn.functional as F
+from torchmetrics.classification import AUROC
 
 from equilens.errors import InputError
 from equilens.trainers.classifier import ClassifierModule
@@ -24,12 +25,13 @@ class OutlierExposureModule(ClassifierModule):
         super().__init__(*args, **kwargs)
         if getattr(self.model, "classifier", None) is None or self.model.task != "anomaly":
             raise InputError(f"outlier exposure needs an outlier-exposure detector, not a {type(self.model).__name__}")
-        self.binary = True
+        # Substructure against none, whatever the number of the data's classes (no_sub, cdm, axion ...).
+        self.val_auc = AUROC(task="binary")
 
     def validation_step(self, batch, batch_idx):
         images, labels = batch
         logits = self.model(images)
         substructure = (labels > 0).long()
-        self.val_auc.update(logits[:, 1] - logits[:, 0], substructure)
+        self.val_auc.update(self.model.score_of_logits(logits), substructure)
         self.log("val_loss", F.cross_entropy(logits, substructure), on_epoch=True, prog_bar=True, batch_size=len(labels), sync_dist=True)
         self.log("val_auc", self.val_auc, on_epoch=True, prog_bar=True)
