@@ -95,9 +95,9 @@ def test_bad_architecture_rejected():
         build_model({"architecture": "transformer"})
 
 
-@pytest.mark.parametrize("architecture, group", [("steerable", "D4"), ("steerable", "C8"), ("cnn", None)])
+@pytest.mark.parametrize("architecture, group", [("steerable", "D4"), ("steerable", "C8"), ("cnn", None), ("resnet18", None)])
 def test_trained_model_exports_with_batch_norm_folded(architecture, group):
-    """Both group families (D_N, C_N) and the plain CNN train and export (escnn without py3nj)."""
+    """Both group families (D_N, C_N) and the plain baselines train and export (escnn without py3nj)."""
     config = {"architecture": architecture, "input_size": 33, "widths": [2, 4, 4] if architecture == "steerable" else [8, 16]}
     if architecture == "steerable":
         config.update(group=group, pooled_blocks=2)  # both kinds of block: conv + pool, stride-2 conv
@@ -140,3 +140,13 @@ def test_escnn_imports_without_the_py3nj_warning():
     warning about it is silenced where equilens imports escnn."""
     result = subprocess.run([sys.executable, "-W", "always", "-c", "import equilens.models"], capture_output=True, text=True)
     assert result.returncode == 0 and "py3nj" not in result.stderr, result.stderr[-2000:]
+
+
+def test_resnet18_is_the_resnet_18_layout():
+    """Default widths: 4 stages of 2 basic blocks, 64-512 channels: ResNet-18's 11.17 M weights
+    for one grey band and two classes (torchvision's resnet18 less its 3-band stem and 1000-way head)."""
+    model = build_model({"architecture": "resnet18", "input_size": 75, "num_classes": 2, "in_channels": 1})
+    assert len(model.blocks) == 8
+    assert sum(p.numel() for p in model.parameters()) == 11_171_266
+    assert model(torch.rand(3, 1, 64, 64)).shape == (3, 2)
+    assert build_model({"architecture": "resnet18", "input_size": 40, "widths": [4, 8], "in_channels": 3})(torch.rand(2, 3, 50, 50)).shape == (2, 2)

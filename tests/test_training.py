@@ -208,6 +208,8 @@ def test_bad_config_rejected(toy_data, tmp_path):
         train(TrainConfig(data=str(toy_data), val_fraction=1.5), runs_dir=tmp_path)
     with pytest.raises(InputError, match="is not C<N> or D<N>"):
         train(TrainConfig(data=str(toy_data), group="Q4"), runs_dir=tmp_path)
+    with pytest.raises(InputError, match="--model resnet18 has no autoencoder"):
+        train(TrainConfig(data=str(toy_data), task="anomaly", architecture="resnet18"), runs_dir=tmp_path)
     assert not any(tmp_path.iterdir())  # nothing created for a rejected run
 
 

@@ -69,10 +69,12 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "substructure (SIM: an equilens simulate folder apart from the data); no real substructure "
                         "image is trained on. Without it: the unsupervised autoencoder")
     parser.add_argument("--model", dest="architecture", choices=ARCHITECTURE_NAMES, default=defaults.architecture,
-                        help="steerable: E(2)-equivariant escnn network; cnn: plain CNN baseline")
+                        help="steerable: E(2)-equivariant escnn network; cnn: plain CNN baseline; resnet18: ResNet-18, "
+                        "the DeepLense papers' plain baseline (classify and regress)")
     parser.add_argument("--group", default=defaults.group, help="symmetry group of the steerable model: C<N> or D<N> (C4, C8, D4, D8 ...)")
     parser.add_argument("--input-size", type=int, default=defaults.input_size, help="image side in pixels fed to the model (images are resized)")
-    parser.add_argument("--widths", type=int, nargs="+", help="fields (steerable) or channels (cnn) per block")
+    parser.add_argument("--widths", type=int, nargs="+", help="fields (steerable) or channels (cnn) per block; "
+                        "channels per stage of two blocks (resnet18)")
     parser.add_argument("--pooled-blocks", type=int, default=defaults.pooled_blocks,
                         help="steerable model: first blocks that max-pool after a full-resolution conv; "
                         f"later ones downsample by a stride-2 conv (default {defaults.pooled_blocks})")

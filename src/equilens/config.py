@@ -13,6 +13,8 @@ from equilens.errors import InputError
 
 # Channels per block of the plain CNN.
 DEFAULT_CHANNELS = (16, 32, 64, 128)
+# Channels of the four stages of ResNet-18 (He et al.), the DeepLense papers' plain baseline.
+RESNET18_WIDTHS = (64, 128, 256, 512)
 # Channels per block of the steerable model, as regular fields of |G| channels each (D4: 3-8-16-32
 # fields): chosen on a 10-minute CPU budget (benchmarks/auc_vs_budget.py). How many of its first
 # blocks convolve at full resolution and max-pool (the later ones downsample by a stride-2
@@ -25,7 +27,9 @@ DEFAULT_POOLED_BLOCKS = 0
 # benchmark's choices (benchmarks/auc_vs_budget.py; docs: "How the defaults were chosen").
 DEFAULT_INPUT_SIZE = 75
 DEFAULT_GROUP = "D4"
-ARCHITECTURE_NAMES = ("steerable", "cnn")
+ARCHITECTURE_NAMES = ("steerable", "cnn", "resnet18")
+# The architectures that have an autoencoder for the unsupervised anomaly task.
+AUTOENCODER_ARCHITECTURES = ("steerable", "cnn")
 TASK_NAMES = ("classify", "anomaly", "regress")
 #: The recipe (:data:`RECIPES`) of the anomaly task trained with outlier exposure (``--outliers``).
 OUTLIER_EXPOSURE = "outlier_exposure"
@@ -175,6 +179,8 @@ def default_widths(architecture: str, group: str) -> list[int]:
     """Fields (steerable: channels / |G|) or channels (cnn) per block."""
     if architecture == "cnn":
         return list(DEFAULT_CHANNELS)
+    if architecture == "resnet18":
+        return list(RESNET18_WIDTHS)
     flips, order = parse_group(group)
     group_size = order * (2 if flips else 1)
     return [max(1, channels // group_size) for channels in DEFAULT_STEERABLE_CHANNELS]
@@ -210,11 +216,13 @@ class TrainConfig:
             detector as the anomalies and whose plain lenses join the data's real ones; the
             detector is then a classifier (:mod:`equilens.models.outlier_exposure`) with the
             classifier's recipe. No image of the data's positive classes is trained on.
-        architecture: ``steerable`` (escnn, equivariant) or ``cnn`` (plain baseline).
+        architecture: ``steerable`` (escnn, equivariant), ``cnn`` (plain baseline) or
+            ``resnet18`` (ResNet-18, plain; no autoencoder for the anomaly task).
         group: symmetry group of the steerable model, ``C<N>`` or ``D<N>``.
         input_size: side in pixels the images are resized to before the model.
-        widths: fields (steerable) or channels (cnn) per block; None takes the architecture's
-            default (:data:`DEFAULT_STEERABLE_CHANNELS` / |G| fields, :data:`DEFAULT_CHANNELS`).
+        widths: fields (steerable) or channels (cnn) per block, channels per stage (resnet18);
+            None takes the architecture's default (:data:`DEFAULT_STEERABLE_CHANNELS` / |G|
+            fields, :data:`DEFAULT_CHANNELS`, :data:`RESNET18_WIDTHS`).
         pooled_blocks: steerable model only: how many of the first blocks max-pool after a
             full-resolution convolution; the later ones downsample by a stride-2 convolution.
         recipe: which defaults fill the fields left unset: ``equilens`` (chosen on real Test IV
@@ -318,6 +326,9 @@ class TrainConfig:
              f"or '{FILE_VALUE_TARGET}': the number stored in each data file)"),
             (self.task == "regress" or (self.target is None and not self.log_target), "--target and --log-target are for --task regress"),
             (self.task == "anomaly" or not self.outliers, "--outliers is for --task anomaly (outlier exposure)"),
+            (self.task != "anomaly" or bool(self.outliers) or self.architecture in AUTOENCODER_ARCHITECTURES,
+             f"--task anomaly: --model {self.architecture} has no autoencoder; choose one of {list(AUTOENCODER_ARCHITECTURES)} "
+             "(or --outliers SIM, which trains a classifier)"),
             (self.recipe in RECIPES, f"--recipe {self.recipe!r}: choose one of {list(RECIPES)}"),
             (not self.classes or len(set(self.classes)) == len(self.classes), f"--classes {self.classes}: name each class once"),
             (self.input_size >= 8, f"--input-size {self.input_size}: must be at least 8 pixels"),

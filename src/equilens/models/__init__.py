@@ -24,9 +24,10 @@ from equilens.log import logger  # noqa: E402
 from equilens.models.autoencoder import PlainAutoencoder, SteerableAutoencoder  # noqa: E402
 from equilens.models.cnn import PlainCNN  # noqa: E402
 from equilens.models.outlier_exposure import OutlierExposureDetector  # noqa: E402
+from equilens.models.resnet import ResNet18  # noqa: E402
 from equilens.models.steerable import SteerableCNN  # noqa: E402
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {"steerable": SteerableCNN, "cnn": PlainCNN,
+ARCHITECTURES: dict[str, type[nn.Module]] = {"steerable": SteerableCNN, "cnn": PlainCNN, "resnet18": ResNet18,
                                              "steerable_autoencoder": SteerableAutoencoder, "cnn_autoencoder": PlainAutoencoder,
                                              "outlier_exposure": OutlierExposureDetector}
 
@@ -97,4 +98,4 @@ def substructure_score(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     return score_and_probabilities(model, images)[0]
 
 
-__all__ = ["ARCHITECTURES", "PlainCNN", "SteerableCNN", "build_model", "cpp_compiler", "for_inference", "score_and_probabilities", "substructure_score"]
+__all__ = ["ARCHITECTURES", "PlainCNN", "ResNet18", "SteerableCNN", "build_model", "cpp_compiler", "for_inference", "score_and_probabilities", "substructure_score"]

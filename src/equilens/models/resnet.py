@@ -1,0 +1,88 @@
+"""ResNet-18, the plain baseline of the DeepLense papers, under the same interface as :class:`SteerableCNN`.
+
+    image (N, C, H, W) --centred crop, resize--> (N, C, S, S)
+      -> 7x7 stride-2 conv -> BatchNorm -> ReLU -> 3x3 stride-2 max-pool
+      -> 4 stages of 2 basic blocks (3x3 conv -> BN -> ReLU -> 3x3 conv -> BN, + shortcut -> ReLU),
+         stages 2-4 halving the side (a 1x1 stride-2 conv + BN on the shortcut)
+      -> spatial mean -> linear -> class logits (N, num_classes)
+
+He et al.'s ResNet-18 layout (11 M parameters at the default widths 64-128-256-512), written
+here because equilens does not depend on torchvision. No symmetry is built in, and a stride-2
+layer samples an asymmetric grid, so rotations are learned from augmentation only.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from equilens.config import DEFAULT_INPUT_SIZE, RESNET18_WIDTHS
+from equilens.transforms import model_input
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with a residual shortcut; ``stride`` 2 halves the side."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+    def fold_batch_norm(self) -> None:
+        """Fold each eval-mode BatchNorm into the conv before it (inference only)."""
+        self.conv1, self.bn1 = fuse_conv_bn_eval(self.conv1, self.bn1), nn.Identity()
+        self.conv2, self.bn2 = fuse_conv_bn_eval(self.conv2, self.bn2), nn.Identity()
+        if isinstance(self.shortcut, nn.Sequential):
+            self.shortcut = fuse_conv_bn_eval(*self.shortcut)
+
+
+class ResNet18(nn.Module):
+    """ResNet-18 classifier; arguments as for :class:`PlainCNN`, but ``widths`` are the channels of
+    the stages, each of two basic blocks (four stages: ResNet-18)."""
+
+    task = "classify"
+
+    def __init__(
+        self,
+        input_size: int = DEFAULT_INPUT_SIZE,
+        crop_fraction: float = 1.0,
+        widths: tuple[int, ...] = RESNET18_WIDTHS,
+        num_classes: int = 2,
+        in_channels: int = 1,
+    ):
+        super().__init__()
+        self.input_size = input_size
+        self.crop_fraction = crop_fraction
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(widths[0]),
+                                  nn.ReLU(inplace=True), nn.MaxPool2d(3, stride=2, padding=1))
+        blocks, channels = [], widths[0]
+        for stage, width in enumerate(widths):
+            blocks += [BasicBlock(channels, width, stride=1 if stage == 0 else 2), BasicBlock(width, width, stride=1)]
+            channels = width
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Linear(channels, num_classes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) images in [0, 1] -> (N, num_classes) logits."""
+        features = self.blocks(self.stem(model_input(images, self.crop_fraction, self.input_size)))
+        return self.head(features.mean(dim=(-2, -1)))
+
+    def export(self) -> "ResNet18":
+        """An eval-mode copy with batch norm folded into the convolutions (same outputs)."""
+        exported = copy.deepcopy(self).eval()
+        exported.stem = nn.Sequential(fuse_conv_bn_eval(exported.stem[0], exported.stem[1]), *exported.stem[2:])
+        for block in exported.blocks:
+            block.fold_batch_norm()
+        return exported
