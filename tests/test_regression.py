@@ -20,6 +20,7 @@ from equilens.datasets.folder import check_images, scan_lens_folder
 from equilens.datasets.targets import read_targets
 from equilens.errors import InputError
 from equilens.evaluation import evaluate
+from equilens.evaluation.metrics import regression_metrics
 from equilens.models import build_model
 from equilens.regression import to_user_units
 from equilens.simulation import PRESETS, simulate_dataset
@@ -160,3 +161,18 @@ def test_regression_options_are_checked(tmp_path, capsys):
                  "--runs-dir", str(tmp_path / "runs")]) == 2
     assert re.search(r"no_sub_sim_\d\.npy: holds no number beside its image .*--classes axion", capsys.readouterr().err)
     assert not (tmp_path / "runs").exists()
+
+
+def test_errors_and_coverage_by_true_value_partition_the_images():
+    """Per-bin figures (where over the prior a model resolves the target) cover every image once
+    and agree with the whole set's."""
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(-24, -22, 500)
+    # Resolved below -23, the prior's middle above: the upper bins' errors are larger.
+    mean = np.where(truth < -23, truth + rng.normal(0, 0.05, 500), -22.5)
+    metrics = regression_metrics(truth, mean, np.full(500, 0.3), n_bootstrap=10, truth_bins=4)
+    bins = metrics["by_true_value"]
+    assert [b["low"] for b in bins][0] == truth.min() and bins[-1]["high"] == truth.max()
+    assert sum(b["n"] for b in bins) == 500
+    assert np.isclose(sum(b["n"] * b["mae"] for b in bins) / 500, metrics["mae"])
+    assert bins[0]["mae"] < 0.1 < bins[-1]["mae"] and set(bins[0]["coverage"]) == {"0.68", "0.95"}

@@ -137,6 +137,9 @@ FILE_VALUE_TARGET = "value"
 #: reports (68% and 95%, as the issue asks) and draws in its calibration plot.
 REGRESSION_COVERAGES = (0.68, 0.95)
 REGRESSION_CALIBRATION_LEVELS = tuple(round(0.05 * k, 2) for k in range(1, 20))
+#: Equal-width bins of the true value over which ``evaluate`` also reports a regression's errors
+#: and coverage: where over the prior a model resolves the target (e.g. a vortex too short to see).
+REGRESSION_TRUTH_BINS = 5
 
 #: What new autoencoders reconstruct and score (see equilens.models.autoencoder): the
 #: log-stretched image log(1 + 50 x) / log(1 + 50), so that faint arcs weigh as much as the

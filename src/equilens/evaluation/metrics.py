@@ -16,7 +16,7 @@ from scipy.stats import norm
 from sklearn.metrics import auc as area_under_curve, confusion_matrix, mean_absolute_error, mean_squared_error, roc_auc_score, roc_curve
 from torch import nn
 
-from equilens.config import BOOTSTRAP_REPLICATES, REGRESSION_CALIBRATION_LEVELS, REGRESSION_COVERAGES
+from equilens.config import BOOTSTRAP_REPLICATES, REGRESSION_CALIBRATION_LEVELS, REGRESSION_COVERAGES, REGRESSION_TRUTH_BINS
 from equilens.models import substructure_score
 from equilens.testing import invariance_changes
 
@@ -185,6 +185,7 @@ def invariance_errors(model: nn.Module, images: torch.Tensor, batch_size: int = 
 def regression_metrics(
     truth: np.ndarray, mean: np.ndarray, sigma: np.ndarray, coverages: Sequence[float] = REGRESSION_COVERAGES,
     levels: Sequence[float] = REGRESSION_CALIBRATION_LEVELS, n_bootstrap: int = BOOTSTRAP_REPLICATES, seed: int = 0,
+    truth_bins: int = REGRESSION_TRUTH_BINS,
 ) -> dict[str, Any]:
     """Errors and interval coverage of Gaussian predictions (mean, sigma) of (N,) ``truth``, all in
     the target's units.
@@ -193,7 +194,8 @@ def regression_metrics(
     the median absolute error, the MAE of always predicting the mean of ``truth`` (a floor any
     model must beat), the empirical coverage of the central intervals mean ± z sigma at the
     nominal ``coverages`` (with their mean interval width) and at every nominal level of
-    ``levels`` (the calibration curve).
+    ``levels`` (the calibration curve), and ``by_true_value``: the images' count, MAE, bias,
+    median sigma and coverages in ``truth_bins`` equal-width bins of the true value.
     """
     truth, mean, sigma = (np.asarray(a, dtype=np.float64) for a in (truth, mean, sigma))
     error = mean - truth
@@ -201,8 +203,13 @@ def regression_metrics(
     rng = np.random.default_rng(seed)
     replicates = [np.abs(error[rng.integers(0, len(error), len(error))]).mean() for _ in range(n_bootstrap)]
 
-    def covered(level: float) -> float:
-        return float((z <= norm.ppf(0.5 + level / 2)).mean())
+    def covered(level: float, where: np.ndarray | slice = slice(None)) -> float:
+        return float((z[where] <= norm.ppf(0.5 + level / 2)).mean())
+
+    edges = np.linspace(truth.min(), truth.max(), truth_bins + 1) if len(truth) else np.zeros(0)
+    # The last bin holds its upper edge (the largest true value).
+    bins = [(low, high, (truth >= low) & ((truth < high) if i < truth_bins - 1 else (truth <= high)))
+            for i, (low, high) in enumerate(zip(edges[:-1], edges[1:]))]
 
     return {
         "n_images": int(len(truth)),
@@ -217,4 +224,9 @@ def regression_metrics(
                                              "mean_width": float(2 * norm.ppf(0.5 + level / 2) * sigma.mean())}
                               for level in coverages},
         "calibration": {"nominal": list(levels), "empirical": [covered(level) for level in levels]},
+        "by_true_value": [{"low": float(low), "high": float(high), "n": int(where.sum()),
+                           "mae": float(np.abs(error[where]).mean()), "bias": float(error[where].mean()),
+                           "median_sigma": float(np.median(sigma[where])),
+                           "coverage": {f"{level:g}": covered(level, where) for level in coverages}}
+                          for low, high, where in bins if where.any()],
     }

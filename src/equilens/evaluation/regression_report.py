@@ -1,7 +1,8 @@
 """``equilens evaluate`` of a regression model: errors, interval coverage and their figures.
 
 The report folder holds ``metrics.json`` (every number: MAE with its 95% bootstrap interval,
-RMSE, bias, the coverage of the 68% and 95% intervals, the calibration curve, invariance),
+RMSE, bias, the coverage of the 68% and 95% intervals, the calibration curve, the same errors
+and coverages in bins of the true value, invariance),
 ``predictions.csv`` (path, class, true value, predicted mean and sigma), ``predicted_vs_true.png``
 (the means against the truth beside the 1:1 line, and the residuals), ``interval_calibration.png``
 (coverage against nominal) and, for a training run, ``training_curves.png``. Every number is in
@@ -93,6 +94,9 @@ def print_summary(out: Path, metrics: dict[str, Any]) -> None:
     print(f"MAE {metrics['mae']:.4g} (95% CI {low:.4g}-{high:.4g}; predicting the mean: {metrics['mae_of_predicting_the_mean']:.4g}), "
           f"RMSE {metrics['rmse']:.4g}, bias {metrics['bias']:+.4g}")
     print("interval coverage: " + ", ".join(f"{float(k):.0%} -> {v['empirical']:.1%}" for k, v in metrics["interval_coverage"].items()))
+    for b in metrics["by_true_value"]:
+        print(f"  true {b['low']:.4g} to {b['high']:.4g} ({b['n']} images): MAE {b['mae']:.4g}, bias {b['bias']:+.4g}, "
+              f"median sigma {b['median_sigma']:.4g}, coverage " + ", ".join(f"{float(k):.0%} -> {v:.1%}" for k, v in b["coverage"].items()))
     if "invariance" in metrics:
         inv = metrics["invariance"]
         print(f"invariance: max change of mean/sigma under 90-degree rotations {inv['rot90_max_abs_change']:.2e}, "
