@@ -2,14 +2,15 @@
 axion mass, on Model I-, II- and III-like renderings, equivariant model vs plain CNN.
 
     python benchmarks/dark_matter.py [--presets deeplense-model-i euclid-like hst-like]
-        [--n-per-class 5000] [--n-test-per-class 1000] [--budget-min M] [--threads T] [--work DIR]
+        [--n-per-class 5000] [--n-test-per-class 1000] [--models steerable cnn resnet18] [--budget-min M [M_REGRESS]] [--threads T] [--work DIR]
 
 For each preset, simulates (once; reused from --work) a training set and a test set (another
 seed) of ``no_sub``, ``sub`` (DeepLense's ``cdm``: 25 point-mass subhalos) and ``axion`` (the
 vortex; its axion mass log-uniform on 1e-24-1e-22 eV, recorded in metadata.csv), the same
 number per class. Then, for each architecture (the default steerable model and the plain CNN),
 with the same budget each: the recipe's work (its epochs over the same images, the same
-schedule), or, with ``--budget-min``, the same wall-clock minutes:
+schedule), or, with ``--budget-min``, the same wall-clock minutes (one figure for both tasks, or
+the classifier's and the regression's):
 
 * trains the three-class classifier (``equilens train`` defaults: the ``equilens`` recipe, its
   weights kept by the validation split's rule, never the test's) and reports the test split's
@@ -80,7 +81,7 @@ def run_one(task: str, architecture: str, train_set: Path, test_set: Path, budge
 
 def print_table(results: dict, args) -> None:
     print(f"\n{args.n_per_class} train+val images per class (90/10), {args.n_test_per_class} test images per class, "
-          f"{'the recipe' if args.budget_min is None else f'{args.budget_min:g} min'} per model and task, torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+          f"{'the recipe' if args.budget_min is None else ' / '.join(f'{m:g}' for m in args.budget_min) + ' min'} per model and task, torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
     for preset, by_model in results.items():
         auc_ref, mae_ref = REFERENCE.get(preset, (float("nan"), float("nan")))
         print(f"\n{preset} (DeepLense reference: macro AUC {auc_ref}, axion MAE {mae_ref} dex)")
@@ -100,9 +101,10 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=list(REFERENCE), help="simulation presets (Model I-, II-, III-like)")
     parser.add_argument("--n-per-class", type=int, default=5000, help="training+validation images per class")
     parser.add_argument("--n-test-per-class", type=int, default=1000, help="test images per class")
-    parser.add_argument("--budget-min", type=float, default=None,
-                        help="training wall-clock per model and task, minutes (default: the recipe's epochs)")
-    parser.add_argument("--models", nargs="+", default=["steerable", "cnn"])
+    parser.add_argument("--budget-min", type=float, nargs="+", default=None,
+                        help="training wall-clock per model, minutes: one figure for both tasks, or the classifier's and the "
+                        "regression's (default: the recipe's epochs)")
+    parser.add_argument("--models", nargs="+", default=["steerable", "cnn"], help="architectures (steerable, cnn, resnet18)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--workers", type=int, default=2, help="simulation processes")
     parser.add_argument("--seed", type=int, default=0)
@@ -115,7 +117,8 @@ def main() -> None:
     for preset in args.presets:
         train_set, test_set = simulate_sets(args.work, preset, args.n_per_class, args.n_test_per_class, args.workers)
         runs = args.work / preset / f"runs-{stamp}"
-        results[preset] = {model: {task: run_one(task, model, train_set, test_set, args.budget_min, runs, args.seed)
+        budgets = dict(zip(("classify", "regress"), (args.budget_min * 2)[:2] if args.budget_min else (None, None)))
+        results[preset] = {model: {task: run_one(task, model, train_set, test_set, budgets[task], runs, args.seed)
                                    for task in ("classify", "regress")} for model in args.models}
         (args.work / f"results-{stamp}.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                                                       "results": results}, indent=1) + "\n")
