@@ -29,6 +29,7 @@ figures are in the documentation (benchmarks, "Anomaly detection").
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -161,14 +162,15 @@ class SteerableAutoencoder(_Autoencoder):
 
     Args:
         group: symmetry group, ``C<N>`` or ``D<N>``.
-        input_size, crop_fraction: see :class:`_Autoencoder`.
+        input_size: see :class:`_Autoencoder`.
+        crop_fraction: see :class:`_Autoencoder`.
         widths: regular fields per encoder block (the decoder mirrors them).
         latent: regular fields of the 1 x 1 latent (latent dimension = latent x |G|).
         lift_kernel: side of the first and last convolution's kernel, in pixels.
         kernel: side of the other kernels.
         in_channels: bands of the image, each a scalar field (reconstructed band by band; the
             score averages over bands).
-        score_options: ``score_ring``, ``loss_ring``, ``score_smoothing``, ``intensity_stretch``:
+        **score_options: ``score_ring``, ``loss_ring``, ``score_smoothing``, ``intensity_stretch``:
             see :class:`_Autoencoder`.
     """
 
@@ -182,7 +184,7 @@ class SteerableAutoencoder(_Autoencoder):
         lift_kernel: int = 5,
         kernel: int = 3,
         in_channels: int = 1,
-        **score_options,
+        **score_options: Any,
     ):
         super().__init__(input_size, crop_fraction, **score_options)
         space = gspace(group)
@@ -233,10 +235,14 @@ class PlainAutoencoder(_Autoencoder):
     """The plain-CNN baseline with the same layout as :class:`SteerableAutoencoder`.
 
     Args:
-        input_size, crop_fraction: see :class:`_Autoencoder`.
+        input_size: see :class:`_Autoencoder`.
+        crop_fraction: see :class:`_Autoencoder`.
         widths: channels per encoder block (the decoder mirrors them).
         latent: channels of the 1 x 1 latent.
-        lift_kernel, kernel, in_channels, score_options: as for :class:`SteerableAutoencoder`.
+        lift_kernel: as for :class:`SteerableAutoencoder`.
+        kernel: as for :class:`SteerableAutoencoder`.
+        in_channels: as for :class:`SteerableAutoencoder`.
+        **score_options: as for :class:`SteerableAutoencoder`.
     """
 
     def __init__(
@@ -248,7 +254,7 @@ class PlainAutoencoder(_Autoencoder):
         lift_kernel: int = 5,
         kernel: int = 3,
         in_channels: int = 1,
-        **score_options,
+        **score_options: Any,
     ):
         super().__init__(input_size, crop_fraction, **score_options)
         self.sides = encoder_sides(input_size, len(widths))
