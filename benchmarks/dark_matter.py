@@ -110,6 +110,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path("bench-dark-matter"), help="data and runs (data reused)")
     args = parser.parse_args()
+    if args.budget_min and len(args.budget_min) > 2:
+        parser.error("--budget-min takes one figure, or two: the classifier's and the regression's")
+    # One figure serves both tasks; two are the classifier's and the regression's.
+    budgets = {"classify": args.budget_min[0], "regress": args.budget_min[-1]} if args.budget_min else {"classify": None, "regress": None}
     if args.threads:
         torch.set_num_threads(args.threads)
     results: dict = {}
@@ -117,7 +121,6 @@ def main() -> None:
     for preset in args.presets:
         train_set, test_set = simulate_sets(args.work, preset, args.n_per_class, args.n_test_per_class, args.workers)
         runs = args.work / preset / f"runs-{stamp}"
-        budgets = dict(zip(("classify", "regress"), (args.budget_min * 2)[:2] if args.budget_min else (None, None)))
         results[preset] = {model: {task: run_one(task, model, train_set, test_set, budgets[task], runs, args.seed)
                                    for task in ("classify", "regress")} for model in args.models}
         (args.work / f"results-{stamp}.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},

@@ -207,9 +207,9 @@ def regression_metrics(
         return float((z[where] <= norm.ppf(0.5 + level / 2)).mean())
 
     edges = np.linspace(truth.min(), truth.max(), truth_bins + 1) if len(truth) else np.zeros(0)
-    # The last bin holds its upper edge (the largest true value).
-    bins = [(low, high, (truth >= low) & ((truth < high) if i < truth_bins - 1 else (truth <= high)))
-            for i, (low, high) in enumerate(zip(edges[:-1], edges[1:]))]
+    # Binned by the inner edges only, so the last bin holds its upper edge (the largest true value).
+    index = np.digitize(truth, edges[1:-1])
+    bins = [(low, high, index == i) for i, (low, high) in enumerate(zip(edges[:-1], edges[1:]))]
 
     return {
         "n_images": int(len(truth)),

@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from equilens.config import DEFAULT_INPUT_SIZE, RESNET18_WIDTHS
+from equilens.models.fusion import fuse_conv_bn
 from equilens.transforms import model_input
 
 
@@ -45,7 +46,7 @@ class BasicBlock(nn.Module):
         self.conv1, self.bn1 = fuse_conv_bn_eval(self.conv1, self.bn1), nn.Identity()
         self.conv2, self.bn2 = fuse_conv_bn_eval(self.conv2, self.bn2), nn.Identity()
         if isinstance(self.shortcut, nn.Sequential):
-            self.shortcut = fuse_conv_bn_eval(*self.shortcut)
+            self.shortcut = fuse_conv_bn(self.shortcut)
 
 
 class ResNet18(nn.Module):
@@ -82,7 +83,7 @@ class ResNet18(nn.Module):
     def export(self) -> "ResNet18":
         """An eval-mode copy with batch norm folded into the convolutions (same outputs)."""
         exported = copy.deepcopy(self).eval()
-        exported.stem = nn.Sequential(fuse_conv_bn_eval(exported.stem[0], exported.stem[1]), *exported.stem[2:])
+        exported.stem = fuse_conv_bn(exported.stem)
         for block in exported.blocks:
             block.fold_batch_norm()
         return exported
