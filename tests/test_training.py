@@ -105,6 +105,31 @@ def test_smoothed_targets_keep_a_confident_classifier_learning():
     assert losses[0] < 1e-6 and losses[1] == pytest.approx(1.8, abs=1e-3)
 
 
+@pytest.mark.parametrize("collapsed", [True, False])
+def test_a_collapsed_classifier_is_reported(collapsed, caplog):
+    """A model that gives every image the same output (its head's last layer zeroed: what a head
+    whose hidden ReLUs all died computes) is reported once at a validation epoch's end; a
+    working one is not."""
+    import lightning.pytorch as L
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from equilens.trainers.classifier import ClassifierModule
+
+    torch.manual_seed(0)
+    module = ClassifierModule(model={"architecture": "cnn", "input_size": 17, "widths": [2, 2], "num_classes": 2},
+                              classes=["no_sub", "sub"], **TrainConfig(data="").optimizer_options(),
+                              augment={"crop_fraction": None, "rotate": False, "brightness": None})
+    if collapsed:
+        torch.nn.init.zeros_(module.model.head[-1].weight)
+    data = DataLoader(TensorDataset(torch.rand(16, 1, 17, 17), torch.tensor([0, 1] * 8)), batch_size=8)
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
+    with caplog.at_level("WARNING", logger="equilens"):
+        trainer.validate(module, data, verbose=False)
+        trainer.validate(module, data, verbose=False)
+    reports = [r for r in caplog.records if "collapsed" in r.getMessage()]
+    assert len(reports) == (1 if collapsed else 0)
+
+
 def test_select_best_exports_the_best_checkpoint(toy_data, tmp_path):
     run = train(TrainConfig(data=str(toy_data), input_size=17, epochs=2, widths=[2, 2], select="best",
                             accelerator="cpu"), runs_dir=tmp_path)

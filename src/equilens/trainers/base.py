@@ -9,6 +9,7 @@ import lightning.pytorch as L
 import torch
 from lightning.pytorch.callbacks import Timer
 
+from equilens.log import logger
 from equilens.models import build_model
 from equilens.weights import canonical_state_dict
 from equilens.transforms import Augment, AugmentConfig
@@ -53,6 +54,8 @@ class LensModule(L.LightningModule):
         self.save_hyperparameters()
         self.model = build_model(model)
         self.augment = Augment(AugmentConfig(**augment))
+        self._output_spread = -math.inf  # this validation epoch's, see watch_outputs
+        self._collapse_reported = False
 
     def augmented(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Training-time augmentation (no gradient flows through it): images (N, C, H, W) and
@@ -92,6 +95,26 @@ class LensModule(L.LightningModule):
             elapsed = timer.time_elapsed()
             progress = max(progress, elapsed / max(1e-9, elapsed + timer.time_remaining()))
         return min(1.0, progress)
+
+    def watch_outputs(self, outputs: torch.Tensor) -> None:
+        """Note how much a validation batch's (N, K) outputs differ between its images: a model
+        whose outputs no longer depend on the image (all the hidden units of an MLP head inactive
+        after one large step, "dying ReLU") gets no gradient to its features and cannot recover,
+        so it is reported at the epoch's end (:meth:`on_validation_epoch_end`)."""
+        if len(outputs) > 1:
+            spread = float((outputs.amax(0) - outputs.amin(0)).max())
+            self._output_spread = max(self._output_spread, spread)
+
+    def on_validation_epoch_end(self) -> None:
+        spread, self._output_spread = self._output_spread, -math.inf
+        # Exactly equal outputs (float rounding at most): a constant function, not a confident model.
+        collapsed = 0.0 <= spread < 1e-6
+        if collapsed and not self.trainer.sanity_checking and not self._collapse_reported and self.global_rank == 0:
+            self._collapse_reported = True
+            logger.warning(
+                "epoch %d: the model gives every validation image the same output: it has collapsed (e.g. every "
+                "hidden unit of its head inactive after too large a step) and is unlikely to learn again; stop it and train "
+                "again with a smaller --lr or another --seed.", self.current_epoch)
 
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)

@@ -35,6 +35,7 @@ class ClassifierModule(LensModule):
         images, labels = batch
         logits = self.model(images)
         loss = F.cross_entropy(logits, labels)
+        self.watch_outputs(logits)
         probabilities = torch.softmax(logits, dim=1)
         if self.binary:
             self.val_auc.update(1.0 - probabilities[:, 0], labels)

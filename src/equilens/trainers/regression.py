@@ -44,6 +44,7 @@ class RegressionModule(LensModule):
     def validation_step(self, batch, batch_idx):
         images, targets = batch
         outputs = self.model(images)
+        self.watch_outputs(outputs)
         self.val_loss.update(gaussian_nll(outputs, self.standardized(targets)), weight=len(targets))
         self.val_mae.update(to_user_units(outputs, self.regression)[0], targets.float())
         self.log("val_loss", self.val_loss, on_epoch=True, prog_bar=True)
