@@ -29,7 +29,6 @@ from typing import Any
 import lightning.pytorch as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import CSVLogger
 from safetensors.torch import load_file
 
@@ -47,6 +46,7 @@ from equilens.log import logger
 from equilens.pretrained import find_weights, pretrained_weights
 from equilens.regression import regression_record
 from equilens.trainers import TASKS, LensModule
+from equilens.trainers.base import max_time_timer
 from equilens.trainers.outlier_exposure import OutlierExposureModule
 from equilens.trainers.checkpoint import BestAUCCheckpoint
 from equilens.trainers.precise_bn import PreciseBatchNorm
@@ -364,7 +364,7 @@ def training_ending(trainer: L.Trainer, config: TrainConfig) -> dict[str, Any]:
     end there, so the model is annealed but trained on less than the run asked for) or
     ``interrupted`` (Ctrl-C). A time cap's ending is also logged as a warning, saying what to do."""
     completed = int(trainer.current_epoch)
-    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    timer = max_time_timer(trainer)
     capped = completed < config.epochs and timer is not None and (timer.time_remaining() or 0.0) <= 0
     stopped_by = "interrupted" if trainer.interrupted else "time_cap" if capped else "epochs"
     if stopped_by == "time_cap":

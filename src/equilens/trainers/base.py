@@ -15,6 +15,11 @@ from equilens.weights import canonical_state_dict
 from equilens.transforms import Augment, AugmentConfig
 
 
+def max_time_timer(trainer: L.Trainer) -> Timer | None:
+    """The trainer's ``max_time`` clock (it keeps the time across a resume), if it has one."""
+    return next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+
+
 class LensModule(L.LightningModule):
     """Base Lightning module.
 
@@ -75,13 +80,9 @@ class LensModule(L.LightningModule):
         # buffers; store the train-mode keys so the checkpoint loads strictly on resume.
         checkpoint["state_dict"] = canonical_state_dict(self)
 
-    def _timer(self) -> Timer | None:
-        """The trainer's ``max_time`` clock (it keeps the time across a resume), if it has one."""
-        return next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
-
     def on_train_epoch_end(self) -> None:
         # Training seconds so far at each epoch's end, validation included: time-to-AUC figures.
-        timer = self._timer()
+        timer = max_time_timer(self.trainer)
         if timer is not None:
             self.log("elapsed_s", float(timer.time_elapsed("train")), on_epoch=True, sync_dist=False)
 
@@ -90,7 +91,7 @@ class LensModule(L.LightningModule):
         used, so the schedule follows the steps unless the time cap would end the run first."""
         trainer = self.trainer
         progress = trainer.global_step / max(1, trainer.estimated_stepping_batches)
-        timer = self._timer()
+        timer = max_time_timer(self.trainer)
         if timer is not None and timer.time_remaining() is not None:
             elapsed = timer.time_elapsed()
             progress = max(progress, elapsed / max(1e-9, elapsed + timer.time_remaining()))
