@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from equilens.evaluation.gallery import gallery_rows, plot_gallery, short_name
+from equilens.datasets import Reading
+from equilens.evaluation.gallery import display_bands, gallery_rows, plot_gallery, short_name
 
 
 def test_rows_confident_per_class_then_wrong_then_nearest():
@@ -45,3 +46,19 @@ def test_gallery_png_for_few_images_none_misclassified(tmp_path, n):
                         0.5, tmp_path / "gallery.png", "p(sub)", "given")
     with Image.open(path) as png:
         assert png.format == "PNG" and png.width > 500
+
+
+@pytest.mark.parametrize(("channels", "reading", "shown", "says"), [
+    (1, Reading(), [0], "grey scale"),
+    (3, Reading(bands=("g", "r", "i")), [2, 1, 0], "R, G, B = i, r, g"),
+    (3, Reading(), [2, 1, 0], "R, G, B = band 3, band 2, band 1"),
+    (3, Reading(colour=True), [0, 1, 2], "the pictures' R, G, B"),
+    (2, Reading(bands=("VIS", "Y")), [0], "VIS (of 2 bands)"),
+])
+def test_gallery_shows_three_bands_in_colour_reddest_as_red(tmp_path, channels, reading, shown, says):
+    assert display_bands(channels, reading)[0] == shown and says in display_bands(channels, reading)[1]
+    images = np.random.default_rng(0).random((4, channels, 9, 9), dtype=np.float32)
+    path = plot_gallery(images, [tmp_path / f"image_{i}.npy" for i in range(4)], np.array([0, 1, 0, 1]), ["no_sub", "sub"],
+                        np.array([0.1, 0.9, 0.7, 0.2]), 0.5, tmp_path / "gallery.png", "p(sub)", "given", reading=reading)
+    with Image.open(path) as png:
+        assert png.format == "PNG"

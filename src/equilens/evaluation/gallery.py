@@ -25,6 +25,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from equilens.datasets.images import GREY, Reading  # noqa: E402
 from equilens.evaluation.plots import save_figure  # noqa: E402
 
 # asinh stretch: linear below this pixel value (in [0, 1] units), logarithmic above it. Lensing
@@ -88,22 +89,26 @@ def plot_gallery(
     score_name: str,
     threshold_rule: str,
     columns: int = 8,
+    reading: Reading = GREY,
 ) -> Path:
     """Draw the gallery (see :func:`gallery_rows`) as one PNG.
 
     Args:
-        images: (N, 1, H, W) pixel values in [0, 1] (array or CPU tensor), the evaluated images.
+        images: (N, C, H, W) pixel values in [0, 1] (array or CPU tensor), the evaluated images.
         files: (N,) their paths; each tile shows the file name, shortened.
         labels, classes, scores, threshold: as for :func:`gallery_rows`.
         path: PNG to write (atomically).
         score_name: what the score is, for the title.
         threshold_rule: how the threshold was chosen, for the title.
         columns: tiles per row.
+        reading: how the files were read (:class:`~equilens.datasets.Reading`), for the colours
+            of multi-band images (:func:`display_bands`).
 
-    Each tile: the image in grey under the asinh stretch :data:`STRETCH` (the same for every
-    tile, so brightness compares), titled by its true class, its score and its file name; the
-    title is red when the image is misclassified.
+    Each tile: the image under the asinh stretch :data:`STRETCH` (the same for every tile, so
+    brightness compares), in grey or in colour, titled by its true class, its score and its file
+    name; the title is red when the image is misclassified.
     """
+    shown, shown_as = display_bands(np.shape(images)[1], reading)
     columns = max(1, min(columns, len(scores)))  # no empty columns for a small set
     rows = gallery_rows(scores, labels, classes, threshold, columns)
     figure, grid = plt.subplots(len(rows), columns, figsize=(1.55 * columns + 1.6, 1.9 * len(rows) + 0.9), squeeze=False)
@@ -112,7 +117,7 @@ def plot_gallery(
             axes.set_xticks([])
             axes.set_yticks([])
             if column < len(indices):
-                _draw_tile(axes, int(indices[column]), images, files, labels, classes, scores, threshold)
+                _draw_tile(axes, int(indices[column]), images, shown, files, labels, classes, scores, threshold)
             else:
                 axes.set_frame_on(False)
         axes_row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9, labelpad=8)
@@ -121,16 +126,36 @@ def plot_gallery(
     figure.suptitle(
         f"{len(scores)} images; each tile: true class, score, file name (red: misclassified)\n"
         f"score: {score_name}; called substructure when score >= {threshold:.4g} ({threshold_rule})\n"
-        f"grey scale: {STRETCH} of pixel values x in [0, 1], the same for every tile (lifts faint arcs)",
+        f"{shown_as}: {STRETCH} of pixel values x in [0, 1], the same for every tile (lifts faint arcs)",
         fontsize=9,
     )
     figure.tight_layout()
     return save_figure(figure, path)
 
 
-def _draw_tile(axes, index, images, files, labels, classes, scores, threshold) -> None:
-    image = np.asarray(images[index][0], dtype=np.float64)
-    axes.imshow(np.arcsinh(image / STRETCH_SOFTENING) / np.arcsinh(1 / STRETCH_SOFTENING), cmap="gray", vmin=0, vmax=1)
+def display_bands(channels: int, reading: Reading = GREY) -> tuple[list[int], str]:
+    """Which bands of a (C, H, W) image a tile shows, as R, G, B or as one grey band, and how
+    the gallery says so.
+
+    Pictures read in colour keep their R, G, B. Three survey bands are listed bluest first (g r
+    i, as ``--bands`` names them), so the reddest is shown as red, the usual astronomical
+    composite; any other number of bands shows the first in grey.
+    """
+    names = list(reading.bands) if reading.bands else [f"band {i + 1}" for i in range(channels)]
+    if channels == 3 and reading.colour:
+        return [0, 1, 2], "colour (the pictures' R, G, B)"
+    if channels == 3:
+        return [2, 1, 0], f"colour: R, G, B = {names[2]}, {names[1]}, {names[0]}"
+    return [0], "grey scale" if channels == 1 else f"grey scale of {names[0]} (of {channels} bands)"
+
+
+def _draw_tile(axes, index, images, shown, files, labels, classes, scores, threshold) -> None:
+    image = np.asarray(images[index], dtype=np.float64)[shown]
+    stretched = np.arcsinh(image / STRETCH_SOFTENING) / np.arcsinh(1 / STRETCH_SOFTENING)
+    if len(shown) == 3:
+        axes.imshow(np.clip(stretched.transpose(1, 2, 0), 0, 1))
+    else:
+        axes.imshow(stretched[0], cmap="gray", vmin=0, vmax=1)
     wrong = (scores[index] >= threshold) != (labels[index] > 0)
     axes.set_title(f"{classes[labels[index]]}  {scores[index]:#.4g}\n{short_name(Path(files[index]).name)}",
                    fontsize=7, color="red" if wrong else "black")

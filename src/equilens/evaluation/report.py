@@ -28,7 +28,7 @@ import torch
 from equilens.atomic import write_text_atomic
 from equilens.config import BOOTSTRAP_REPLICATES, FALSE_ALARM_RATES, INVARIANCE_IMAGES, NEGATIVE_CLASS_NAMES, OUTLIER_EXPOSURE, SCORING_BATCH_SIZE
 from equilens.datasets.folder import LensFolder, binary_labels, list_images, load_images, scan_lens_folder, score_description
-from equilens.datasets.images import saved_reading
+from equilens.datasets.images import Reading, saved_reading
 from equilens.errors import InputError
 from equilens.evaluation import plots
 from equilens.evaluation.calibration import conformal_p_values, false_alarm_table
@@ -122,7 +122,7 @@ def evaluate(
         metrics["invariance"] = invariance_errors(model, images[:invariance_images])
     out_dir = Path(out) if out else new_folder(run_dir or Path.cwd(), "evaluation")
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_report(out_dir, metrics, folder, images, scores, run_dir, multiclass)
+    _write_report(out_dir, metrics, folder, images, scores, run_dir, multiclass, reading)
     if "false_alarm_calibration" in metrics:
         plots.plot_false_alarm_calibration(p_values[folder.labels == 0], metrics["false_alarm_calibration"]["rates"],
                                            out_dir / "false_alarm_calibration.png", f"false alarms on {folder.classes[0]} images")
@@ -172,9 +172,10 @@ def _evaluation_set(data: str | Path | None, run_dir: Path | None, info: dict) -
 
 def _write_report(
     out_dir: Path, metrics: dict, folder: LensFolder, images: torch.Tensor, scores: np.ndarray, run_dir: Path | None,
-    multiclass: bool,
+    multiclass: bool, reading: Reading,
 ) -> None:
-    """Write the report files; ``images`` (N, 1, H, W) and ``scores`` (N,) are those of ``folder.files``."""
+    """Write the report files; ``images`` (N, C, H, W) and ``scores`` (N,) are those of
+    ``folder.files``, read as ``reading``."""
     binary = metrics["substructure_vs_none"]
     negative, positive = binary_labels(folder.classes)
     curves = {f"{positive} vs {negative}": binary}
@@ -188,7 +189,7 @@ def _write_report(
                              out_dir / "confusion_matrix_classes.png", "argmax of class probabilities")
     plots.plot_score_histogram(scores, folder.labels, list(folder.classes), out_dir / "score_histogram.png", metrics["score"])
     plot_gallery(images, folder.files, folder.labels, list(folder.classes), scores, binary["threshold"],
-                 out_dir / "gallery.png", metrics["score"], metrics["threshold_rule"])
+                 out_dir / "gallery.png", metrics["score"], metrics["threshold_rule"], reading=reading)
     if metrics.get("auc_by_mass"):
         plots.plot_by_mass(metrics["auc_by_mass"], out_dir / "auc_by_mass.png",
                            "AUC by the largest subhalo's mass (negatives: every image without substructure)")
