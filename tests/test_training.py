@@ -283,6 +283,17 @@ def test_init_weights_fine_tunes_from_a_run(toy_run, toy_data, tmp_path, monkeyp
     assert all(torch.equal(loaded[k], v) for k, v in start.items())
 
 
+def test_init_weights_read_otherwise_is_said(toy_run, toy_data, tmp_path, caplog):
+    """Fine-tuning on images read with another scaling than the weights learnt is allowed, and said."""
+    options = {"data": str(toy_data), "init_weights": str(toy_run), "epochs": 1, "accelerator": "cpu"}
+    with caplog.at_level("WARNING", logger="equilens"):
+        train(TrainConfig(**options), runs_dir=tmp_path / "same")
+        assert "learnt images read as" not in caplog.text
+        train(TrainConfig(**options, scaling="asinh"), runs_dir=tmp_path / "other")
+    assert "'scaling': 'minmax'" in caplog.text and "this run reads them as {'colour': False, 'bands': None, 'hdu': None, " \
+        "'scaling': 'asinh'}" in caplog.text
+
+
 def test_small_sets_of_the_default_model_start_from_the_simulation_model(tmp_path):
     """--init-weights auto (the default): the shipped sim-test-iv for small sets of its own model
     and classes, random weights for anything else; the run records what it started from."""

@@ -35,7 +35,8 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "--epochs/--max-time are taken from the run; both count the whole run, not this session)")
     parser.add_argument("--init-weights", metavar="RUN|FILE|NAME", default=None,
                         help="fine-tune: start from a trained run, a .safetensors file or a shipped model "
-                        "(e.g. test-iv) instead of a random initialisation; the model settings are the weights'; "
+                        "(e.g. test-iv) instead of a random initialisation; the model settings are the weights' (give their "
+                        "--scaling/--bands too: a run that reads images otherwise is warned); "
                         f"'none': random weights; 'auto': a training set of fewer than {AUTO_INIT_MAX_TRAIN_IMAGES} images "
                         f"starts from {AUTO_INIT_MODEL} (trained on simulation) when that is the run's model and "
                         f"classes ({_task_defaults('init_weights')})")

@@ -227,6 +227,11 @@ def _initial_model(config: TrainConfig, classes: list[str], channels: int) -> di
             f"--init-weights {config.init_weights}: a model of {info['model'].get('num_classes')} classes "
             f"({', '.join(info.get('classes', []))}); this dataset has {len(classes)} ({', '.join(classes)})"
         )
+    trained_on, reading = saved_reading(info)[0], Reading.from_dict(config.to_dict())
+    if trained_on != reading:  # allowed (the weights are only a start), but rarely meant
+        logger.warning("--init-weights %s learnt images read as %s; this run reads them as %s: give the same "
+                       "--scaling/--bands/--colour/--hdu to fine-tune on what the weights know", config.init_weights,
+                       trained_on.to_dict(), reading.to_dict())
     return info["model"]
 
 
