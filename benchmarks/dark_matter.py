@@ -8,9 +8,10 @@ For each preset, simulates (once; reused from --work) a training set and a test 
 seed) of ``no_sub``, ``sub`` (DeepLense's ``cdm``: 25 point-mass subhalos) and ``axion`` (the
 vortex; its axion mass log-uniform on 1e-24-1e-22 eV, recorded in metadata.csv), the same
 number per class. Then, for each architecture (the default steerable model and the plain CNN),
-with the same budget each: the recipe's work (its epochs over the same images, the same
-schedule), or, with ``--budget-min``, the same wall-clock minutes (one figure for both tasks, or
-the classifier's and the regression's):
+with the same budget each: ``equilens train``'s (the recipe's epochs over the same images within
+its 30-minute cap, which ends a run on a large set first: then the cosine schedule is compressed
+to the cap and the run records ``stopped_by: time_cap``), or, with ``--budget-min``, the same
+wall-clock minutes (one figure for both tasks, or the classifier's and the regression's):
 
 * trains the three-class classifier (``equilens train`` defaults: the ``equilens`` recipe, its
   weights kept by the validation split's rule, never the test's) and reports the test split's
@@ -65,7 +66,7 @@ def run_one(task: str, architecture: str, train_set: Path, test_set: Path, budge
     _, metrics = evaluate(run, out=run / "eval-test", n_bootstrap=500)
     curve = read_epoch_metrics(run)
     validation = "val_auc" if task == "classify" else "val_mae"
-    result = {"run": str(run), "train_s": seconds, "epochs": len(curve),
+    result = {"run": str(run), "train_s": seconds, "epochs": len(curve), "stopped_by": metrics["training"]["stopped_by"],
               "validation_curve": {validation: [round(row[validation], 5) for _, row in sorted(curve.items()) if validation in row]}}
     if task == "classify":
         multi = metrics["multiclass"]
@@ -89,11 +90,11 @@ def print_table(results: dict, args) -> None:
             c, g = r["classify"], r["regress"]
             per_class = ", ".join(f"{name} {a:.4f} [{lo:.4f}, {hi:.4f}]" for name, (a, lo, hi) in c["per_class"].items())
             print(f"  {model:<10} macro AUC {c['macro_auc']:.4f} [{c['macro_auc_ci95'][0]:.4f}, {c['macro_auc_ci95'][1]:.4f}] "
-                  f"({c['epochs']} epochs, {c['train_s']:.0f} s); one-vs-rest: {per_class}")
+                  f"({c['epochs']} epochs, {c['train_s']:.0f} s, stopped by {c['stopped_by']}); one-vs-rest: {per_class}")
             print(f"  {'':<10} axion log10 m: MAE {g['mae']:.3f} [{g['mae_ci95'][0]:.3f}, {g['mae_ci95'][1]:.3f}] dex "
                   f"(predicting the mean {g['mae_of_predicting_the_mean']:.3f}), RMSE {g['rmse']:.3f}, bias {g['bias']:+.3f}, "
                   f"coverage 68% -> {g['coverage']['0.68']:.1%}, 95% -> {g['coverage']['0.95']:.1%} "
-                  f"({g['n_images']} test images, {g['epochs']} epochs, {g['train_s']:.0f} s)")
+                  f"({g['n_images']} test images, {g['epochs']} epochs, {g['train_s']:.0f} s, stopped by {g['stopped_by']})")
 
 
 def main() -> None:

@@ -79,6 +79,7 @@ def test_nll_training_learns_a_separable_target(tmp_path):
     _, metrics = evaluate(run, out=tmp_path / "report", n_bootstrap=50)
     assert metrics["mae"] < 0.4 * metrics["mae_of_predicting_the_mean"], metrics
     assert metrics["invariance"]["rot90_max_abs_change"] < 1e-4
+    assert metrics["training"] == {"epochs_completed": 25, "epochs_planned": 25, "stopped_by": "epochs", "max_time": None}
     for name in ("metrics.json", "predictions.csv", "predicted_vs_true.png", "interval_calibration.png", "training_curves.png"):
         assert (tmp_path / "report" / name).is_file(), name
     assert set(metrics["interval_coverage"]) == {"0.68", "0.95"} and len(metrics["calibration"]["empirical"]) == 19

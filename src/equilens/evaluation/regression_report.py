@@ -63,6 +63,8 @@ def evaluate_regression(
         "symmetrized": symmetrize,
         **regression_metrics(truth, mean.numpy(), sigma.numpy(), n_bootstrap=n_bootstrap),
     }
+    if "training" in info:  # how the run's training ended, as a classifier's report says
+        metrics["training"] = info["training"]
     if invariance_images:
         # How far the predicted mean and sigma (target units) move under the exact symmetries.
         changes = invariance_changes(lambda x: torch.stack(to_user_units(model(x), record), 1), images[:invariance_images].to(
