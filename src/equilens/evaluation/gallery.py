@@ -137,9 +137,10 @@ def display_bands(channels: int, reading: Reading = GREY) -> tuple[list[int], st
     """Which bands of a (C, H, W) image a tile shows, as R, G, B or as one grey band, and how
     the gallery says so.
 
-    Pictures read in colour keep their R, G, B. Three survey bands are listed bluest first (g r
-    i, as ``--bands`` names them), so the reddest is shown as red, the usual astronomical
-    composite; any other number of bands shows the first in grey.
+    Pictures read in colour keep their R, G, B. Three survey bands are taken to be listed
+    bluest first (``--bands g r i``), so the last is shown as red, the usual astronomical
+    composite (the title names the bands, so a reversed list shows as such); any other number of
+    bands shows the first in grey.
     """
     names = list(reading.bands) if reading.bands else [f"band {i + 1}" for i in range(channels)]
     if channels == 3 and reading.colour:
