@@ -74,7 +74,8 @@ def main() -> None:
                                 enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(module, datamodule=datamodule)
     # A smoke run, not a model: two steps on 8 images, validated on 2.
-    print(f"own Trainer: {trainer.current_epoch} epochs, validation AUC {float(trainer.callback_metrics['val_auc']):.3f}")
+    print(f"own Trainer (a smoke run: 2 steps, 2 validation images): {trainer.current_epoch} epochs, "
+          f"validation AUC {float(trainer.callback_metrics['val_auc']):.3f}")
 
     if args.figure:
         draw(pixels / 255.0, scores, args.figure)
