@@ -125,7 +125,7 @@ def _prepare(config: TrainConfig) -> tuple[TrainConfig, LensFolder, LensFolder |
         config.init_weights = auto_initial_weights(config.task, model, list(data.classes), len(splits["train"].files))
     if config.init_weights:
         config.init_weights = str(find_weights(config.init_weights).resolve())
-        model = _initial_model(config, list(data.classes), channels)
+        model = _initial_model(config, list(data.classes), channels, reading)
     return config, data, test, splits, model, reading, channels, infos
 
 
@@ -214,8 +214,9 @@ def auto_initial_weights(task: str, model: dict, classes: list[str], n_train: in
     return AUTO_INIT_MODEL
 
 
-def _initial_model(config: TrainConfig, classes: list[str], channels: int) -> dict:
-    """The model config of ``config.init_weights``, checked against this run's task, classes and bands."""
+def _initial_model(config: TrainConfig, classes: list[str], channels: int, reading: Reading) -> dict:
+    """The model config of ``config.init_weights``, checked against this run's task, classes and bands
+    (and its ``reading`` of the files against the weights')."""
     info = read_info(config.init_weights)
     if info["model"].get("in_channels", 1) != channels:
         raise InputError(f"--init-weights {config.init_weights}: a model of {info['model'].get('in_channels', 1)} band(s); "
@@ -227,7 +228,7 @@ def _initial_model(config: TrainConfig, classes: list[str], channels: int) -> di
             f"--init-weights {config.init_weights}: a model of {info['model'].get('num_classes')} classes "
             f"({', '.join(info.get('classes', []))}); this dataset has {len(classes)} ({', '.join(classes)})"
         )
-    trained_on, reading = saved_reading(info)[0], Reading.from_dict(config.to_dict())
+    trained_on = saved_reading(info)[0]
     if trained_on != reading:  # allowed (the weights are only a start), but rarely meant
         logger.warning("--init-weights %s learnt images read as %s; this run reads them as %s: give the same "
                        "--scaling/--bands/--colour/--hdu to fine-tune on what the weights know", config.init_weights,

@@ -59,7 +59,7 @@ class LensModule(L.LightningModule):
         self.save_hyperparameters()
         self.model = build_model(model)
         self.augment = Augment(AugmentConfig(**augment))
-        self._output_spread = -math.inf  # this validation epoch's, see watch_outputs
+        self._output_spread: torch.Tensor | None = None  # this validation epoch's, see watch_outputs
         self._collapse_reported = False
 
     def augmented(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,14 +102,14 @@ class LensModule(L.LightningModule):
         whose outputs no longer depend on the image (all the hidden units of an MLP head inactive
         after one large step, "dying ReLU") gets no gradient to its features and cannot recover,
         so it is reported at the epoch's end (:meth:`on_validation_epoch_end`)."""
-        if len(outputs) > 1:
-            spread = float((outputs.amax(0) - outputs.amin(0)).max())
-            self._output_spread = max(self._output_spread, spread)
+        if len(outputs) > 1:  # kept on the device: no host sync per validation batch
+            spread = (outputs.amax(0) - outputs.amin(0)).max().detach()
+            self._output_spread = spread if self._output_spread is None else torch.maximum(self._output_spread, spread)
 
     def on_validation_epoch_end(self) -> None:
-        spread, self._output_spread = self._output_spread, -math.inf
+        spread, self._output_spread = self._output_spread, None
         # Exactly equal outputs (float rounding at most): a constant function, not a confident model.
-        collapsed = 0.0 <= spread < 1e-6
+        collapsed = spread is not None and float(spread) < 1e-6
         if collapsed and not self.trainer.sanity_checking and not self._collapse_reported and self.global_rank == 0:
             self._collapse_reported = True
             logger.warning(
