@@ -72,7 +72,12 @@ def test_resume_after_a_cut_row_scores_each_file_once(toy_run, tmp_path):
     out.with_name("scores.csv.partial.json").write_text(_record(toy_run, lines[0]))
     out.with_name("scores.csv.partial").write_text("".join(lines[:13]) + lines[13][:10])
     assert main(["predict", *args, "--out", str(out)]) == 0
-    assert out.read_text() == whole.read_text()  # every readable file once, in order, the same scores
+    resumed, expected = _rows(out), _rows(whole)
+    assert [r["path"] for r in resumed] == [r["path"] for r in expected]  # every readable file once, in order
+    # The same scores up to float32 rounding: the resumed run batches the remaining files otherwise,
+    # and a convolution's last bits depend on the batch it runs in.
+    assert np.allclose([float(r["p_substructure"]) for r in resumed], [float(r["p_substructure"]) for r in expected],
+                       rtol=0, atol=1e-5)
     assert len(_rows(tmp_path / "scores.errors.csv")) == 1
 
 
