@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from equilens.datasets.folder import scan_lens_folder
 from equilens.datasets.split import read_split
 from equilens.errors import InputError
 from equilens.evaluation import evaluate
+from equilens.evaluation.metrics import macro_auc, macro_auc_difference
 from equilens.evaluation.plots import read_epoch_metrics
 from equilens.runs import read_run_config
 from equilens.training import resume, split_dataset, train, training_passes, twin_ids
@@ -195,9 +197,29 @@ def test_multiclass_training_and_report(tmp_path):
     data = write_toy_dataset(tmp_path / "data", n_per_class=40, size=17, classes=("no_sub", "cdm", "axion"))
     config = TrainConfig(data=str(data), input_size=17, epochs=2, widths=[2, 3], lr=3e-3, accelerator="cpu")
     run = train(config, runs_dir=tmp_path / "runs")
-    _, metrics = evaluate(run, data=data, n_bootstrap=10, invariance_images=0)
+    out, metrics = evaluate(run, data=data, n_bootstrap=10, invariance_images=0)
     assert set(metrics["multiclass"]["one_vs_rest"]) == {"no_sub", "axion", "cdm"}
     assert len(metrics["multiclass"]["confusion_matrix"]) == 3
+    with open(out / "scores.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    classes = metrics["classes"]
+    probabilities = np.array([[float(row[f"p_{name}"]) for name in classes] for row in rows])
+    assert np.allclose(probabilities.sum(1), 1, atol=1e-5)
+    labels = np.array([classes.index(row["class"]) for row in rows])
+    assert macro_auc(labels, probabilities) == pytest.approx(metrics["multiclass"]["macro_auc"], abs=1e-4)
+
+
+def test_paired_macro_auc_difference():
+    """Two models scored on the same images: a model against itself differs by exactly 0; one that
+    separates the classes against one that guesses is ahead, with an interval away from 0."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 50)
+    guess = rng.dirichlet(np.ones(3), len(labels))
+    good = 0.6 * np.eye(3)[labels] + 0.4 * guess
+    assert macro_auc_difference(labels, guess, guess, n_bootstrap=50) == (0.0, 0.0, 0.0)
+    difference, low, high = macro_auc_difference(labels, good, guess, n_bootstrap=200)
+    assert difference == pytest.approx(macro_auc(labels, good) - macro_auc(labels, guess))
+    assert 0 < low <= difference <= high
 
 
 def test_one_class_test_set_rejected(toy_run, tmp_path):

@@ -121,18 +121,27 @@ def binary_metrics(
     }
 
 
+def _class_resamples(labels: np.ndarray, n_classes: int, n_bootstrap: int, seed: int):
+    """``n_bootstrap`` index arrays, each image resampled within its own class (so every
+    replicate keeps the set's class balance); the same ``seed`` draws the same resamples."""
+    rng = np.random.default_rng(seed)
+    members = [np.flatnonzero(labels == index) for index in range(n_classes)]
+    for _ in range(n_bootstrap):
+        yield np.concatenate([m[rng.integers(0, len(m), len(m))] for m in members])
+
+
+def macro_auc(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """Mean over classes of the one-vs-rest ROC AUC of ``probabilities`` (N, K) for ``labels`` (N,) in 0..K-1."""
+    return float(np.mean([roc_auc_score(labels == k, probabilities[:, k]) for k in range(probabilities.shape[1])]))
+
+
 def multiclass_metrics(
     labels: np.ndarray, probabilities: np.ndarray, classes: list[str], n_bootstrap: int = BOOTSTRAP_REPLICATES, seed: int = 0
 ) -> dict[str, Any]:
     """One-vs-rest AUC (with CI) per class, their macro mean (with a 95% CI: images resampled
     within each class, as :func:`bootstrap` does), and the argmax confusion matrix."""
     labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    members = [np.flatnonzero(labels == index) for index in range(len(classes))]
-    macro_replicates = []
-    for _ in range(n_bootstrap):
-        index = np.concatenate([m[rng.integers(0, len(m), len(m))] for m in members])
-        macro_replicates.append(np.mean([roc_auc_score(labels[index] == k, probabilities[index, k]) for k in range(len(classes))]))
+    macro_replicates = [macro_auc(labels[index], probabilities[index]) for index in _class_resamples(labels, len(classes), n_bootstrap, seed)]
     per_class = {}
     for index, name in enumerate(classes):
         auc, low, high = auc_with_ci(labels == index, probabilities[:, index], n_bootstrap, seed)
@@ -147,6 +156,26 @@ def multiclass_metrics(
         "confusion_matrix_layout": f"rows: true {classes}; columns: predicted (argmax)",
         "accuracy": float(np.trace(matrix) / matrix.sum()),
     }
+
+
+def macro_auc_difference(
+    labels: np.ndarray, probabilities_a: np.ndarray, probabilities_b: np.ndarray, n_bootstrap: int = BOOTSTRAP_REPLICATES, seed: int = 0
+) -> tuple[float, float, float]:
+    """Macro AUC of model A minus model B on the same images, with a paired 95% bootstrap
+    interval: each replicate resamples the images once (within each class) and scores both
+    models on that resample, so what the two share cancels.
+
+    Args:
+        labels: (N,) class indices; probabilities_a, probabilities_b: (N, K) of the two models.
+
+    Returns:
+        (difference, low, high).
+    """
+    labels = np.asarray(labels)
+    replicates = [macro_auc(labels[i], probabilities_a[i]) - macro_auc(labels[i], probabilities_b[i])
+                  for i in _class_resamples(labels, probabilities_a.shape[1], n_bootstrap, seed)]
+    low, high = np.percentile(replicates, [2.5, 97.5])
+    return macro_auc(labels, probabilities_a) - macro_auc(labels, probabilities_b), float(low), float(high)
 
 
 @torch.inference_mode()

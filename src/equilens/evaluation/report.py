@@ -1,6 +1,6 @@
 """``equilens evaluate``: score a labelled set with a trained model and write the report.
 
-The report folder holds ``metrics.json`` (every number), ``scores.csv`` (one row per image),
+The report folder holds ``metrics.json`` (every number), ``scores.csv`` (one row per image; with more than two classes, each class's probability too),
 ``roc.png``, ``confusion_matrix.png``, ``score_histogram.png``, ``gallery.png`` (images with
 their scores: the most confident of each class, the misclassified, those nearest the threshold)
 and, for a training run, ``training_curves.png``. ``metrics.json`` holds the true-positive rate
@@ -122,7 +122,7 @@ def evaluate(
         metrics["invariance"] = invariance_errors(model, images[:invariance_images])
     out_dir = Path(out) if out else new_folder(run_dir or Path.cwd(), "evaluation")
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_report(out_dir, metrics, folder, images, scores, run_dir, multiclass, reading)
+    _write_report(out_dir, metrics, folder, images, scores, probabilities.numpy() if multiclass else None, run_dir, reading)
     if "false_alarm_calibration" in metrics:
         plots.plot_false_alarm_calibration(p_values[folder.labels == 0], metrics["false_alarm_calibration"]["rates"],
                                            out_dir / "false_alarm_calibration.png", f"false alarms on {folder.classes[0]} images")
@@ -171,11 +171,12 @@ def _evaluation_set(data: str | Path | None, run_dir: Path | None, info: dict) -
 
 
 def _write_report(
-    out_dir: Path, metrics: dict, folder: LensFolder, images: torch.Tensor, scores: np.ndarray, run_dir: Path | None,
-    multiclass: bool, reading: Reading,
+    out_dir: Path, metrics: dict, folder: LensFolder, images: torch.Tensor, scores: np.ndarray, probabilities: np.ndarray | None,
+    run_dir: Path | None, reading: Reading,
 ) -> None:
-    """Write the report files; ``images`` (N, C, H, W) and ``scores`` (N,) are those of
-    ``folder.files``, read as ``reading``."""
+    """Write the report files; ``images`` (N, C, H, W), ``scores`` (N,) and, for more than two
+    classes, the class ``probabilities`` (N, K) are those of ``folder.files``, read as ``reading``."""
+    multiclass = probabilities is not None
     binary = metrics["substructure_vs_none"]
     negative, positive = binary_labels(folder.classes)
     curves = {f"{positive} vs {negative}": binary}
@@ -198,8 +199,10 @@ def _write_report(
     write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     rows = io.StringIO()
     writer = csv.writer(rows)
-    writer.writerow(["path", "class", "score"])
-    writer.writerows((str(f), folder.classes[label], f"{s:.6g}") for f, label, s in zip(folder.files, folder.labels, scores))
+    # Each class's probability too, as predict writes them, so that models can be compared image by image.
+    writer.writerow(["path", "class", "score", *([f"p_{name}" for name in folder.classes] if multiclass else [])])
+    for index, (path, label, score) in enumerate(zip(folder.files, folder.labels, scores)):
+        writer.writerow([str(path), folder.classes[label], f"{score:.6g}", *([f"{p:.6g}" for p in probabilities[index]] if multiclass else [])])
     write_text_atomic(out_dir / "scores.csv", rows.getvalue())
 
 
