@@ -1,7 +1,8 @@
 """``equilens evaluate``: score a labelled set with a trained model and write the report.
 
-The report folder holds ``metrics.json`` (every number), ``scores.csv`` (one row per image; with more than two classes, each class's probability too),
-``roc.png``, ``confusion_matrix.png``, ``score_histogram.png``, ``gallery.png`` (images with
+The report folder holds ``metrics.json`` (every number), ``scores.csv`` (one row per image;
+with more than two classes, each class's probability too), ``roc.png``,
+``confusion_matrix.png``, ``score_histogram.png``, ``gallery.png`` (images with
 their scores: the most confident of each class, the misclassified, those nearest the threshold)
 and, for a training run, ``training_curves.png``. ``metrics.json`` holds the true-positive rate
 at the false-alarm rates of :data:`~equilens.config.FALSE_ALARM_RATES` (``tpr_at_fpr``, from the
