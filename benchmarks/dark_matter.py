@@ -33,18 +33,17 @@ sizes are what a 2-core CPU trains in about an hour for all three presets, a six
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from equilens.config import TrainConfig
 from equilens.evaluation import evaluate
 from equilens.evaluation.metrics import macro_auc_difference
 from equilens.evaluation.plots import read_epoch_metrics
+from equilens.evaluation.report import read_class_probabilities
 from equilens.simulation import get_preset, simulate_dataset
 from equilens.training import train
 
@@ -87,19 +86,10 @@ def run_one(task: str, architecture: str, train_set: Path, test_set: Path, budge
     return result
 
 
-def class_probabilities(report: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(paths, labels (N,), probabilities (N, K)) from an evaluation report's ``scores.csv``."""
-    with open(report / "scores.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    classes = [column[2:] for column in rows[0] if column.startswith("p_")]
-    probabilities = np.array([[float(row[f"p_{name}"]) for name in classes] for row in rows])
-    return [row["path"] for row in rows], np.array([classes.index(row["class"]) for row in rows]), probabilities
-
-
 def paired_difference(run_a: str, run_b: str) -> list[float]:
     """[difference, low, high]: run A's test macro AUC minus run B's, paired over the same images."""
-    paths, labels, a = class_probabilities(Path(run_a) / "eval-test")
-    paths_b, _, b = class_probabilities(Path(run_b) / "eval-test")
+    paths, labels, a = read_class_probabilities(Path(run_a) / "eval-test")
+    paths_b, _, b = read_class_probabilities(Path(run_b) / "eval-test")
     if paths != paths_b:
         raise ValueError(f"{run_a} and {run_b} were tested on different images")
     return list(macro_auc_difference(labels, a, b, n_bootstrap=500))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -21,6 +20,7 @@ from equilens.errors import InputError
 from equilens.evaluation import evaluate
 from equilens.evaluation.metrics import macro_auc, macro_auc_difference
 from equilens.evaluation.plots import read_epoch_metrics
+from equilens.evaluation.report import read_class_probabilities
 from equilens.runs import read_run_config
 from equilens.training import resume, split_dataset, train, training_passes, twin_ids
 
@@ -200,12 +200,9 @@ def test_multiclass_training_and_report(tmp_path):
     out, metrics = evaluate(run, data=data, n_bootstrap=10, invariance_images=0)
     assert set(metrics["multiclass"]["one_vs_rest"]) == {"no_sub", "axion", "cdm"}
     assert len(metrics["multiclass"]["confusion_matrix"]) == 3
-    with open(out / "scores.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    classes = metrics["classes"]
-    probabilities = np.array([[float(row[f"p_{name}"]) for name in classes] for row in rows])
+    paths, labels, probabilities = read_class_probabilities(out)
+    assert len(paths) == metrics["n_images"] and probabilities.shape == (len(paths), 3)
     assert np.allclose(probabilities.sum(1), 1, atol=1e-5)
-    labels = np.array([classes.index(row["class"]) for row in rows])
     assert macro_auc(labels, probabilities) == pytest.approx(metrics["multiclass"]["macro_auc"], abs=1e-4)
 
 

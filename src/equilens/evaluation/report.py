@@ -201,10 +201,21 @@ def _write_report(
     rows = io.StringIO()
     writer = csv.writer(rows)
     # Each class's probability too, as predict writes them, so that models can be compared image by image.
-    writer.writerow(["path", "class", "score", *([f"p_{name}" for name in folder.classes] if multiclass else [])])
-    for index, (path, label, score) in enumerate(zip(folder.files, folder.labels, scores)):
-        writer.writerow([str(path), folder.classes[label], f"{score:.6g}", *([f"{p:.6g}" for p in probabilities[index]] if multiclass else [])])
+    names, columns = (folder.classes, probabilities) if multiclass else ([], np.empty((len(scores), 0)))
+    writer.writerow(["path", "class", "score", *(f"p_{name}" for name in names)])
+    for path, label, score, class_p in zip(folder.files, folder.labels, scores, columns):
+        writer.writerow([str(path), folder.classes[label], f"{score:.6g}", *(f"{p:.6g}" for p in class_p)])
     write_text_atomic(out_dir / "scores.csv", rows.getvalue())
+
+
+def read_class_probabilities(report: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(paths, labels (N,), probabilities (N, K)) from the ``scores.csv`` of a report with more than
+    two classes; labels index the ``p_<class>`` columns in their order."""
+    with open(Path(report) / "scores.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    classes = [column[2:] for column in rows[0] if column.startswith("p_")]
+    probabilities = np.array([[float(row[f"p_{name}"]) for name in classes] for row in rows])
+    return [row["path"] for row in rows], np.array([classes.index(row["class"]) for row in rows]), probabilities
 
 
 def anomaly_score_description(model: dict[str, Any]) -> str:
