@@ -2,7 +2,8 @@
 axion mass, on Model I-, II- and III-like renderings, equivariant model vs plain CNN.
 
     python benchmarks/dark_matter.py [--presets deeplense-model-i euclid-like hst-like]
-        [--n-per-class 5000] [--n-test-per-class 1000] [--models steerable cnn resnet18] [--budget-min M [M_REGRESS]] [--threads T] [--work DIR]
+        [--n-per-class 5000] [--n-test-per-class 1000] [--models steerable cnn resnet18] [--budget-min M [M_REGRESS]]
+        [--integer-counts] [--threads T] [--work DIR]
 
 For each preset, simulates (once; reused from --work) a training set and a test set (another
 seed) of ``no_sub``, ``sub`` (DeepLense's ``cdm``: 25 point-mass subhalos) and ``axion`` (the
@@ -52,10 +53,14 @@ TARGET = "axion_mass_log10_ev"
 REFERENCE = {"deeplense-model-i": (0.9921, 0.274), "euclid-like": (0.99967, 0.221), "hst-like": (0.99972, 0.126)}
 
 
-def simulate_sets(work: Path, preset: str, n_per_class: int, n_test: int, workers: int) -> tuple[Path, Path]:
-    """(training, test) folders of the three classes, rendered with seeds 0 and 1."""
+def simulate_sets(work: Path, preset: str, n_per_class: int, n_test: int, workers: int,
+                  integer_counts: bool = False) -> tuple[Path, Path]:
+    """(training, test) folders of the three classes, rendered with seeds 0 and 1 (with
+    ``integer_counts``: the same lenses observed as whole photon counts, in a folder of their own)."""
     physics = get_preset(preset)
     folder = work / preset
+    if integer_counts:
+        physics, folder = physics.replace(integer_counts=True), work / f"{preset}-integer-counts"
     return (simulate_dataset(folder / f"train-{n_per_class}", n_per_class, physics, seed=0, classes=CLASSES, workers=workers),
             simulate_dataset(folder / f"test-{n_test}", n_test, physics, seed=1, classes=CLASSES, workers=workers))
 
@@ -123,6 +128,8 @@ def main() -> None:
                         help="training wall-clock per model, minutes: one figure for both tasks, or the classifier's and the "
                         "regression's (default: the recipe's epochs)")
     parser.add_argument("--models", nargs="+", default=["steerable", "cnn"], help="architectures (steerable, cnn, resnet18)")
+    parser.add_argument("--integer-counts", action="store_true",
+                        help="observe whole photon counts (as DeepLense's Model I files; simulation option integer_counts)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--workers", type=int, default=2, help="simulation processes")
     parser.add_argument("--seed", type=int, default=0)
@@ -137,8 +144,9 @@ def main() -> None:
     results: dict = {}
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for preset in args.presets:
-        train_set, test_set = simulate_sets(args.work, preset, args.n_per_class, args.n_test_per_class, args.workers)
-        runs = args.work / preset / f"runs-{stamp}"
+        train_set, test_set = simulate_sets(args.work, preset, args.n_per_class, args.n_test_per_class, args.workers,
+                                            args.integer_counts)
+        runs = train_set.parent / f"runs-{stamp}"
         results[preset] = {model: {task: run_one(task, model, train_set, test_set, budgets[task], runs, args.seed)
                                    for task in ("classify", "regress")} for model in args.models}
         if "steerable" in results[preset]:

@@ -309,10 +309,10 @@ def test_killed_run_resumes_to_identical_files(tmp_path):
 def test_cli_overrides_reach_the_config():
     args = parse(["out", "--n-per-class", "4", "--preset", "deeplense-model-i", "--subhalo-mass-range-msun", "1e7", "1e9",
                   "--random-orientation", "--lens-light", "--exposure-time-log10-s", "3", "3",
-                  "--source-centre-range-arcsec", "0", "0", "--psf-fwhm-arcsec", "0.1"])
+                  "--source-centre-range-arcsec", "0", "0", "--psf-fwhm-arcsec", "0.1", "--integer-counts"])
     config = config_from_args(args)
     assert (config.subhalo_mass_min_msun, config.subhalo_mass_max_msun) == (1e7, 1e9)
-    assert config.random_orientation and config.lens_light
+    assert config.random_orientation and config.lens_light and config.integer_counts
     assert config.exposure_time_log10_range_s == (3.0, 3.0) and config.source_centre_range_arcsec == (0.0, 0.0)
     assert config.psf_fwhm_arcsec == 0.1 and config.pixel_scale_arcsec == MODEL_I.pixel_scale_arcsec
     assert not config_from_args(parse(["out", "--n-per-class", "1", "--no-lens-light"])).lens_light
@@ -353,6 +353,12 @@ def test_refuses_folder_with_other_settings_or_foreign_content(tmp_path):
         simulate_dataset(tmp_path / "out", 1, TINY, seed=2, progress=False)
     with pytest.raises(InputError, match="different settings.*num_pix"):
         simulate_dataset(tmp_path / "out", 1, TINY.replace(num_pix=40), seed=1, progress=False)
+    # A folder begun before a setting existed resumes: the setting's default keeps its images.
+    manifest = tmp_path / "out" / "simulation.json"
+    older = json.loads(manifest.read_text())
+    del older["config"]["integer_counts"]
+    manifest.write_text(json.dumps(older))
+    simulate_dataset(tmp_path / "out", 1, TINY, seed=1, progress=False)
     (tmp_path / "foreign").mkdir()
     (tmp_path / "foreign" / "notes.txt").write_text("mine")
     with pytest.raises(InputError, match="not empty"):
@@ -487,6 +493,29 @@ def test_sky_noise_is_poisson_counts_of_the_sky():
         config.replace(sky_counts_per_pixel=-1.0)
     with pytest.raises(InputError, match="sky_level_log10_range"):
         config.replace(sky_level_log10_range=(-1.0, -2.0))
+
+
+def test_integer_counts_are_poisson_counts_of_the_clipped_noisy_image():
+    """With ``integer_counts`` the image times the exposure time is whole counts: exactly zero
+    where the noisy image is below zero, elsewhere Poisson counts of it (mean and variance
+    equal), drawn from a uniform field twins share; without it the images stay as they were."""
+    config = MODEL_I.replace(num_pix=64)
+    plain_renderer, counts_renderer = LensRenderer(config), LensRenderer(config.replace(integer_counts=True))
+    smooth_params = counts_renderer.draw_parameters("no_sub", 3)
+    noisy = plain_renderer.render(smooth_params, normalize=False)
+    counts = counts_renderer.render(smooth_params, normalize=False) * smooth_params["exposure_time_s"]
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-6)
+    assert (counts[noisy <= 0] == 0).all() and (noisy <= 0).mean() > 0.05  # the background below zero
+    mean = noisy * smooth_params["exposure_time_s"]
+    bright = mean > 100  # Poisson: residual variance equals the mean
+    assert np.mean((counts[bright] - mean[bright]) ** 2 / mean[bright]) == pytest.approx(1.0, abs=0.2)
+    lumpy_params = counts_renderer.draw_parameters("sub", 3)
+    lumpy = counts_renderer.render(lumpy_params, normalize=False) * smooth_params["exposure_time_s"]
+    # Twins' counts differ by about as much as their Poisson means do: no fresh noise between them.
+    mean_change = np.abs(np.clip(plain_renderer.render(lumpy_params, normalize=False), 0, None) - np.clip(noisy, 0, None))
+    assert np.abs(lumpy - counts).mean() == pytest.approx(mean_change.mean() * smooth_params["exposure_time_s"], rel=0.1)
+    np.testing.assert_array_equal(plain_renderer.render(smooth_params), LensRenderer(config).render(smooth_params))
+    assert not config.integer_counts and not any(preset.integer_counts for preset in PRESETS.values())
 
 
 # ---------------------------------------------------------------------------- observation presets and subhalo physics

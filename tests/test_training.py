@@ -204,6 +204,11 @@ def test_multiclass_training_and_report(tmp_path):
     assert len(paths) == metrics["n_images"] and probabilities.shape == (len(paths), 3)
     assert np.allclose(probabilities.sum(1), 1, atol=1e-5)
     assert macro_auc(labels, probabilities) == pytest.approx(metrics["multiclass"]["macro_auc"], abs=1e-4)
+    two_class = tmp_path / "two-class"
+    two_class.mkdir()
+    (two_class / "scores.csv").write_text("path,class,score\nno_sub/a.npy,no_sub,0.1\n")
+    with pytest.raises(InputError, match="two-class.*scores.csv: no per-class probabilities"):
+        read_class_probabilities(two_class)
 
 
 def test_paired_macro_auc_difference():

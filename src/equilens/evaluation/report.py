@@ -211,9 +211,13 @@ def _write_report(
 def read_class_probabilities(report: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(paths, labels (N,), probabilities (N, K)) from the ``scores.csv`` of a report with more than
     two classes; labels index the ``p_<class>`` columns in their order."""
-    with open(Path(report) / "scores.csv", newline="") as handle:
+    path = Path(report) / "scores.csv"
+    with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    classes = [column[2:] for column in rows[0] if column.startswith("p_")]
+    classes = [column[2:] for column in rows[0] if column.startswith("p_")] if rows else []
+    if not classes:  # a two-class or anomaly report writes scores only
+        raise InputError(f"{path}: no per-class probabilities (p_<class> columns); only a report of more than "
+                         "two classes has them")
     probabilities = np.array([[float(row[f"p_{name}"]) for name in classes] for row in rows])
     return [row["path"] for row in rows], np.array([classes.index(row["class"]) for row in rows]), probabilities
 

@@ -75,6 +75,8 @@ _SWITCHES: list[tuple[str, str, str]] = [
      "rotate lens ellipticity, shear and source by a random angle per image (physics, not pixels)"),
     ("--lens-light", "lens_light", "add an elliptical Sersic lens light at the centre"),
     ("--noise", "noise", "add background and shot noise"),
+    ("--integer-counts", "integer_counts",
+     "observe whole photon counts (Poisson counts of the noisy image, clipped at zero), as DeepLense's Model I files"),
 ]
 
 

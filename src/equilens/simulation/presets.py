@@ -183,6 +183,11 @@ class LensSimulationConfig:
     sky_counts_per_pixel: float = 0.0
     #: log10 f, drawn uniformly per image in this range (used when ``sky_counts_per_pixel`` > 0).
     sky_level_log10_range: tuple[float, float] = (-3.0, -3.0)
+    #: Observe whole photon counts: Poisson counts of the noisy image above (times the exposure
+    #: time, clipped at zero), divided by the exposure time again. DeepLenseSim's ``simple_sim``
+    #: writes its Model I files so: a second Poisson draw on top of the Gaussian shot noise, and
+    #: the background pixels below zero become exactly zero (``benchmarks/count_noise.py``).
+    integer_counts: bool = False
 
     # Per-image scatter: settings named here are drawn uniformly in [low, high] for each image
     # instead of taking the fixed value above (the fixed value is then unused).

@@ -28,7 +28,8 @@ approximation of Poisson counts, σ = sqrt(|model| / t) in counts/s, plus Gaussi
 these σ maps, so twins' noise differs only where their noiseless models differ. Optionally
 (``sky_counts_per_pixel`` > 0, the ``test-iv`` preset) a sky-limited background: Poisson counts
 of the sky, sky subtracted, scaled so that the sky level is a per-image fraction of the
-noiseless peak.
+noiseless peak. Optionally (``integer_counts``, as DeepLense writes Model I) whole photon
+counts: Poisson counts of the noisy image clipped at zero, from a fixed uniform field.
 """
 
 from __future__ import annotations
@@ -78,6 +79,20 @@ def sample_truncated_power_law(
         return low * (high / low) ** u
     k = slope + 1.0
     return (low**k + u * (high**k - low**k)) ** (1.0 / k)
+
+
+def _poisson_counts(mean_counts: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """Poisson counts of ``mean_counts`` (clipped at zero) by inverting the CDF at ``uniform``
+    (same shape, in [0, 1)): the same uniform field gives twins the same counts wherever their
+    means agree, which drawing with ``Generator.poisson`` (a varying number of draws per pixel)
+    would not."""
+    from scipy.stats import poisson
+
+    mean_counts = np.clip(mean_counts, 0.0, None)
+    counts = np.zeros_like(mean_counts)
+    lit = mean_counts > 0  # half of a background-limited image: skip its costly inversion
+    counts[lit] = poisson.ppf(uniform[lit], mean_counts[lit])
+    return counts
 
 
 class LensRenderer:
@@ -318,6 +333,8 @@ class LensRenderer:
                 sky = cfg.sky_counts_per_pixel
                 counts = noise_rng.poisson(sky, model.shape)
                 image = image + params["sky_level_fraction"] * model.max() / sky * (counts - sky)
+            if cfg.integer_counts:  # drawn last, as the sky above
+                image = _poisson_counts(image * params["exposure_time_s"], noise_rng.random(model.shape)) / params["exposure_time_s"]
         if not normalize:
             return image
         low, high = image.min(), image.max()

@@ -207,6 +207,10 @@ def _claim_folder(out_dir: Path, manifest: dict[str, Any]) -> None:
             existing = json.loads(manifest_path.read_text())
         except (OSError, ValueError) as exc:
             raise InputError(f"{manifest_path} is unreadable ({exc}); use a new folder") from None
+        try:  # settings added since the folder was begun take their defaults, which keep its images
+            existing["config"] = LensSimulationConfig.from_dict(existing["config"]).to_dict()
+        except (InputError, KeyError, TypeError):
+            pass  # reported below as different settings
         if existing != manifest:
             differing = sorted(k for k in set(existing) | set(manifest) if existing.get(k) != manifest.get(k))
             if differing == ["config"]:
