@@ -150,7 +150,7 @@ def multiclass_metrics(
     matrix = confusion_matrix(labels, probabilities.argmax(1), labels=list(range(len(classes))))
     return {
         "one_vs_rest": per_class,
-        "macro_auc": float(np.mean([v["auc"] for v in per_class.values()])),
+        "macro_auc": macro_auc(labels, probabilities),
         "macro_auc_ci95": [float(v) for v in np.percentile(macro_replicates, [2.5, 97.5])] if macro_replicates else None,
         "confusion_matrix": matrix.tolist(),
         "confusion_matrix_layout": f"rows: true {classes}; columns: predicted (argmax)",
