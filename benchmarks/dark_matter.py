@@ -3,7 +3,7 @@ axion mass, on Model I-, II- and III-like renderings, equivariant model vs plain
 
     python benchmarks/dark_matter.py [--presets deeplense-model-i euclid-like hst-like]
         [--n-per-class 5000] [--n-test-per-class 1000] [--models steerable cnn resnet18] [--budget-min M [M_REGRESS]]
-        [--integer-counts] [--threads T] [--work DIR]
+        [--no-integer-counts] [--threads T] [--work DIR]
 
 For each preset, simulates (once; reused from --work) a training set and a test set (another
 seed) of ``no_sub``, ``sub`` (DeepLense's ``cdm``: 25 point-mass subhalos) and ``axion`` (the
@@ -54,13 +54,15 @@ REFERENCE = {"deeplense-model-i": (0.9921, 0.274), "euclid-like": (0.99967, 0.22
 
 
 def simulate_sets(work: Path, preset: str, n_per_class: int, n_test: int, workers: int,
-                  integer_counts: bool = False) -> tuple[Path, Path]:
-    """(training, test) folders of the three classes, rendered with seeds 0 and 1 (with
-    ``integer_counts``: the same lenses observed as whole photon counts, in a folder of their own)."""
+                  integer_counts: bool | None = None) -> tuple[Path, Path]:
+    """(training, test) folders of the three classes, rendered with seeds 0 and 1; ``integer_counts``
+    other than the preset's renders the same lenses with (or without) whole photon counts, in a
+    folder of their own."""
     physics = get_preset(preset)
     folder = work / preset
-    if integer_counts:
-        physics, folder = physics.replace(integer_counts=True), work / f"{preset}-integer-counts"
+    if integer_counts is not None and integer_counts != physics.integer_counts:
+        physics = physics.replace(integer_counts=integer_counts)
+        folder = work / f"{preset}-{'integer-counts' if integer_counts else 'no-integer-counts'}"
     return (simulate_dataset(folder / f"train-{n_per_class}", n_per_class, physics, seed=0, classes=CLASSES, workers=workers),
             simulate_dataset(folder / f"test-{n_test}", n_test, physics, seed=1, classes=CLASSES, workers=workers))
 
@@ -128,8 +130,9 @@ def main() -> None:
                         help="training wall-clock per model, minutes: one figure for both tasks, or the classifier's and the "
                         "regression's (default: the recipe's epochs)")
     parser.add_argument("--models", nargs="+", default=["steerable", "cnn"], help="architectures (steerable, cnn, resnet18)")
-    parser.add_argument("--integer-counts", action="store_true",
-                        help="observe whole photon counts (as DeepLense's Model I files; simulation option integer_counts)")
+    parser.add_argument("--integer-counts", action=argparse.BooleanOptionalAction, default=None,
+                        help="observe whole photon counts, as DeepLense's Model I files (simulation option integer_counts; "
+                        "default: the preset's, on in deeplense-model-i only)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--workers", type=int, default=2, help="simulation processes")
     parser.add_argument("--seed", type=int, default=0)

@@ -123,7 +123,7 @@ def test_ring_radius_is_einstein_radius(theta_e, round_lens):
 
 def test_noise_has_the_stated_variance():
     """(noisy − noiseless) / sqrt(background_rms² + model / t) is standard normal."""
-    config = MODEL_I.replace(num_pix=64)
+    config = MODEL_I.replace(num_pix=64, integer_counts=False)
     noisy_renderer, clean_renderer = LensRenderer(config), LensRenderer(config.replace(noise=False))
     pulls = []
     for seed in range(4):
@@ -499,7 +499,7 @@ def test_integer_counts_are_poisson_counts_of_the_clipped_noisy_image():
     """With ``integer_counts`` the image times the exposure time is whole counts: exactly zero
     where the noisy image is below zero, elsewhere Poisson counts of it (mean and variance
     equal), drawn from a uniform field twins share; without it the images stay as they were."""
-    config = MODEL_I.replace(num_pix=64)
+    config = MODEL_I.replace(num_pix=64, integer_counts=False)
     plain_renderer, counts_renderer = LensRenderer(config), LensRenderer(config.replace(integer_counts=True))
     smooth_params = counts_renderer.draw_parameters("no_sub", 3)
     noisy = plain_renderer.render(smooth_params, normalize=False)
@@ -515,7 +515,7 @@ def test_integer_counts_are_poisson_counts_of_the_clipped_noisy_image():
     mean_change = np.abs(np.clip(plain_renderer.render(lumpy_params, normalize=False), 0, None) - np.clip(noisy, 0, None))
     assert np.abs(lumpy - counts).mean() == pytest.approx(mean_change.mean() * smooth_params["exposure_time_s"], rel=0.1)
     np.testing.assert_array_equal(plain_renderer.render(smooth_params), LensRenderer(config).render(smooth_params))
-    assert not config.integer_counts and not any(preset.integer_counts for preset in PRESETS.values())
+    assert [name for name, preset in PRESETS.items() if preset.integer_counts] == ["deeplense-model-i"]
 
 
 # ---------------------------------------------------------------------------- observation presets and subhalo physics
@@ -553,7 +553,8 @@ def test_observation_presets_follow_lenstronomy(name, band, options):
 def test_model_i_presets_keep_deeplense_values():
     assert (MODEL_I.num_pix, MODEL_I.pixel_scale_arcsec, MODEL_I.psf_fwhm_arcsec, MODEL_I.background_rms) == (150, 0.05, 0.087, 0.01)
     assert (MODEL_I.subhalo_placement, MODEL_I.subhalo_nfw_concentration_model) == ("radius_uniform", "fixed")
-    assert PRESETS["deeplense-model-i-lens-light"] == MODEL_I.replace(lens_light=True)
+    assert MODEL_I.integer_counts  # as DeepLenseSim writes the Model I files
+    assert PRESETS["deeplense-model-i-lens-light"] == MODEL_I.replace(lens_light=True, integer_counts=False)
     assert PRESETS["test-iv"].subhalo_placement == "radius_uniform"  # the calibration's uniform-in-radius draw
 
 

@@ -12,7 +12,8 @@ Presets reproduce the ML4SCI DeepLense simulations (Models I-III, and the look o
 :mod:`equilens.simulation.physics`:
 
 * ``deeplense-model-i``: DeepLense Model I, 150×150 px at 0.05″/px, SIE + shear, point-mass
-  CDM subhalos, no lens light.
+  CDM subhalos, no lens light, observed as whole photon counts (``integer_counts``), as
+  DeepLenseSim's public code writes the Model I files.
 * ``test-iv``: calibrated to the real DeepLense "Test IV" images users train on (below).
 * ``deeplense-model-i-lens-light``: Model I plus a circular central lens light (the ``test-iv``
   preset of equilens 0.x, before the calibration).
@@ -186,7 +187,8 @@ class LensSimulationConfig:
     #: Observe whole photon counts: Poisson counts of the noisy image above (times the exposure
     #: time, clipped at zero), divided by the exposure time again. DeepLenseSim's ``simple_sim``
     #: writes its Model I files so: a second Poisson draw on top of the Gaussian shot noise, and
-    #: the background pixels below zero become exactly zero (``benchmarks/count_noise.py``).
+    #: the background pixels below zero become exactly zero (``benchmarks/count_noise.py``). On
+    #: in ``deeplense-model-i`` only: the other presets keep their own noise.
     integer_counts: bool = False
 
     # Per-image scatter: settings named here are drawn uniformly in [low, high] for each image
@@ -380,11 +382,13 @@ def observed_with(band: dict[str, float], base: LensSimulationConfig | None = No
     )
 
 
-#: The defaults of :class:`LensSimulationConfig` are DeepLense Model I. The observation presets:
+#: The defaults of :class:`LensSimulationConfig` are DeepLense Model I's lens, source and noise;
+#: its preset also observes whole counts, as DeepLense's Model I files hold (the lens-light
+#: preset of equilens 0.x stays as it was). The observation presets:
 #: ``hst-like`` has source amp 323.8 counts/s/arcsec², background σ 0.00592 counts/s, 5400 s;
 #: ``euclid-like`` amp 259.6, σ 0.01090, 2264 s (:func:`observed_with`).
 PRESETS: dict[str, LensSimulationConfig] = {
-    "deeplense-model-i": LensSimulationConfig(),
+    "deeplense-model-i": LensSimulationConfig(integer_counts=True),
     "test-iv": LensSimulationConfig(
         # Fitted to the real Test IV images: see this module's docstring.
         einstein_radius_arcsec=1.0,
