@@ -127,7 +127,7 @@ for _recipe in RECIPES.values():
     _recipe["regress"] = {**_recipe["classify"], "label_smoothing": 0.0, "init_weights": None}
     _recipe[OUTLIER_EXPOSURE] = {**_recipe["classify"], "init_weights": None}
 # The mass goes on improving long after the class does: the equilens regression runs 128 epochs,
-# chosen on the validation MAE of the axion mass at 4,500 images (Model I- and III-like renderings;
+# chosen on the validation MAE of the axion mass at 4,500 images (Model I-, II- and III-like renderings;
 # documentation: "Dark matter", "How long to train the mass?"); the 30-minute cap still ends it.
 RECIPES["equilens"]["regress"]["epochs"] = 128
 DEFAULT_RECIPE = "equilens"
