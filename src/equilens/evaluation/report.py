@@ -213,8 +213,9 @@ def read_class_probabilities(report: str | Path) -> tuple[list[str], np.ndarray,
     two classes; labels index the ``p_<class>`` columns in their order."""
     path = Path(report) / "scores.csv"
     with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    classes = [column[2:] for column in rows[0] if column.startswith("p_")] if rows else []
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    classes = [column[2:] for column in reader.fieldnames or [] if column.startswith("p_")]
     if not classes:  # a two-class or anomaly report writes scores only
         raise InputError(f"{path}: no per-class probabilities (p_<class> columns); only a report of more than "
                          "two classes has them")
