@@ -20,7 +20,8 @@ wall-clock minutes (one figure for both tasks, or the classifier's and the regre
   every epoch (the evidence for the task's defaults: validation images only);
 * trains the axion-mass regression (``--task regress --target axion_mass_log10_ev --classes
   axion``, in dex) and reports MAE (95% CI), RMSE, bias and the coverage of the 68% and 95%
-  intervals, and the validation MAE of every epoch.
+  intervals (sigma as the run calibrated it on its validation images), and the validation MAE
+  of every epoch.
 
 With the steerable model and another, it also prints the steerable model's macro AUC minus the
 other's on the same test images, with a paired 95% bootstrap interval (both models scored on
@@ -89,6 +90,7 @@ def run_one(task: str, architecture: str, train_set: Path, test_set: Path, budge
     else:
         result.update({key: metrics[key] for key in ("mae", "mae_ci95", "rmse", "bias", "mae_of_predicting_the_mean", "n_images")},
                       coverage={k: v["empirical"] for k, v in metrics["interval_coverage"].items()},
+                      sigma_calibration=metrics["sigma_calibration"],
                       rot90_max_abs_change=metrics["invariance"]["rot90_max_abs_change"])
     return result
 
@@ -116,7 +118,8 @@ def print_table(results: dict, args) -> None:
             print(f"  {'':<10} axion log10 m: MAE {g['mae']:.3f} [{g['mae_ci95'][0]:.3f}, {g['mae_ci95'][1]:.3f}] dex "
                   f"(predicting the mean {g['mae_of_predicting_the_mean']:.3f}), RMSE {g['rmse']:.3f}, bias {g['bias']:+.3f}, "
                   f"coverage 68% -> {g['coverage']['0.68']:.1%}, 95% -> {g['coverage']['0.95']:.1%} "
-                  f"({g['n_images']} test images, {g['epochs']} epochs, {g['train_s']:.0f} s, stopped by {g['stopped_by']})")
+                  f"({g['n_images']} test images, {g['epochs']} epochs, {g['train_s']:.0f} s, stopped by {g['stopped_by']}); "
+                  f"sigma calibration: {g['sigma_calibration']}")
         for other, (difference, low, high) in by_model.get("steerable", {}).get("classify", {}).get("minus", {}).items():
             print(f"  steerable minus {other}: macro AUC {difference:+.5f} [{low:+.5f}, {high:+.5f}] (paired, same test images)")
 

@@ -22,7 +22,7 @@ from equilens.errors import InputError
 from equilens.evaluation import evaluate
 from equilens.evaluation.metrics import regression_metrics
 from equilens.models import build_model
-from equilens.regression import to_user_units
+from equilens.regression import ONE_SIGMA_COVERAGE, sigma_scale, to_user_units
 from equilens.simulation import PRESETS, simulate_dataset
 from equilens.testing import assert_invariant
 from equilens.training import train
@@ -76,6 +76,8 @@ def test_nll_training_learns_a_separable_target(tmp_path):
     info = json.loads((run / "model.json").read_text())
     assert info["task"] == "regress" and info["model"]["num_classes"] == 2
     assert info["regression"]["target"] == "radius" and 2.5 < info["regression"]["mean"] < 8.5
+    # Its sigma was calibrated on the run's validation images, and says so.
+    assert info["regression"]["sigma_scale"] > 0 and "validation" in info["regression"]["sigma_calibration"]
     _, metrics = evaluate(run, out=tmp_path / "report", n_bootstrap=50)
     assert metrics["mae"] < 0.4 * metrics["mae_of_predicting_the_mean"], metrics
     assert metrics["invariance"]["rot90_max_abs_change"] < 1e-4
@@ -83,6 +85,28 @@ def test_nll_training_learns_a_separable_target(tmp_path):
     for name in ("metrics.json", "predictions.csv", "predicted_vs_true.png", "interval_calibration.png", "training_curves.png"):
         assert (tmp_path / "report" / name).is_file(), name
     assert set(metrics["interval_coverage"]) == {"0.68", "0.95"} and len(metrics["calibration"]["empirical"]) == 19
+    assert metrics["sigma_calibration"] == info["regression"]["sigma_calibration"]
+
+
+def test_sigma_scale_is_a_split_conformal_one_sigma_interval():
+    rng = np.random.default_rng(0)
+    # Sigmas twice too narrow: the factor is about 2, and scaled intervals cover 68.27% of new draws.
+    spread = rng.uniform(0.5, 2.0, 4000)
+    truth = rng.normal(0.0, spread)
+    scale = sigma_scale(truth[:2000], np.zeros(2000), spread[:2000] / 2)
+    assert scale == pytest.approx(2.0, rel=0.05)
+    covered = np.abs(truth[2000:]) <= scale * spread[2000:] / 2
+    assert covered.mean() == pytest.approx(ONE_SIGMA_COVERAGE, abs=0.025)
+    # The k-th smallest normalized residual, k = ceil((n + 1) x 0.6827); too few images: none.
+    assert sigma_scale(np.array([1.0, 2.0, 3.0, 4.0]), np.zeros(4), np.ones(4)) == 4.0
+    assert sigma_scale(np.arange(1.0, 11.0), np.zeros(10), np.ones(10)) == 8.0
+    assert sigma_scale(np.array([1.0, 2.0]), np.zeros(2), np.ones(2)) is None
+    # Stored with the run, the factor multiplies every sigma it reports; older runs store none.
+    outputs = torch.tensor([[0.5, np.log(0.2)]])
+    record = {"mean": -23.0, "std": 0.5}
+    _, sigma = to_user_units(outputs, record)
+    _, scaled = to_user_units(outputs, record | {"sigma_scale": 1.5})
+    assert sigma.item() == pytest.approx(0.1) and scaled.item() == pytest.approx(0.15)
 
 
 def test_model_ii_axion_masses_train_evaluate_and_predict(tmp_path, capsys):

@@ -91,6 +91,7 @@ class LensModel:
                          symmetrize: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(N,) predicted means and (N,) standard deviations of a regression model, in its
         target's units (log10 of them for a ``--log-target`` model): ``equilens predict``'s columns.
+        The standard deviations are calibrated as the run stored (``info["regression"]["sigma_calibration"]``).
 
         Args:
             images: see :func:`normalize_images`.

@@ -44,7 +44,7 @@ from equilens.errors import InputError
 from equilens.runs import CONFIG_NAME, new_folder, read_run_config, read_split_folders
 from equilens.log import logger
 from equilens.pretrained import find_weights, pretrained_weights
-from equilens.regression import regression_record
+from equilens.regression import ONE_SIGMA_COVERAGE, predict_gaussian, regression_record, sigma_scale
 from equilens.trainers import TASKS, LensModule
 from equilens.trainers.base import max_time_timer
 from equilens.trainers.outlier_exposure import OutlierExposureModule
@@ -360,7 +360,7 @@ def _fit(run_dir: Path, resume: bool) -> None:
         raise InputError(f"{run_dir}: nothing to resume (no checkpoints/last.ckpt)")
     trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume else None, weights_only=True)
     if trainer.is_global_zero:
-        _export(run_dir, module, checkpoint, record, config.select, splits["val"], training_ending(trainer, config))
+        _export(run_dir, module, checkpoint, record, config, splits["val"], training_ending(trainer, config))
 
 
 def training_ending(trainer: L.Trainer, config: TrainConfig) -> dict[str, Any]:
@@ -408,11 +408,12 @@ def _modules(config: TrainConfig, model: dict, classes: list[str], splits: dict[
     return module, datamodule
 
 
-def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpoint, record: dict, select: str,
+def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpoint, record: dict, config: TrainConfig,
             val: LensFolder, ending: dict[str, Any]) -> None:
     """Write the last or the best checkpoint's model as ``model.safetensors``, with how the
-    training ended (:func:`training_ending`); an anomaly
-    detector that keeps its last weights also stores its calibration (:func:`anomaly_calibration`)."""
+    training ended (:func:`training_ending`); an anomaly detector that keeps its last weights also
+    stores its calibration (:func:`anomaly_calibration`), a regression its sigma's (:func:`sigma_calibration`)."""
+    select = config.select
     last = str(run_dir / "checkpoints" / "last.ckpt")
     chosen = (checkpoint.best_model_path or last) if select == "best" else last
     state = torch.load(chosen, map_location="cpu", weights_only=True)["state_dict"]
@@ -427,8 +428,9 @@ def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpo
         f"best_{checkpoint.monitor}": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
         "training": ending,
         **({"input": record["input"]} if "input" in record else {}),
-        **({"regression": module.regression} if record["train"]["task"] == "regress" else {}),
     }
+    if info["task"] == "regress":
+        info["regression"] = {**module.regression, **sigma_calibration(module, val, config, *saved_reading(record))}
     if info["task"] == "anomaly":
         calibration = anomaly_calibration(module.model, val, select, *saved_reading(record))
         if calibration is not None:
@@ -455,6 +457,32 @@ def anomaly_calibration(model: torch.nn.Module, val: LensFolder, select: str, re
     model.train(was_training)
     return calibration_record(scores.numpy(), f"anomaly scores of the run's {len(normal)} validation '{val.classes[0]}' images: "
                               "never trained on, and the run kept its last weights, so they did not choose them")
+
+
+def sigma_calibration(module: L.LightningModule, val: LensFolder, config: TrainConfig, reading: Reading,
+                      channels: int) -> dict[str, Any]:
+    """What a regression stores so that mean +- sigma covers 68.27% of new targets:
+    ``sigma_scale`` (:func:`equilens.regression.sigma_scale`) fitted on the run's validation images
+    (files read as ``reading``, ``channels`` bands), which it never trained on, and a sentence
+    saying so. Only when the run keeps its last weights (as :func:`anomaly_calibration`); else,
+    or with fewer than 3 validation images, nothing (sigma as the network gives it) and a warning."""
+    scale = None
+    if config.select == "last" and val.files:
+        model = module.model
+        was_training = model.training
+        mean, sigma = predict_gaussian(model.eval(), load_images(list(val.files), reading=reading, channels=channels), module.regression)
+        model.train(was_training)
+        scale = sigma_scale(split_targets(config, {"val": val}, reading)["val"], mean.numpy(), sigma.numpy())
+    if scale is None:
+        logger.warning("sigma not calibrated (%s): the predicted sigmas are the network's own",
+                       "the validation images chose the weights (--select best)" if config.select != "last"
+                       else f"{len(val.files)} validation images, fewer than 3")
+        return {}
+    logger.warning("sigma calibrated on %d validation images: the network's sigma x %.3f", len(val.files), scale)
+    return {"sigma_scale": scale,
+            "sigma_calibration": f"network sigma x {scale:.4g}, so that mean +- sigma holds at least {ONE_SIGMA_COVERAGE:.2%} of "
+                                 f"the run's {len(val.files)} validation targets (split conformal): never trained on, and the "
+                                 "run kept its last weights, so they did not choose them"}
 
 
 def _devices(value: str) -> int | str:

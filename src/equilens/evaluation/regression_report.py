@@ -1,8 +1,8 @@
 """``equilens evaluate`` of a regression model: errors, interval coverage and their figures.
 
 The report folder holds ``metrics.json`` (every number: MAE with its 95% bootstrap interval,
-RMSE, bias, the coverage of the 68% and 95% intervals, the calibration curve, the same errors
-and coverages in bins of the true value, invariance),
+RMSE, bias, how the run calibrated its sigma, the coverage of the 68% and 95% intervals, the
+calibration curve, the same errors and coverages in bins of the true value, invariance),
 ``predictions.csv`` (path, class, true value, predicted mean and sigma), ``predicted_vs_true.png``
 (the means against the truth beside the 1:1 line, and the residuals), ``interval_calibration.png``
 (coverage against nominal) and, for a training run, ``training_curves.png``. Every number is in
@@ -61,6 +61,7 @@ def evaluate_regression(
         "classes": list(folder.classes),
         "target": label,
         "symmetrized": symmetrize,
+        "sigma_calibration": record.get("sigma_calibration", "none: the network's own sigma"),
         **regression_metrics(truth, mean.numpy(), sigma.numpy(), n_bootstrap=n_bootstrap),
     }
     if "training" in info:  # how the run's training ended, as a classifier's report says
@@ -95,6 +96,7 @@ def print_summary(out: Path, metrics: dict[str, Any]) -> None:
     print(f"images: {metrics['n_images']}; target {metrics['target']}")
     print(f"MAE {metrics['mae']:.4g} (95% CI {low:.4g}-{high:.4g}; predicting the mean: {metrics['mae_of_predicting_the_mean']:.4g}), "
           f"RMSE {metrics['rmse']:.4g}, bias {metrics['bias']:+.4g}")
+    print(f"sigma calibration: {metrics['sigma_calibration']}")
     print("interval coverage: " + ", ".join(f"{float(k):.0%} -> {v['empirical']:.1%}" for k, v in metrics["interval_coverage"].items()))
     for b in metrics["by_true_value"]:
         print(f"  true {b['low']:.4g} to {b['high']:.4g} ({b['n']} images): MAE {b['mae']:.4g}, bias {b['bias']:+.4g}, "
