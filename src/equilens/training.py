@@ -360,7 +360,8 @@ def _fit(run_dir: Path, resume: bool) -> None:
         raise InputError(f"{run_dir}: nothing to resume (no checkpoints/last.ckpt)")
     trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume else None, weights_only=True)
     if trainer.is_global_zero:
-        _export(run_dir, module, checkpoint, record, config, splits["val"], training_ending(trainer, config))
+        val_targets = datamodule.targets["val"] if datamodule.targets is not None else None
+        _export(run_dir, module, checkpoint, record, config.select, splits["val"], val_targets, training_ending(trainer, config))
 
 
 def training_ending(trainer: L.Trainer, config: TrainConfig) -> dict[str, Any]:
@@ -408,12 +409,12 @@ def _modules(config: TrainConfig, model: dict, classes: list[str], splits: dict[
     return module, datamodule
 
 
-def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpoint, record: dict, config: TrainConfig,
-            val: LensFolder, ending: dict[str, Any]) -> None:
+def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpoint, record: dict, select: str,
+            val: LensFolder, val_targets: np.ndarray | None, ending: dict[str, Any]) -> None:
     """Write the last or the best checkpoint's model as ``model.safetensors``, with how the
     training ended (:func:`training_ending`); an anomaly detector that keeps its last weights also
-    stores its calibration (:func:`anomaly_calibration`), a regression its sigma's (:func:`sigma_calibration`)."""
-    select = config.select
+    stores its calibration (:func:`anomaly_calibration`), a regression (``val_targets``: its
+    validation targets as trained) its sigma's (:func:`sigma_calibration`)."""
     last = str(run_dir / "checkpoints" / "last.ckpt")
     chosen = (checkpoint.best_model_path or last) if select == "best" else last
     state = torch.load(chosen, map_location="cpu", weights_only=True)["state_dict"]
@@ -430,7 +431,7 @@ def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpo
         **({"input": record["input"]} if "input" in record else {}),
     }
     if info["task"] == "regress":
-        info["regression"] = {**module.regression, **sigma_calibration(module, val, config, *saved_reading(record))}
+        info["regression"] = {**module.regression, **sigma_calibration(module, val, val_targets, select, *saved_reading(record))}
     if info["task"] == "anomaly":
         calibration = anomaly_calibration(module.model, val, select, *saved_reading(record))
         if calibration is not None:
@@ -459,23 +460,24 @@ def anomaly_calibration(model: torch.nn.Module, val: LensFolder, select: str, re
                               "never trained on, and the run kept its last weights, so they did not choose them")
 
 
-def sigma_calibration(module: L.LightningModule, val: LensFolder, config: TrainConfig, reading: Reading,
+def sigma_calibration(module: L.LightningModule, val: LensFolder, val_targets: np.ndarray, select: str, reading: Reading,
                       channels: int) -> dict[str, Any]:
     """What a regression stores so that mean +- sigma covers 68.27% of new targets:
     ``sigma_scale`` (:func:`equilens.regression.sigma_scale`) fitted on the run's validation images
-    (files read as ``reading``, ``channels`` bands), which it never trained on, and a sentence
+    (files read as ``reading``, ``channels`` bands; ``val_targets`` their (N,) targets as the data
+    module served them), which it never trained on, and a sentence
     saying so. Only when the run keeps its last weights (as :func:`anomaly_calibration`); else,
     or with fewer than 3 validation images, nothing (sigma as the network gives it) and a warning."""
     scale = None
-    if config.select == "last" and val.files:
+    if select == "last" and val.files:
         model = module.model
         was_training = model.training
         mean, sigma = predict_gaussian(model.eval(), load_images(list(val.files), reading=reading, channels=channels), module.regression)
         model.train(was_training)
-        scale = sigma_scale(split_targets(config, {"val": val}, reading)["val"], mean.numpy(), sigma.numpy())
+        scale = sigma_scale(val_targets, mean.numpy(), sigma.numpy())
     if scale is None:
         logger.warning("sigma not calibrated (%s): the predicted sigmas are the network's own",
-                       "the validation images chose the weights (--select best)" if config.select != "last"
+                       "the validation images chose the weights (--select best)" if select != "last"
                        else f"{len(val.files)} validation images, fewer than 3")
         return {}
     logger.warning("sigma calibrated on %d validation images: the network's sigma x %.3f", len(val.files), scale)
