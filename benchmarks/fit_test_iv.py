@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--render", type=Path, help="also write the fits, observed as the test-iv preset observes, to this folder")
     args = parser.parse_args()
     os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
-    from equilens.datasets.images import read_image
+    from equilens.datasets.formats import read_image
 
     done = {json.loads(line)["file"] for line in args.out.open()} if args.out.exists() else set()
     fitter = SmoothLensFit()

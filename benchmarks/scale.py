@@ -57,7 +57,7 @@ from equilens.datamodules import LensDataModule
 from equilens.datamodules.lens import IN_MEMORY_ENV
 from equilens.datasets.cache import CACHE_ENV, cached_images
 from equilens.datasets.folder import scan_lens_folder
-from equilens.datasets.images import GREY
+from equilens.datasets.formats import GREY
 from equilens.datasets.stream import ImageFiles, collate_files
 from equilens.evaluation.scoring import score_images
 from equilens.memory import keep_freed_memory

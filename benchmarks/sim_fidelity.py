@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from equilens.datasets.folder import scan_lens_folder
-from equilens.fidelity import (CURVES, SCALARS, class_files, compare_class, plot_curve, plot_gallery, plot_scalars,
-                               plot_separation, read_stack)
+from equilens.fidelity.figures import plot_curve, plot_gallery, plot_scalars, plot_separation
+from equilens.fidelity.statistics import CURVES, SCALARS, class_files, read_stack
+from equilens.fidelity.two_sample import compare_class
 
 DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "test-iv"
 

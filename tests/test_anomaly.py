@@ -17,7 +17,7 @@ from equilens.datasets.split import read_split
 from equilens.errors import InputError
 from equilens.models import build_model, substructure_score
 from equilens.testing import assert_equivariant, assert_invariant
-from equilens.trainers import TASKS
+from equilens.tasks.lightning.anomaly import AnomalyModule
 from equilens.training import train
 from equilens.weights import load_model, save_weights
 
@@ -83,7 +83,7 @@ def test_training_split_is_no_sub_only(trained_run):
 
 def test_module_refuses_a_substructure_training_batch():
     config = TrainConfig(data="", task="anomaly")
-    module = TASKS["anomaly"](model={"architecture": "cnn_autoencoder", "input_size": 33, **SMALL}, classes=["no_sub", "sub"],
+    module = AnomalyModule(model={"architecture": "cnn_autoencoder", "input_size": 33, **SMALL}, classes=["no_sub", "sub"],
                               **config.optimizer_options(), augment=config.augment_config())
     images = torch.rand(4, 1, 33, 33)
     module.training_step((images, torch.zeros(4, dtype=torch.long)), 0)
@@ -205,13 +205,16 @@ def test_model_without_calibration_predicts_without_p_values(trained_run, tmp_pa
 
 
 def test_best_selected_weights_get_no_calibration(trained_run):
-    from equilens.datasets.images import GREY
-    from equilens.training import anomaly_calibration
+    from types import SimpleNamespace
+
+    from equilens.datasets.formats import GREY
+    from equilens.tasks import get_task
 
     run_dir, data = trained_run
-    model, _ = load_model(run_dir)
-    assert anomaly_calibration(model, _split(run_dir, data, "val"), "best", GREY, 1) is None
-    assert anomaly_calibration(model, _split(run_dir, data, "val"), "last", GREY, 1)["n"] > 0
+    module = SimpleNamespace(model=load_model(run_dir)[0])
+    anomaly = get_task("anomaly")
+    assert anomaly.calibration(module, _split(run_dir, data, "val"), None, "best", GREY, 1) == {}
+    assert anomaly.calibration(module, _split(run_dir, data, "val"), None, "last", GREY, 1)["calibration"]["n"] > 0
 
 
 def test_evaluation_reports_false_alarm_calibration(trained_run):

@@ -17,7 +17,7 @@ from equilens.datamodules import LensDataModule
 from equilens.datamodules.lens import IN_MEMORY_ENV
 from equilens.datasets.cache import CACHE_ENV, CachedImages, cached_images
 from equilens.datasets.folder import load_images, scan_lens_folder
-from equilens.datasets.images import Reading
+from equilens.datasets.formats import Reading
 
 
 @pytest.fixture

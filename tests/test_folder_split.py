@@ -7,8 +7,8 @@ import logging
 import numpy as np
 import pytest
 
-from equilens.datasets import scan_lens_folder, stratified_split
-from equilens.datasets.folder import load_images
+from equilens.datasets.folder import load_images, scan_lens_folder
+from equilens.datasets.split import stratified_split
 from equilens.errors import InputError
 
 

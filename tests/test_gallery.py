@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from equilens.datasets import Reading
+from equilens.datasets.formats import Reading
 from equilens.evaluation.gallery import display_bands, gallery_rows, plot_gallery, short_name
 
 

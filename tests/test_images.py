@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from equilens.datasets import check_image, check_images, read_image
+from equilens.datasets.folder import check_images
+from equilens.datasets.formats import check_image, read_image
 from equilens.errors import InputError
 
 GRADIENT = np.linspace(0, 1, 12 * 10, dtype=np.float32).reshape(12, 10)

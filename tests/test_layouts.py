@@ -19,8 +19,8 @@ from astropy.io import fits
 
 from equilens.cli import main
 from equilens.config import TrainConfig
-from equilens.datasets import Reading, check_image, read_bands, scan_lens_folder
-from equilens.datasets.folder import check_images, load_images
+from equilens.datasets.folder import check_images, load_images, scan_lens_folder
+from equilens.datasets.formats import Reading, check_image, read_bands
 from equilens.errors import InputError
 from equilens.models import build_model
 from equilens.models.groups import exact_actions

@@ -8,11 +8,13 @@ import sys
 import pytest
 import torch
 
-from equilens.config import TrainConfig, parse_group
+from equilens.config import TrainConfig
 from equilens.errors import InputError
 from equilens.models import build_model, for_inference, substructure_score
+from equilens.models.base import LensNetwork
 from equilens.models.geometry import pool_geometry, strided_conv_geometry
 from equilens.models.groups import exact_actions
+from equilens.registry import MODELS, default_widths, model_names, parse_group
 from equilens.testing import assert_invariant
 
 
@@ -138,7 +140,7 @@ def test_compile_without_cpp_compiler_rejected(monkeypatch):
 def test_escnn_imports_without_the_py3nj_warning():
     """equilens installs escnn without py3nj (a Fortran build, used only for SO(3)); escnn's
     warning about it is silenced where equilens imports escnn."""
-    result = subprocess.run([sys.executable, "-W", "always", "-c", "import equilens.models"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-W", "always", "-c", "import equilens.models.steerable"], capture_output=True, text=True)
     assert result.returncode == 0 and "py3nj" not in result.stderr, result.stderr[-2000:]
 
 
@@ -150,3 +152,35 @@ def test_resnet18_is_the_resnet_18_layout():
     assert sum(p.numel() for p in model.parameters()) == 11_171_266
     assert model(torch.rand(3, 1, 64, 64)).shape == (3, 2)
     assert build_model({"architecture": "resnet18", "input_size": 40, "widths": [4, 8], "in_channels": 3})(torch.rand(2, 3, 50, 50)).shape == (2, 2)
+
+
+def test_registry_names_every_architecture_and_builds_it_lazily():
+    assert model_names() == ("steerable", "cnn", "resnet18") and model_names("anomaly") == ("steerable", "cnn")
+    assert default_widths("steerable", "D4") == [3, 8, 16, 32] and default_widths("steerable", "C8") == [3, 8, 16, 32]
+    assert default_widths("steerable", "C4") == [6, 16, 32, 64] and default_widths("cnn", "D4") == [16, 32, 64, 128]
+    for spec in MODELS.values():
+        assert spec.autoencoder is None or MODELS[spec.autoencoder].tasks == ("anomaly",)
+        assert issubclass(spec.model_class(), LensNetwork)
+
+
+@pytest.mark.parametrize("config", [
+    {"architecture": "steerable", "group": "C4", "input_size": 33, "widths": [2, 3]},
+    {"architecture": "steerable_autoencoder", "group": "D4", "input_size": 33, "widths": [1, 2]},
+    {"architecture": "outlier_exposure", "classifier": {"architecture": "steerable", "input_size": 33, "widths": [2], "num_classes": 2}},
+])
+def test_check_invariance_of_the_model_and_its_export(config):
+    torch.manual_seed(0)
+    model = build_model(config).eval()
+    images = torch.rand(3, 1, 33, 33)
+    assert set(model.check_invariance(images)) == set(exact_actions(model.group))
+    if model.export() is not None:
+        model.export().check_invariance(images)
+
+
+def test_check_invariance_of_a_plain_model_needs_a_group_and_fails():
+    torch.manual_seed(0)
+    model = build_model({"architecture": "cnn", "input_size": 17, "widths": [4]}).eval()
+    with pytest.raises(ValueError, match="no symmetry group"):
+        model.check_invariance(torch.rand(2, 1, 17, 17))
+    with pytest.raises(AssertionError, match="not invariant under D4"):
+        model.check_invariance(torch.rand(2, 1, 17, 17), group="D4")

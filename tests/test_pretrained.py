@@ -14,7 +14,8 @@ from equilens.datasets.folder import load_images
 from equilens.errors import InputError
 from equilens.models import score_and_probabilities, substructure_score
 from equilens.testing import assert_invariant
-from equilens.pretrained import PRETRAINED, model_card, pretrained_weights
+from equilens.pretrained import model_card, pretrained_weights
+from equilens.registry import pretrained_names
 from equilens.weights import load_model, read_info
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "test-iv"
@@ -26,7 +27,7 @@ def real_files(n_per_class: int) -> list[Path]:
     return [f for name in ("no_sub", "sub") for f in sorted((REAL_DATA / name).glob("*.jpg"))[:n_per_class]]
 
 
-@pytest.mark.parametrize("name", PRETRAINED)
+@pytest.mark.parametrize("name", pretrained_names())
 def test_shipped_model_loads_strictly_with_its_card(name):
     weights = pretrained_weights(name)
     assert weights.stat().st_size < 5e6
@@ -71,7 +72,7 @@ def test_shipped_models_score_as_when_shipped():
     reference = json.loads((Path(__file__).parent / "data" / "pretrained_probabilities.json").read_text())
     files = real_files(8)
     assert [f"{f.parent.name}/{f.name}" for f in files] == reference["files"]
-    for name in PRETRAINED:
+    for name in pretrained_names():
         model, _ = load_model(pretrained_weights(name))
         with torch.no_grad():
             probabilities = score_and_probabilities(model, load_images(files))[1].double()

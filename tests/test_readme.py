@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from equilens.cli import build_parser, main
-from equilens.pretrained import PRETRAINED
+from equilens.registry import PRETRAINED
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

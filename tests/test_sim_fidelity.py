@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from equilens import fidelity
+from equilens.fidelity import statistics, two_sample
 from toy import write_toy_dataset
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "sim_fidelity.py"
@@ -37,7 +37,7 @@ def lens_with_arc(lens_sigma: float = 1.5, arc_radius: float = 18.0, arc_sigma: 
 def test_radial_profile_of_a_ring_peaks_at_its_radius():
     rows, cols = grid()
     ring = np.exp(-0.5 * ((np.hypot(rows, cols) - 20) / 1.5) ** 2)[None]
-    profile = fidelity.radial_profiles(ring, fidelity.centre_of(ring)[None])[0]
+    profile = statistics.radial_profiles(ring, statistics.centre_of(ring)[None])[0]
     assert profile.shape == (SIZE // 2,)
     # Annulus k holds radii in [k, k + 1): the ring at 20 px peaks in annulus 19 or 20.
     assert int(np.argmax(profile)) in (19, 20)
@@ -46,14 +46,14 @@ def test_radial_profile_of_a_ring_peaks_at_its_radius():
 def test_half_max_width_of_a_gaussian_is_its_fwhm():
     x = np.arange(60)
     profile = np.exp(-0.5 * ((x - 30) / 3.0) ** 2)
-    assert fidelity.half_max_width(profile, 30) == pytest.approx(2.3548 * 3.0, abs=0.1)
+    assert statistics.half_max_width(profile, 30) == pytest.approx(2.3548 * 3.0, abs=0.1)
     # About index 0 (a profile from its centre) the width is the half width.
-    assert fidelity.half_max_width(profile[30:], 0) == pytest.approx(1.1774 * 3.0, abs=0.1)
+    assert statistics.half_max_width(profile[30:], 0) == pytest.approx(1.1774 * 3.0, abs=0.1)
 
 
 def test_ring_statistics_find_the_arc_and_the_lens():
     image = lens_with_arc(lens_sigma=1.5, arc_radius=18.0, arc_sigma=1.5)
-    stats = fidelity.ring_statistics(fidelity.polar_images(image), noise=np.zeros(1))
+    stats = statistics.ring_statistics(statistics.polar_images(image), noise=np.zeros(1))
     assert stats["ring_radius"][0] == pytest.approx(18.0, abs=0.7)
     assert stats["arc_radius"][0] == pytest.approx(18.0, abs=1.0)
     assert stats["arc_width"][0] == pytest.approx(2.3548 * 1.5, abs=0.6)
@@ -66,16 +66,16 @@ def test_ring_statistics_find_the_arc_and_the_lens():
 def test_power_spectrum_of_a_wave_peaks_at_its_frequency():
     _, cols = grid()
     wave = (0.5 + 0.5 * np.cos(2 * np.pi * cols * 8 / SIZE))[None]  # 8 cycles across the image
-    frequencies, spectra = fidelity.power_spectra(wave)
+    frequencies, spectra = statistics.power_spectra(wave)
     assert frequencies[np.argmax(spectra[0])] == pytest.approx(8 / SIZE)
 
 
 def test_measure_reports_every_statistic_per_image():
     images = np.clip(np.concatenate([lens_with_arc(), lens_with_arc(arc_radius=12.0)]), 0, 1)
-    scalars, curves = fidelity.measure(images)
-    assert set(scalars) == set(fidelity.SCALARS)
+    scalars, curves = statistics.measure(images)
+    assert set(scalars) == set(statistics.SCALARS)
     assert all(v.shape == (2,) and np.isfinite(v).all() for v in scalars.values())
-    for name in fidelity.CURVES:
+    for name in statistics.CURVES:
         assert curves[name].shape == (2, len(curves[f"{name}_x"]))
     assert scalars["ring_radius"][0] > scalars["ring_radius"][1]
     assert scalars["background_level"][0] == pytest.approx(0.0, abs=1e-3)
@@ -91,7 +91,7 @@ def noisy_rings(rng: np.random.Generator, n: int, noise: float) -> np.ndarray:
 
 def test_discriminator_cannot_tell_one_distribution_from_itself():
     rng = np.random.default_rng(0)
-    result = fidelity.discriminator_auc(noisy_rings(rng, 300, 0.03), noisy_rings(rng, 300, 0.03), epochs=5)
+    result = two_sample.discriminator_auc(noisy_rings(rng, 300, 0.03), noisy_rings(rng, 300, 0.03), epochs=5)
     low, high = result["auc_ci95"]
     assert low < 0.5 < high or abs(result["auc"] - 0.5) < 0.1
     assert result["n_test"] == [90, 90] and result["epochs"] == 5
@@ -99,16 +99,16 @@ def test_discriminator_cannot_tell_one_distribution_from_itself():
 
 def test_discriminator_tells_different_noise_apart():
     rng = np.random.default_rng(1)
-    result = fidelity.discriminator_auc(noisy_rings(rng, 300, 0.01), noisy_rings(rng, 300, 0.08), epochs=5)
+    result = two_sample.discriminator_auc(noisy_rings(rng, 300, 0.01), noisy_rings(rng, 300, 0.08), epochs=5)
     assert result["auc"] > 0.95
 
 
 def test_feature_separation_names_what_differs():
     rng = np.random.default_rng(2)
-    real = {name: rng.normal(size=200) for name in fidelity.SCALARS}
-    sim = {name: rng.normal(size=200) for name in fidelity.SCALARS}
+    real = {name: rng.normal(size=200) for name in statistics.SCALARS}
+    sim = {name: rng.normal(size=200) for name in statistics.SCALARS}
     sim["arc_width"] = sim["arc_width"] - 3  # real arcs wider
-    separation = fidelity.feature_separation(real, sim)
+    separation = two_sample.feature_separation(real, sim)
     per_statistic = separation["per_statistic"]
     assert per_statistic["arc_width"] > 0.95
     assert all(abs(v - 0.5) < 0.15 for name, v in per_statistic.items() if name != "arc_width")
@@ -128,6 +128,6 @@ def test_compare_writes_figures_and_json(tmp_path):
     assert record["n"] == {"real": 30, "sim": 30}
     low, high = record["discriminator"]["auc_ci95"]
     assert low <= record["discriminator"]["auc"] <= high and high - low < 1
-    expected = {f"{name}.png" for name in fidelity.CURVES} | {"gallery.png", "separation.png"}
+    expected = {f"{name}.png" for name in statistics.CURVES} | {"gallery.png", "separation.png"}
     expected |= {f"{kind}-{c}.png" for kind in ("statistics", "discriminator") for c in ("no_sub", "sub")}
     assert expected <= {p.name for p in out.iterdir()}

@@ -92,7 +92,7 @@ class _Confident(torch.nn.Module):
 
 
 def test_smoothed_targets_keep_a_confident_classifier_learning():
-    from equilens.trainers.classifier import ClassifierModule
+    from equilens.tasks.lightning.classify import ClassifierModule
 
     model = {"architecture": "cnn", "input_size": 17, "widths": [2, 2], "num_classes": 2}
     off = {"crop_fraction": None, "rotate": False, "brightness": None}
@@ -115,7 +115,7 @@ def test_a_collapsed_classifier_is_reported(collapsed, caplog):
     import lightning.pytorch as L
     from torch.utils.data import DataLoader, TensorDataset
 
-    from equilens.trainers.classifier import ClassifierModule
+    from equilens.tasks.lightning.classify import ClassifierModule
 
     torch.manual_seed(0)
     module = ClassifierModule(model={"architecture": "cnn", "input_size": 17, "widths": [2, 2], "num_classes": 2},
@@ -370,7 +370,7 @@ def test_twin_batches_hold_both_twins_augmented_alike(tmp_path):
     augmentation moves both twins of a group: twins that are the same image stay the same
     image, while other groups of that same image get other shifts, rotations and brightness."""
     from equilens.datamodules import LensDataModule
-    from equilens.trainers.classifier import ClassifierModule
+    from equilens.tasks.lightning.classify import ClassifierModule
 
     root = tmp_path / "paired"
     lens = np.random.default_rng(0).random((33, 33), dtype=np.float32)

@@ -7,7 +7,7 @@ stay fast::
     model = equilens.load("test-iv")          # a shipped model, a run folder or a .safetensors file
     p = model.score(images)                   # (N,) p(substructure), as `equilens predict` writes
 
-:func:`load`, :class:`LensModel` and :func:`normalize_images` come from :mod:`equilens.api`,
+:func:`load`, :class:`TrainedModel` and :func:`normalize_images` come from :mod:`equilens.api`,
 :func:`train` too; :func:`lightning_modules` (a LightningModule and LightningDataModule for your
 own ``lightning.Trainer``) from :mod:`equilens.training`; :class:`TrainConfig` from
 :mod:`equilens.config`; :func:`simulate_dataset` and :func:`get_preset` from
@@ -19,13 +19,13 @@ import importlib
 __version__ = "0.1.0"
 
 _WHERE = {
-    "LensModel": "equilens.api",
-    "load": "equilens.api",
+    "TrainedModel": "equilens.api",
+        "load": "equilens.api",
     "normalize_images": "equilens.api",
     "train": "equilens.api",
     "lightning_modules": "equilens.training",
     "TrainConfig": "equilens.config",
-    "evaluate": "equilens.evaluation.report",
+    "evaluate": "equilens.evaluation.run",
     "get_preset": "equilens.simulation.presets",
     "simulate_dataset": "equilens.simulation.writer",
 }

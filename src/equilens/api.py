@@ -1,7 +1,7 @@
 """The Python API for notebooks: load a model, score images held in memory, train.
 
-``equilens.load`` returns a :class:`LensModel` that scores NumPy arrays or torch tensors with
-the normalisation the file reader applies (:func:`equilens.datasets.images.normalize_image`),
+``equilens.load`` returns a :class:`TrainedModel` that scores NumPy arrays or torch tensors with
+the normalisation the file reader applies (:func:`equilens.datasets.formats.normalize_image`),
 so an array of a file's pixels gets the probabilities ``equilens predict`` writes for that file.
 """
 
@@ -14,13 +14,16 @@ import numpy as np
 import torch
 
 from equilens.config import SCORING_BATCH_SIZE, TrainConfig
-from equilens.datasets.images import GREY, Reading, normalize_image, saved_reading
+from equilens.datasets.folder import score_column
+from equilens.datasets.formats import GREY, Reading, normalize_image, saved_reading
 from equilens.errors import InputError
 from equilens.evaluation.calibration import conformal_p_values
 from equilens.evaluation.scoring import pick_device, score_images
 from equilens.models import for_inference
 from equilens.pretrained import find_weights
 from equilens.regression import predict_gaussian
+from equilens.runs import CONFIG_NAME
+from equilens.tasks import get_task
 from equilens.weights import load_model
 
 #: What :func:`normalize_images` takes: an array or tensor of images, or a sequence of images.
@@ -31,7 +34,7 @@ def normalize_images(images: Images, reading: Reading = GREY) -> torch.Tensor:
     """Images in memory -> the float32 tensor (N, C, H, W) in [0, 1] that models take.
 
     A 2-D array is one image; anything else is a batch along its first axis, each item an
-    image that :func:`~equilens.datasets.images.normalize_image` accepts ((H, W), or C bands
+    image that :func:`~equilens.datasets.formats.normalize_image` accepts ((H, W), or C bands
     as (C, H, W) or (H, W, C)) and normalised as the file reader normalises a file read as
     ``reading`` (the default, one grey band: integers divided by their type's maximum, floats
     in [0, 1] kept, other floats min-max scaled per image). All images must have the same size.
@@ -49,109 +52,126 @@ def normalize_images(images: Images, reading: Reading = GREY) -> torch.Tensor:
     return torch.from_numpy(np.stack(normalised))
 
 
-class LensModel:
-    """A trained model ready to score images (what :func:`load` returns).
+class TrainedModel:
+    """A trained model ready to score images: what :func:`load` returns, and what ``predict``,
+    ``evaluate`` and ``sensitivity`` run.
 
     Attributes:
-        network: the torch module that computes the outputs (the plain-torch export where the
-            model has one, as ``equilens predict`` runs it), in eval mode.
+        network: the eval-mode torch module that computes the outputs (the plain-torch export
+            where the model has one).
         info: the weights' stored config: ``model``, ``classes``, ``task`` and training details.
+        task: its task's name (``classify``, ``anomaly``, ``regress`` ...).
+        task_type: its :class:`equilens.tasks.Task`, which says what its outputs mean.
+        reading, channels: how its files are read (:class:`~equilens.datasets.formats.Reading`)
+            and the bands it takes.
+        weights: the weights file it was loaded from (None when built in memory).
     """
 
-    def __init__(self, network: torch.nn.Module, info: dict[str, Any]):
-        self.network = network
-        self.info = info
+    def __init__(self, network: torch.nn.Module, info: dict[str, Any], weights: Path | None = None):
+        self.network, self.info, self.weights = network, info, weights
+        self.task_type = get_task(info.get("task", "classify"))
+        self.task = self.task_type.name
+        self.reading, self.channels = saved_reading(info)
 
-    @property
-    def task(self) -> str:
-        """``classify``, ``anomaly`` or ``regress``."""
-        return self.info.get("task", "classify")
+    @classmethod
+    def load(cls, model: str | Path, device: str = "auto", compiled: bool = False) -> "TrainedModel":
+        """A shipped model's name, a run folder or a ``.safetensors`` file, on ``device``
+        (``auto``: the first GPU if there is one); ``compiled``: see :func:`equilens.models.for_inference`."""
+        weights = find_weights(model)
+        network, info = load_model(weights, pick_device(device))
+        return cls(for_inference(network, compiled), info, weights)
 
     @property
     def classes(self) -> list[str]:
         """Class names in output order, the negative class (``no_sub``, ``nonlenses`` ...) first."""
         return list(self.info.get("classes", []))
 
-    def _batch(self, images: Images) -> torch.Tensor:
-        """``images`` as the model's (N, C, H, W) input, its bands checked."""
-        reading, channels = saved_reading(self.info)
-        batch = normalize_images(images, reading)
-        if len(batch) and batch.shape[1] != channels:  # an empty batch has no bands to check
+    @property
+    def score_column(self) -> str:
+        """The name of its score (``p_substructure``, ``p_lenses`` ...: :func:`equilens.datasets.folder.score_column`)."""
+        return score_column(self.classes)
+
+    @property
+    def calibration(self) -> list[float] | None:
+        """An anomaly detector's sorted calibration scores (conformal p-values), if it stores them."""
+        return self.info["calibration"]["scores"] if "calibration" in self.info else None
+
+    @property
+    def run_dir(self) -> Path | None:
+        """The training run folder the weights sit in, if they do."""
+        return self.weights.parent if self.weights is not None and (self.weights.parent / CONFIG_NAME).is_file() else None
+
+    def batch(self, images: Images) -> torch.Tensor:
+        """``images`` as the model's (N, C, H, W) input, normalised as its files are, bands checked."""
+        batch = normalize_images(images, self.reading)
+        if len(batch) and batch.shape[1] != self.channels:  # an empty batch has no bands to check
             hint = " (a colour picture of a grey lens: convert it to grey first, e.g. PIL's .convert('L'))" \
-                if channels == 1 and batch.shape[1] in (3, 4) else ""
-            raise InputError(f"images of {batch.shape[1]} band(s); this model takes {channels}{hint}")
+                if self.channels == 1 and batch.shape[1] in (3, 4) else ""
+            raise InputError(f"images of {batch.shape[1]} band(s); this model takes {self.channels}{hint}")
         return batch
 
-    def _score(self, images: Images, batch_size: int, symmetrize: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if self.task == "regress":
+    def scores(self, batch: torch.Tensor, batch_size: int = SCORING_BATCH_SIZE,
+               symmetrize: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """(N,) scores and (N, C) class probabilities (None but for a classifier) of a normalised (N, C, H, W) batch."""
+        if "regression" in self.info:
             raise InputError("a regression model has no substructure score; use predict_gaussian()")
-        return score_images(self.network, self._batch(images), batch_size=batch_size, symmetrize=symmetrize)
+        scores, probabilities = score_images(self.network, batch, batch_size=batch_size, symmetrize=symmetrize)
+        return scores.numpy(), probabilities.numpy() if probabilities is not None else None
+
+    def gaussian(self, batch: torch.Tensor, batch_size: int = SCORING_BATCH_SIZE,
+                 symmetrize: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(N,) means and sigmas of a regression model on a normalised (N, C, H, W) batch."""
+        if "regression" not in self.info:
+            raise InputError(f"a {self.task} model predicts no number; use score()")
+        mean, sigma = predict_gaussian(self.network, batch, self.info["regression"], batch_size, symmetrize)
+        return mean.numpy(), sigma.numpy()
 
     def predict_gaussian(self, images: Images, batch_size: int = SCORING_BATCH_SIZE,
                          symmetrize: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(N,) predicted means and (N,) standard deviations of a regression model, in its
-        target's units (log10 of them for a ``--log-target`` model): ``equilens predict``'s columns.
-        The standard deviations are calibrated as the run stored (``info["regression"]["sigma_calibration"]``).
+        target's units (log10 of them for a ``--log-target`` model), calibrated as the run
+        stored: ``equilens predict``'s columns.
 
         Args:
             images: see :func:`normalize_images`.
             batch_size: images per forward pass.
             symmetrize: average over the 8 rotations and flips of the square.
         """
-        if self.task != "regress":
-            raise InputError(f"a {self.task} model predicts no number; use score()")
-        mean, sigma = predict_gaussian(self.network, self._batch(images), self.info["regression"], batch_size, symmetrize)
-        return mean.numpy(), sigma.numpy()
+        return self.gaussian(self.batch(images), batch_size, symmetrize)
 
     def score(self, images: Images, batch_size: int = SCORING_BATCH_SIZE, symmetrize: bool = False) -> np.ndarray:
-        """(N,) scores, ``equilens predict``'s score column: for a classifier one minus the
-        probability of its first class (p(substructure) = 1 - p(no_sub); a lens finder's
-        p(lenses) = 1 - p(nonlenses)), for an anomaly detector the anomaly score.
-
-        Args:
-            images: see :func:`normalize_images`.
-            batch_size: images per forward pass.
-            symmetrize: average over the 8 rotations and flips of the square.
-        """
-        return self._score(images, batch_size, symmetrize)[0].numpy()
+        """(N,) scores, ``equilens predict``'s score column: a classifier's one minus the
+        probability of its first class (p(substructure) = 1 - p(no_sub)), an anomaly detector's
+        anomaly score. Arguments as :meth:`predict_gaussian`'s."""
+        return self.scores(self.batch(images), batch_size, symmetrize)[0]
 
     def predict_proba(self, images: Images, batch_size: int = SCORING_BATCH_SIZE, symmetrize: bool = False) -> np.ndarray:
         """(N, C) class probabilities of a classifier, columns in :attr:`classes` order.
-
-        Args:
-            images: see :func:`normalize_images`.
-            batch_size: images per forward pass.
-            symmetrize: average over the 8 rotations and flips of the square.
-        """
-        if self.task != "classify":
+        Arguments as :meth:`predict_gaussian`'s."""
+        probabilities = self.scores(self.batch(images), batch_size, symmetrize)[1]
+        if probabilities is None:
             raise InputError(f"a {self.task} model has no class probabilities; use score()")
-        return self._score(images, batch_size, symmetrize)[1].numpy()
+        return probabilities
 
     def p_values(self, images: Images, batch_size: int = SCORING_BATCH_SIZE) -> np.ndarray:
         """(N,) conformal p-values of an anomaly detector's scores against the normal lenses it
         stores, ``equilens predict``'s ``p_value`` column: flagging p <= alpha flags at most a
-        fraction alpha of normal lenses (:mod:`equilens.evaluation.calibration`).
-
-        Args:
-            images: see :func:`normalize_images`.
-            batch_size: images per forward pass.
-        """
-        if "calibration" not in self.info:
+        fraction alpha of normal lenses (:mod:`equilens.evaluation.calibration`)."""
+        if self.calibration is None:
             raise InputError(f"this {self.task} model stores no false-alarm calibration (only anomaly runs that keep "
                              "their last weights do); use score()")
-        return conformal_p_values(self.info["calibration"]["scores"], self.score(images, batch_size))
+        return conformal_p_values(self.calibration, self.score(images, batch_size))
 
 
-def load(model: str | Path = "test-iv", device: str = "auto", compiled: bool = False) -> LensModel:
+def load(model: str | Path = "test-iv", device: str = "auto", compiled: bool = False) -> TrainedModel:
     """Load a shipped model by name (``test-iv``, ``sim-test-iv``), a training run folder or a
-    ``.safetensors`` weights file, ready to score (see :class:`LensModel`).
+    ``.safetensors`` weights file, ready to score (see :class:`TrainedModel`).
 
     Args:
         device: ``auto`` (the first GPU if there is one, else the CPU), ``cpu``, ``cuda:1`` ...
         compiled: ``torch.compile`` the network (see :func:`equilens.models.for_inference`).
     """
-    network, info = load_model(find_weights(model), pick_device(device))
-    return LensModel(for_inference(network, compiled), info)
+    return TrainedModel.load(model, device, compiled)
 
 
 def train(data: str | Path | TrainConfig, runs_dir: str | Path = "runs", name: str | None = None, **options: Any) -> Path:

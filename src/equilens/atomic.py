@@ -11,11 +11,7 @@ from typing import Iterator
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
-
-    The temporary file keeps the target's suffix so writers that pick a format by suffix
-    (numpy, PIL, matplotlib) behave as for the real name.
-    """
+    """Yield a temporary path beside ``path`` (with its suffix, for writers that go by it), renamed onto ``path`` on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")

@@ -13,18 +13,21 @@ import sys
 from dataclasses import fields
 
 from equilens import __version__
-from equilens.config import (ARCHITECTURE_NAMES, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, BOOTSTRAP_REPLICATES,
-                             DEFAULT_RECIPE, FILE_VALUE_TARGET, INVARIANCE_IMAGES, LR_SCHEDULES, NEGATIVE_CLASS_NAMES, RECIPES, SCALINGS,
-                             SCORING_BATCH_SIZE, SELECTIONS, TASK_NAMES, TWIN_PAIRS_PER_MASS_BIN, QuickstartConfig,
-                             TrainConfig)
+from equilens.config import (AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, BOOTSTRAP_REPLICATES,
+                             DEFAULT_RECIPE, INVARIANCE_IMAGES, LR_SCHEDULES, NEGATIVE_CLASS_NAMES, RECIPE_NAMES,
+                             SCORING_BATCH_SIZE, SELECTIONS, TWIN_PAIRS_PER_MASS_BIN, QuickstartConfig, TrainConfig)
+from equilens.datasets.formats.scaling import SCALINGS
 from equilens.errors import InputError
 from equilens.log import logger
 from equilens.memory import keep_freed_memory
+from equilens.registry import model_names
+from equilens.tasks import TASKS, get_task
+from equilens.tasks.regress import FILE_VALUE_TARGET
 
 
 def _task_defaults(name: str) -> str:
     """Help text: a field's default for each task of the default recipe."""
-    return "default: " + ", ".join(f"{task} {values[name]}" for task, values in RECIPES[DEFAULT_RECIPE].items())
+    return "default: " + ", ".join(f"{task.name} {task.recipes[DEFAULT_RECIPE][name]}" for task in TASKS.values())
 
 
 def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,9 +59,8 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="per-band scaling of pixel values: minmax (integers by full scale, floats in [0, 1] kept, "
                         "else min-max), asinh (min-max, then an asinh stretch), percentile (clip to the "
                         f"band's percentiles, then min-max); predict applies the run's (default {defaults.scaling})")
-    parser.add_argument("--task", choices=TASK_NAMES, default=defaults.task,
-                        help="classify: supervised; anomaly: learn no_sub images only and score how unusual an image is; "
-                        "regress: a number per image (--target) as a mean and sigma")
+    parser.add_argument("--task", choices=list(TASKS), default=defaults.task,
+                        help="; ".join(task.description for task in TASKS.values()))
     parser.add_argument("--target", metavar="NAME", help="--task regress: the number to learn: a column of the data "
                         f"folder's metadata.csv (equilens simulate: axion_mass_ev ...), or '{FILE_VALUE_TARGET}': the number "
                         "each data file stores beside its image (DeepLense axion .npy files: the axion mass in eV); "
@@ -69,7 +71,7 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "classifier of the data's real no_sub images (and SIM's plain lenses) against SIM's simulated "
                         "substructure (SIM: an equilens simulate folder apart from the data); no real substructure "
                         "image is trained on. Without it: the unsupervised autoencoder")
-    parser.add_argument("--model", dest="architecture", choices=ARCHITECTURE_NAMES, default=defaults.architecture,
+    parser.add_argument("--model", dest="architecture", choices=model_names(), default=defaults.architecture,
                         help="steerable: E(2)-equivariant escnn network; cnn: plain CNN baseline; resnet18: ResNet-18, "
                         "the DeepLense papers' plain baseline (classify and regress)")
     parser.add_argument("--group", default=defaults.group, help="symmetry group of the steerable model: C<N> or D<N> (C4, C8, D4, D8 ...)")
@@ -79,9 +81,9 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pooled-blocks", type=int, default=defaults.pooled_blocks,
                         help="steerable model: first blocks that max-pool after a full-resolution conv; "
                         f"later ones downsample by a stride-2 conv (default {defaults.pooled_blocks})")
-    parser.add_argument("--recipe", choices=list(RECIPES), default=defaults.recipe,
+    parser.add_argument("--recipe", choices=RECIPE_NAMES, default=defaults.recipe,
                         help="defaults of the options below: equilens (chosen on the real Test IV images: Adam 2e-3, "
-                        f"cosine decay over {RECIPES[DEFAULT_RECIPE]['classify']['epochs']} epochs) or deeplense (the DeepLense write-up's: Adam 1e-4, "
+                        f"cosine decay over {get_task(defaults.task).recipes[DEFAULT_RECIPE]['epochs']} epochs) or deeplense (the DeepLense write-up's: Adam 1e-4, "
                         f"StepLR(5, 0.7), 10 epochs); an option given explicitly wins (default {defaults.recipe})")
     parser.add_argument("--epochs", type=int, default=None, help=f"training epochs: the run's length, over which the schedule runs its course ({_task_defaults('epochs')})")
     parser.add_argument("--batch-size", type=int, default=argparse.SUPPRESS, help=f"images per batch ({_task_defaults('batch_size')})")
@@ -209,37 +211,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         n_bootstrap=args.bootstrap, invariance_images=args.invariance_images, batch_size=args.batch_size,
         device=args.device, compiled=args.compile,
     )
-    if metrics["task"] == "regress":
-        from equilens.evaluation.regression_report import print_summary
-
-        print_summary(out, metrics)
-    else:
-        _print_summary(out, metrics)
+    get_task(metrics["task"]).summary(out, metrics)
     return 0
-
-
-def _print_summary(out, metrics: dict) -> None:
-    from equilens.datasets.folder import binary_labels
-
-    binary = metrics["substructure_vs_none"]
-    negative, positive = binary_labels(metrics["classes"])
-    low, high = binary["auc_ci95"]
-    print(f"images: {metrics['n_images']} ({binary['n_none']} {negative}, {binary['n_substructure']} {positive})")
-    print(f"AUC: {binary['auc']:.4f} (95% CI {low:.4f}-{high:.4f}); accuracy at threshold "
-          f"{binary['threshold']:.3g}: {binary['accuracy']:.4f}")
-    if "invariance" in metrics:
-        inv = metrics["invariance"]
-        print(f"invariance: max |dp| under 90-degree rotations {inv['rot90_max_abs_change']:.2e}, flips "
-              f"{inv['flip_max_abs_change']:.2e}; median |dp| under 45 degrees {inv['rot45_median_abs_change']:.2e}")
-    for row in metrics.get("auc_by_mass", []):
-        low, high = row["auc_ci95"]
-        print(f"  largest subhalo {row['mass_low_msun']:.3g}-{row['mass_high_msun']:.3g} Msun ({row['n_substructure']} images): "
-              f"AUC {row['auc']:.4f} ({low:.4f}-{high:.4f})")
-    for row in metrics.get("false_alarm_calibration", {}).get("rates", []):
-        print(f"flag p <= {row['nominal']:g}: {row['false_alarm_rate']:.2%} of no_sub images flagged, "
-              f"true-positive rate {row.get('true_positive_rate', float('nan')):.4f}")
-    calibration = ", false_alarm_calibration.png" if "false_alarm_calibration" in metrics else ""
-    print(f"report: {out} (metrics.json, roc.png, confusion_matrix.png, score_histogram.png, gallery.png, training_curves.png{calibration})")
 
 
 def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
@@ -327,7 +300,7 @@ def _run_quickstart(args: argparse.Namespace) -> int:
 
     names = {f.name for f in fields(QuickstartConfig)}
     out, metrics = quickstart(QuickstartConfig(**{k: v for k, v in vars(args).items() if k in names}))
-    _print_summary(out, metrics)
+    get_task(metrics["task"]).summary(out, metrics)
     return 0
 
 

@@ -1,9 +1,5 @@
-"""Device spellings: one mapping from what a user types (``--device``) to torch and to Lightning.
-
-Users type ``auto``, ``cpu``, ``gpu``, ``cuda``, ``cuda:1``, ``gpu:1`` or ``mps``; torch's
-``torch.device`` knows ``cuda`` but not ``gpu``, and Lightning's Trainer wants an accelerator
-(``gpu``, ``cpu`` ...) and a device list instead of an index. Every command maps through here.
-"""
+"""Device spellings (``--device``: ``auto``, ``cpu``, ``gpu``, ``cuda:1``, ``gpu:1``, ``mps``) mapped
+to torch and to Lightning's accelerator and device list."""
 
 from __future__ import annotations
 
@@ -25,17 +21,14 @@ def _parse(spelling: str) -> tuple[str, int | None]:
 
 
 def torch_device(spelling: str = "auto") -> torch.device:
-    """The ``torch.device`` of a device spelling: ``gpu`` and ``cuda`` -> ``cuda``, ``gpu:1`` -> ``cuda:1``,
-    ``auto`` -> the first CUDA GPU when there is one, else the CPU."""
+    """The ``torch.device`` of a spelling: ``gpu:1`` -> ``cuda:1``; ``auto``: the first CUDA GPU, else the CPU."""
     name, index = _parse(spelling)
     return torch.device(name, index)
 
 
 def lightning_devices(spelling: str = "auto") -> tuple[str, str]:
-    """(accelerator, devices) for Lightning's Trainer, as ``equilens train``'s ``--accelerator`` and
-    ``--devices`` take them: ``auto`` -> ("auto", "auto"), ``cuda``/``gpu`` -> ("cuda", "auto"),
-    ``cuda:1`` -> ("cuda", "1,") (Lightning reads a trailing comma as a list of device indices),
-    ``cpu`` -> ("cpu", "auto")."""
+    """(accelerator, devices) for Lightning's Trainer: ``auto`` -> ("auto", "auto"), ``gpu`` -> ("cuda",
+    "auto"), ``cuda:1`` -> ("cuda", "1,"), a trailing comma making a list of indices."""
     if spelling.strip().lower() == "auto":
         return "auto", "auto"
     name, index = _parse(spelling)

@@ -15,19 +15,14 @@ from typing import TextIO
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from equilens.api import TrainedModel
 from equilens.atomic import write_text_atomic
 from equilens.config import SCORING_BATCH_SIZE
-from equilens.datasets.folder import list_images, object_file, score_column
-from equilens.datasets.images import GREY, IMAGE_SUFFIXES, Reading, check_image, saved_reading
-from equilens.datasets.stream import FileBatch, ImageFiles, collate_files
-from equilens.datasets.targets import target_label
+from equilens.datasets.folder import list_images, object_file
+from equilens.datasets.formats import GREY, IMAGE_SUFFIXES, Reading, check_image
+from equilens.datasets.stream import ImageFiles, collate_files
 from equilens.errors import InputError
-from equilens.evaluation.calibration import conformal_p_values
-from equilens.evaluation.scoring import pick_device, score_images
 from equilens.log import logger
-from equilens.models import for_inference
-from equilens.regression import predict_gaussian
-from equilens.weights import load_model, read_info, resolve_weights
 
 
 def expand_paths(paths: list[str | Path], reading: Reading = GREY) -> list[Path]:
@@ -67,7 +62,7 @@ def predict(
     flagging p <= alpha flags at most a fraction alpha of normal lenses). A model trained without
     that calibration (before it existed, or with ``--select best``) gets no ``p_value`` column, and
     a warning says why. A regression model's columns are its predicted mean and sigma
-    (:func:`regression_columns`). Files are read as the model's were (its bands, FITS HDU and scaling).
+    (the task's :meth:`~equilens.tasks.Task.columns`). Files are read as the model's were (its bands, FITS HDU and scaling).
     ``compiled`` runs the export through ``torch.compile`` (see :func:`equilens.models.for_inference`).
 
     Catalogue scale: files are decoded in ``num_workers`` DataLoader processes (default: one per
@@ -94,22 +89,10 @@ def predict(
     for finished in (out, errors):
         if finished.exists() and not overwrite:
             raise InputError(f"{finished}: already exists (choose another --out or pass --overwrite)")
-    info = read_info(model_path)
-    reading, channels = saved_reading(info)
-    files = expand_paths(paths, reading)
-    model, info = load_model(model_path, pick_device(device))
-    model = for_inference(model, compiled)
-    classifier = info.get("task", "classify") == "classify"
-    regression = info.get("regression")  # a regression model writes its Gaussian's mean and sigma instead
-    score = score_column(info["classes"]) if classifier else "anomaly_score"
-    header = ["path", score] if regression is None else ["path", *regression_columns(regression)]
-    if classifier:
-        # A two-class lens finder's score is p_<positive> already: not written twice.
-        header += [f"p_{name}" for name in info["classes"] if f"p_{name}" != score]
-    calibration = None if classifier or regression else stored_calibration(info, model_path)
-    if calibration is not None:
-        header.append("p_value")
-    run = {"model_sha256": hashlib.sha256(resolve_weights(model_path).read_bytes()).hexdigest(), "symmetrize": symmetrize, "columns": header}
+    model = TrainedModel.load(model_path, device, compiled)
+    files = expand_paths(paths, model.reading)
+    header = ["path", *model.task_type.columns(model)]
+    run = {"model_sha256": hashlib.sha256(model.weights.read_bytes()).hexdigest(), "symmetrize": symmetrize, "columns": header}
     if overwrite:
         for stale in (errors, partial, errors_partial, _run_record(partial)):
             stale.unlink(missing_ok=True)
@@ -117,10 +100,10 @@ def predict(
     todo = [f for f in files if str(f) not in done]
     if done:
         logger.info("%s: resuming: %d of %d files already done", partial, len(files) - len(todo), len(files))
-    size = _common_size(todo, reading)
+    size = _common_size(todo, model.reading)
     workers = min(4, max(0, (os.cpu_count() or 1) - 1)) if num_workers is None else num_workers
-    loader = DataLoader(ImageFiles(todo, size, reading, channels), batch_size=batch_size, num_workers=workers,
-                        collate_fn=functools.partial(collate_files, size=size), pin_memory=next(model.parameters()).is_cuda)
+    loader = DataLoader(ImageFiles(todo, size, model.reading, model.channels), batch_size=batch_size, num_workers=workers,
+                        collate_fn=functools.partial(collate_files, size=size), pin_memory=next(model.network.parameters()).is_cuda)
     scored = failed = resized = 0
     start = time.perf_counter()
     with partial.open("a", newline="") as rows, errors_partial.open("a", newline="") as bad, \
@@ -128,8 +111,9 @@ def predict(
         _ensure_header(rows, header)
         _ensure_header(bad, ["path", "error"])
         for batch in loader:
-            table = _rows(model, batch, [todo[i] for i in batch.indices.tolist()], info["classes"], score, calibration,
-                          regression, batch_size, symmetrize)
+            files_done = [str(todo[i]) for i in batch.indices.tolist()]
+            cells = model.task_type.rows(model, batch.images, batch_size, symmetrize) if files_done else []
+            table = [[path, *row] for path, row in zip(files_done, cells)]
             _append(rows, table)
             _append(bad, [[str(todo[i]), error] for i, error in batch.failed])
             scored, failed, resized = scored + len(batch.indices), failed + len(batch.failed), resized + batch.resized
@@ -139,22 +123,6 @@ def predict(
     if resized:
         logger.warning("%d images were not %dx%d, as the first; they were resized to it", resized, *size)
     return _finish(out, partial, errors, errors_partial, run)
-
-
-def regression_columns(regression: dict) -> list[str]:
-    """``predict``'s columns of a regression model: ``<target>_mean``, ``<target>_sigma``
-    (``log10_<target>_...`` for a log-target model), in the target's units."""
-    label = target_label(regression["target"], regression["log10"])
-    return [f"{label}_mean", f"{label}_sigma"]
-
-
-def stored_calibration(info: dict, model_path: str | Path) -> list[float] | None:
-    """An anomaly model's sorted calibration scores, or None (with a warning) when it has none."""
-    if "calibration" in info:
-        return info["calibration"]["scores"]
-    logger.warning("%s: no false-alarm calibration stored with this anomaly model (trained before equilens stored "
-                   "one, or with --select best); writing anomaly scores without p-values", model_path)
-    return None
 
 
 def _run_record(partial: Path) -> Path:
@@ -201,27 +169,6 @@ def _append(handle: TextIO, table: list[list[str]]) -> None:
         handle.write(text.getvalue())
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def _rows(model, batch: FileBatch, files: list[Path], classes: list[str], score: str, calibration: list[float] | None,
-          regression: dict | None, batch_size: int, symmetrize: bool) -> list[list[str]]:
-    """The CSV rows of a batch's readable files: path, score, probabilities or p-value; or, for
-    a regression model, path, mean and sigma."""
-    if not files:
-        return []
-    if regression is not None:
-        mean, sigma = predict_gaussian(model, batch.images, regression, batch_size=batch_size, symmetrize=symmetrize)
-        return [[str(path), f"{m:.6g}", f"{s:.6g}"] for path, m, s in zip(files, mean.tolist(), sigma.tolist())]
-    scores, probabilities = score_images(model, batch.images, batch_size=batch_size, symmetrize=symmetrize)
-    p_values = conformal_p_values(calibration, scores.numpy()) if calibration is not None else None
-    table = []
-    for i, path in enumerate(files):
-        extra = [f"{p:.6g}" for name, p in zip(classes, probabilities[i].tolist()) if f"p_{name}" != score] \
-            if probabilities is not None else []
-        if p_values is not None:
-            extra.append(f"{p_values[i]:.6g}")
-        table.append([str(path), f"{scores[i].item():.6g}", *extra])
-    return table
 
 
 def _common_size(files: list[Path], reading: Reading) -> tuple[int, int]:

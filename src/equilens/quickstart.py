@@ -1,9 +1,5 @@
-"""``equilens quickstart``: the whole workflow on a small simulated dataset, in minutes on a CPU.
-
-simulate (test-iv preset, lenstronomy, 8-bit JPEG) -> train the default equivariant model -> evaluate on a
-separately simulated test set -> print where everything is. Every budget is a flag, so the
-same command scales up to a real experiment.
-"""
+"""``equilens quickstart``: simulate (test-iv, JPEG), train the default model and evaluate on a separate
+simulated test set, in minutes on a CPU; every budget is a flag."""
 
 from __future__ import annotations
 
@@ -23,7 +19,7 @@ def quickstart(config: QuickstartConfig) -> tuple[Path, dict[str, Any]]:
     root = new_folder(config.out, "quickstart")
     physics = get_preset(config.preset)
     print(f"[1/3] simulating {config.n_per_class}+{config.n_test_per_class} '{config.preset}' images per class into {root / 'data'}")
-    # 8-bit JPEG, like the Test IV files the preset is calibrated to (quantisation included).
+    # 8-bit JPEG, as the Test IV files the preset is calibrated to.
     options = dict(file_format="jpg", workers=config.workers)
     train_data = simulate_dataset(root / "data" / "train", config.n_per_class, physics, seed=config.seed, **options)
     test_data = simulate_dataset(root / "data" / "test", config.n_test_per_class, physics, seed=config.seed + 1, **options)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from equilens.datasets.folder import LensFolder, scan_lens_folder
-from equilens.datasets.images import saved_reading
+from equilens.datasets.formats import saved_reading
 from equilens.datasets.split import read_split
 from equilens.errors import InputError
 

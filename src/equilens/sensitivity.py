@@ -31,17 +31,16 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from equilens.api import TrainedModel
 from equilens.atomic import write_text_atomic
 from equilens.config import BOOTSTRAP_REPLICATES, SCORING_BATCH_SIZE, TWIN_PAIRS_PER_MASS_BIN
-from equilens.datasets.images import saved_reading
 from equilens.errors import InputError
 from equilens.evaluation.plots import plot_by_mass
-from equilens.evaluation.scoring import pick_device, score_images
 from equilens.evaluation.mass_bins import AUC_TARGET, FPR_LEVELS, bin_centres, check_mass_edges, sensitivity_curve
 from equilens.runs import CONFIG_NAME, new_folder
 from equilens.log import logger
-from equilens.models import for_inference
-from equilens.simulation.presets import LensSimulationConfig, get_preset
+from equilens.simulation.config import LensSimulationConfig
+from equilens.simulation.presets import get_preset
 from equilens.simulation.twins import (
     DEFAULT_CONCENTRATION,
     TWIN_SEED_KEY,
@@ -51,7 +50,6 @@ from equilens.simulation.twins import (
     subhalo_physics,
     twin_seeds,
 )
-from equilens.weights import load_model, read_info, resolve_weights
 
 #: 0.5-dex bins from 10^7.5 to 10^10.5 M☉.
 DEFAULT_MASS_EDGES_MSUN = tuple(10 ** (7.5 + 0.5 * k) for k in range(7))
@@ -139,11 +137,11 @@ def sensitivity(
         raise InputError(f"--per-mass {n_per_bin!r}: need at least 2 twin pairs per mass bin")
     if not (isinstance(seed, int) and seed >= 0):
         raise InputError(f"--seed {seed!r}: must be an integer >= 0")
-    weights = resolve_weights(model_path)
-    bands = saved_reading(read_info(weights))[1]
-    if bands != 1:
-        raise InputError(f"{weights}: a model of {bands} bands; sensitivity renders one grey band")
-    trained_on = None if preset else training_simulation(weights, read_info(weights))
+    model = TrainedModel.load(model_path, device, compiled)
+    weights = model.weights
+    if model.channels != 1:
+        raise InputError(f"{weights}: a model of {model.channels} bands; sensitivity renders one grey band")
+    trained_on = None if preset else training_simulation(weights, model.info)
     if preset:
         base = get_preset(preset)
     elif trained_on:
@@ -156,8 +154,6 @@ def sensitivity(
     # start than it saves here (see equilens.simulation.cli).
     os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
 
-    model, info = load_model(weights, pick_device(device))
-    model = for_inference(model, compiled)
     seeds = twin_seeds(seed, n_per_bin)
     without = render_twins(physics, seeds, with_subhalo=False)
     scores_without = _scores(model, without.images, batch_size, symmetrize)
@@ -168,16 +164,15 @@ def sensitivity(
         scores_with.append(_scores(model, twins[-1].images, batch_size, symmetrize))
     curve = sensitivity_curve(scores_without, np.array(scores_with), edges, n_bootstrap, seed)
 
-    run_dir = weights.parent if (weights.parent / CONFIG_NAME).is_file() else None
-    out_dir = Path(out) if out else new_folder(run_dir or Path.cwd(), "sensitivity")
+    out_dir = Path(out) if out else new_folder(model.run_dir or Path.cwd(), "sensitivity")
     out_dir.mkdir(parents=True, exist_ok=True)
     nfw = physics.subhalo_profile in ("nfw", "tnfw")
     for row, centre in zip(curve["bins"], bin_centres(edges)):
         row["nfw_concentration_at_centre"] = float(physics.subhalo_concentration(centre)) if nfw else None
     report = {
         "model": str(weights.resolve()),
-        "task": info.get("task", "classify"),
-        "score": "p(substructure) = 1 - p(no_sub)" if info.get("task", "classify") == "classify" else "anomaly score",
+        "task": model.task,
+        "score": model.task_type.score_description(model),
         "symmetrized": symmetrize,
         "observation": {"preset": preset, "trained_on": str(trained_on[1]) if trained_on else None,
                         "simulation": one_subhalo(physics, edges[0], edges[-1]).to_dict()},
@@ -195,8 +190,8 @@ def sensitivity(
     return out_dir, report
 
 
-def _scores(model: torch.nn.Module, images: np.ndarray, batch_size: int, symmetrize: bool) -> np.ndarray:
-    return score_images(model, torch.from_numpy(images[:, None]), batch_size=batch_size, symmetrize=symmetrize)[0].numpy()
+def _scores(model: TrainedModel, images: np.ndarray, batch_size: int, symmetrize: bool) -> np.ndarray:
+    return model.scores(torch.from_numpy(images[:, None]), batch_size=batch_size, symmetrize=symmetrize)[0]
 
 
 def _write_scores(
@@ -227,6 +222,7 @@ def print_summary(out_dir: Path, report: dict[str, Any]) -> None:
               + "".join(f"{row[k]:>11.3f}" for k in tpr_keys))
     mass, (low, high) = report[f"{key}_msun"], report[f"{key}_range68_msun"]
     shown = "none" if mass is None else f"{mass:.3g} Msun"
-    bounds = "-".join("beyond the bins" if v is None else f"{v:.3g}" for v in (low, high))
+    bounds = "beyond the bins" if low is None and high is None else \
+        "-".join("beyond the bins" if v is None else f"{v:.3g}" for v in (low, high))
     print(f"mass at AUC {AUC_TARGET:g}: {shown} (68% bootstrap range {bounds}; {report[f'{key}_note']})")
     print(f"report: {out_dir} (sensitivity.json, sensitivity.png, scores.csv)")

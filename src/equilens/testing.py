@@ -1,9 +1,5 @@
-"""Checks of exact symmetry, for tests and reports (in the spirit of e3nn's equivariance helpers).
-
-``function`` maps images (N, C, H, W) to a tensor: scores, probabilities, logits or images. The
-group's exact actions on the pixel grid are those of :func:`equilens.models.groups.exact_actions`
-(90-degree rotations, and flips for D_N).
-"""
+"""Checks of exact symmetry for tests and reports: ``function`` maps images (N, C, H, W) to a tensor,
+the group acts by :func:`equilens.models.groups.exact_actions` (90-degree turns, flips for D_N)."""
 
 from __future__ import annotations
 
@@ -34,8 +30,8 @@ def assert_invariant(function: Function, images: torch.Tensor, group: str = "D4"
 
 @torch.no_grad()
 def assert_equivariant(function: Function, images: torch.Tensor, group: str = "D4", atol: float = 1e-4) -> None:
-    """Assert function(g x) == g function(x) within ``atol`` for every exact action g of
-    ``group``, for a ``function`` from images to images (e.g. an autoencoder's reconstruction)."""
+    """Assert function(g x) == g function(x) within ``atol`` for every exact action g of ``group``
+    (``function`` maps images to images, e.g. a reconstruction)."""
     output = function(images)
     moved = {name: (function(act(images)) - act(output)).abs().max().item() for name, act in exact_actions(group).items()}
     moved = {name: change for name, change in moved.items() if not change <= atol}

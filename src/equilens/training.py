@@ -34,22 +34,18 @@ from safetensors.torch import load_file
 
 from equilens import __version__
 from equilens.atomic import write_text_atomic
-from equilens.config import AUTO_INIT, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, DEFAULT_POOLED_BLOCKS, FILE_VALUE_TARGET, TrainConfig
+from equilens.callbacks.checkpoint import BestAUCCheckpoint
+from equilens.callbacks.precise_bn import PreciseBatchNorm
+from equilens.config import AUTO_INIT, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, DEFAULT_POOLED_BLOCKS, TrainConfig
 from equilens.datamodules import LensDataModule
-from equilens.datasets.folder import LensFolder, check_images, load_images, scan_lens_folder
-from equilens.datasets.images import FileInfo, Reading, saved_reading
-from equilens.datasets.split import stratified_split, write_split
-from equilens.datasets.targets import read_targets
+from equilens.datasets.folder import LensFolder, check_images, scan_lens_folder
+from equilens.datasets.formats import FileInfo, Reading, saved_reading
+from equilens.datasets.split import write_split
 from equilens.errors import InputError
-from equilens.runs import CONFIG_NAME, new_folder, read_run_config, read_split_folders
 from equilens.log import logger
 from equilens.pretrained import find_weights, pretrained_weights
-from equilens.regression import ONE_SIGMA_COVERAGE, predict_gaussian, regression_record, sigma_scale
-from equilens.trainers import TASKS, LensModule
-from equilens.trainers.base import max_time_timer
-from equilens.trainers.outlier_exposure import OutlierExposureModule
-from equilens.trainers.checkpoint import BestAUCCheckpoint
-from equilens.trainers.precise_bn import PreciseBatchNorm
+from equilens.runs import CONFIG_NAME, new_folder, read_run_config, read_split_folders
+from equilens.tasks.lightning.base import LensModule, max_time_timer
 from equilens.weights import WEIGHTS_NAME, read_info, save_weights
 
 VALUES_NAME = "values.csv"
@@ -73,7 +69,8 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
         _fit(child, resume=False)
         return child
     config, data, test, splits, model, reading, channels, infos = _prepare(config)
-    default_name = f"{config.task}{'-outlier-exposure' if config.outliers else ''}-{config.architecture}" + (f"-{config.group}" if config.architecture == "steerable" else "")
+    task = config.training_task
+    default_name = f"{task.run_name}-{config.architecture}" + (f"-{config.group}" if config.architecture == "steerable" else "")
     run_dir = new_folder(runs_dir, name or f"{default_name}-{time.strftime('%Y%m%d-%H%M%S')}")
     config.data = str(data.root.resolve())
     config.test_data = str(test.root.resolve()) if test else None
@@ -87,10 +84,10 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
         "input": {**reading.to_dict(), "channels": channels},
         "split_sizes": {part: int(len(folder.files)) for part, folder in splits.items()},
     }
-    n_train = len(splits["train"].files)
-    if config.outliers:  # outlier exposure trains on the simulated folder too
-        record["split_sizes"]["outliers"] = len(scan_lens_folder(config.outliers, reading=reading).files)
-        n_train += record["split_sizes"]["outliers"]
+    extra = task.extra_training_images(config, reading)
+    if extra:
+        record["split_sizes"]["outliers"] = extra
+    n_train = len(splits["train"].files) + extra
     write_text_atomic(run_dir / CONFIG_NAME, json.dumps(record, indent=2) + "\n")
     write_values(run_dir / VALUES_NAME, splits, infos)
     logger.warning("run folder: %s", run_dir)
@@ -108,16 +105,12 @@ def _prepare(config: TrainConfig) -> tuple[TrainConfig, LensFolder, LensFolder |
     config = dataclasses.replace(config)
     config.validate()
     reading = Reading.from_dict(config.to_dict())
-    data = scan_lens_folder(config.data, reading=reading, **class_choice(config.classes, every=config.task == "regress"))
+    task = config.training_task
+    data = scan_lens_folder(config.data, reading=reading, **class_choice(config.classes, every=task.reads_every_class))
     test = scan_lens_folder(config.test_data, classes=data.classes, reading=reading) if config.test_data else None
     splits = split_dataset(data, test, config)
     infos = check_split_files(splits, reading)
-    if config.outliers:  # a bad outlier folder fails now too, and the run records where it is
-        outliers = outlier_folder(config.outliers, data.root, reading)
-        check_images(list(outliers.files), reading)
-        config.outliers = str(outliers.root.resolve())
-    if config.task == "regress":  # a bad target fails now, naming its file
-        split_targets(config, splits, reading, infos)
+    task.prepare(config, splits, reading, infos)  # the task's own data (targets, outliers) fails now, naming its file
     channels = next(iter(infos.values())).channels
     config.batch_size = config.batch_size_for(len(splits["train"].files))
     model = config.model_config(len(data.classes), channels)
@@ -135,8 +128,8 @@ def lightning_modules(config: TrainConfig) -> tuple[LensModule, LensDataModule]:
 
     The data module serves ``train``, ``val`` and ``test`` (the held-out split, or
     ``config.test_data``); the module starts from ``config.init_weights`` when the run would.
-    ``equilens train`` adds :class:`~equilens.trainers.precise_bn.PreciseBatchNorm` and
-    :class:`~equilens.trainers.checkpoint.BestAUCCheckpoint` to its Trainer, and its
+    ``equilens train`` adds :class:`~equilens.callbacks.precise_bn.PreciseBatchNorm` and
+    :class:`~equilens.callbacks.checkpoint.BestAUCCheckpoint` to its Trainer, and its
     ``max_time`` budget; add them to yours for the same run.
     """
     config, data, _, splits, model, reading, channels, _ = _prepare(config)
@@ -152,20 +145,6 @@ def class_choice(classes: list[str] | None, every: bool = False) -> dict:
     if not classes:
         return {}
     return {"negative": classes[0]} if len(classes) == 1 and not every else {"classes": tuple(classes)}
-
-
-def split_targets(config: TrainConfig, splits: dict[str, LensFolder], reading: Reading,
-                  infos: dict[Path, FileInfo] | None = None) -> dict[str, np.ndarray]:
-    """Regression: split name -> (N,) float64 targets of its files (:func:`read_targets`; log10'd
-    with ``log_target``). ``infos`` (what the check of every file found) saves reading the files
-    again for the :data:`FILE_VALUE_TARGET` target."""
-    targets = {}
-    for name, part in splits.items():
-        found = None
-        if config.target == FILE_VALUE_TARGET:
-            found = [infos[f] for f in part.files] if infos is not None else check_images(part.files, reading)
-        targets[name] = read_targets(part.root, part.files, config.target, config.log_target, found)
-    return targets
 
 
 def write_values(path: Path, splits: dict[str, LensFolder], infos: dict[Path, FileInfo]) -> None:
@@ -223,11 +202,7 @@ def _initial_model(config: TrainConfig, classes: list[str], channels: int, readi
                          f"this dataset's images have {channels}")
     if info.get("task") != config.task:
         raise InputError(f"--init-weights {config.init_weights}: a {info.get('task')} model; this run's task is {config.task}")
-    if config.task == "classify" and info["model"].get("num_classes") != len(classes):
-        raise InputError(
-            f"--init-weights {config.init_weights}: a model of {info['model'].get('num_classes')} classes "
-            f"({', '.join(info.get('classes', []))}); this dataset has {len(classes)} ({', '.join(classes)})"
-        )
+    config.training_task.check_initial_weights(info, config, classes)
     trained_on = saved_reading(info)[0]
     if trained_on != reading:  # allowed (the weights are only a start), but rarely meant
         logger.warning("--init-weights %s learnt images read as %s; this run reads them as %s: give the same "
@@ -268,56 +243,18 @@ def twin_ids(data: LensFolder) -> np.ndarray | None:
 def split_dataset(data: LensFolder, test: LensFolder | None, config: TrainConfig) -> dict[str, LensFolder]:
     """Seeded stratified split of ``data`` (train/val, plus test unless ``test`` is given).
 
-    Twins of a paired simulated folder go to the same part (:func:`twin_ids`). For the anomaly
-    task only ``no_sub`` images go to training; the other classes are shared between
-    validation and test in the same proportion.
+    Twins of a paired simulated folder go to the same part (:func:`twin_ids`); the task decides
+    which classes train (:meth:`equilens.tasks.Task.split`).
     """
     fractions = {"val": config.val_fraction}
     if test is None:
         fractions["test"] = config.test_fraction
     fractions = {"train": 1.0 - sum(fractions.values()), **fractions}
-    if config.task != "anomaly":
-        parts = stratified_split(data.labels, fractions, config.seed, groups=twin_ids(data))
-    else:
-        negative = np.flatnonzero(data.labels == 0)
-        positive = np.flatnonzero(data.labels > 0)
-        held_out = {k: v for k, v in fractions.items() if k != "train"}
-        scale = sum(held_out.values())
-        neg_parts = stratified_split(data.labels[negative], fractions, config.seed)
-        if len(held_out) == 1:
-            pos_parts = {"val": np.arange(len(positive))}
-        else:
-            pos_parts = stratified_split(data.labels[positive], {k: v / scale for k, v in held_out.items()}, config.seed)
-        parts = {
-            name: np.sort(np.concatenate([negative[neg_parts[name]], positive[pos_parts.get(name, np.array([], int))]]))
-            for name in fractions
-        }
+    parts = config.training_task.split(data.labels, fractions, config.seed, twin_ids(data))
     splits = {name: data.subset(index) for name, index in parts.items()}
     if test is not None:
         splits["test"] = test
     return splits
-
-
-def outlier_folder(path: str | Path, data_root: Path, reading: Reading) -> LensFolder:
-    """The simulated folder of outlier exposure (``--outliers``): apart from the data folder
-    (whose positive images must never be trained on), a negative class (``no_sub``) and at
-    least one other. Its files are checked once, when the run is made (:func:`_prepare`)."""
-    root, data_root = Path(path).resolve(), Path(data_root).resolve()
-    if root == data_root or data_root in root.parents or root in data_root.parents:
-        raise InputError(f"--outliers {path}: must be a simulated folder apart from the data folder {data_root}, "
-                         "not inside it or holding it (the data's own substructure images are never trained on)")
-    return scan_lens_folder(path, reading=reading)
-
-
-def with_outliers(train: LensFolder, outliers: LensFolder) -> LensFolder:
-    """The real training split (only its negative class) and the simulated outlier folder as one
-    two-class training set: label 0 plain lenses (real and simulated), 1 simulated substructure."""
-    logger.warning("outlier exposure: training on %d real '%s' images of %s and %d simulated images of %s "
-                   "(%d with substructure); no image of the data's other classes is trained on",
-                   len(train.files), train.classes[0], train.root, len(outliers.files), outliers.root,
-                   int((outliers.labels > 0).sum()))
-    return LensFolder(train.root, (train.classes[0], "simulated substructure"), train.files + outliers.files,
-                      np.concatenate([train.labels, (outliers.labels > 0).astype(np.int64)]))
 
 
 def check_split_files(splits: dict[str, LensFolder], reading: Reading) -> dict[Path, FileInfo]:
@@ -332,8 +269,6 @@ def _fit(run_dir: Path, resume: bool) -> None:
     record = read_run_config(run_dir)
     config = TrainConfig.from_dict(record["train"])
     splits = read_split_folders(run_dir)
-    if config.task == "anomaly" and (splits["train"].labels != 0).any():
-        raise InputError(f"{run_dir}: the anomaly training split holds images that are not '{record['classes'][0]}'")
     L.seed_everything(config.seed, workers=True, verbose=False)
     module, datamodule = _modules(config, record["model"], record["classes"], {k: v for k, v in splits.items() if k != "test"},
                                   *saved_reading(record))
@@ -361,7 +296,7 @@ def _fit(run_dir: Path, resume: bool) -> None:
     trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume else None, weights_only=True)
     if trainer.is_global_zero:
         val_targets = datamodule.targets["val"] if datamodule.targets is not None else None
-        _export(run_dir, module, checkpoint, record, config.select, splits["val"], val_targets, training_ending(trainer, config))
+        _export(run_dir, module, checkpoint, record, config, splits["val"], val_targets, training_ending(trainer, config))
 
 
 def training_ending(trainer: L.Trainer, config: TrainConfig) -> dict[str, Any]:
@@ -388,35 +323,25 @@ def _modules(config: TrainConfig, model: dict, classes: list[str], splits: dict[
              channels: int) -> tuple[LensModule, LensDataModule]:
     """The task's LightningModule and the data module of ``splits`` (files read as ``reading``,
     ``channels`` bands), as ``config`` says."""
-    targets = split_targets(config, splits, reading) if config.task == "regress" else None
-    outlier_exposure = config.task == "anomaly" and bool(config.outliers)
-    if outlier_exposure:
-        splits = {**splits, "train": with_outliers(splits["train"], outlier_folder(config.outliers, splits["train"].root, reading))}
+    task = config.training_task
+    data = task.training_data(config, splits, reading)
     datamodule = LensDataModule(
-        splits, batch_size=config.batch_size, num_workers=config.num_workers,
-        passes_per_epoch=config.passes_per_epoch(len(splits["train"].files)),
-        train_twins=twin_ids(splits["train"]) if config.twin_batches and config.task == "classify" else None,
-        reading=reading, channels=channels, targets=targets,
+        data.splits, batch_size=config.batch_size, num_workers=config.num_workers,
+        passes_per_epoch=config.passes_per_epoch(len(data.splits["train"].files)),
+        train_twins=twin_ids(data.splits["train"]) if config.twin_batches and task.uses_twin_batches else None,
+        reading=reading, channels=channels, targets=data.targets,
     )
-    module = (OutlierExposureModule if outlier_exposure else TASKS[config.task])(
-        model=model,
-        classes=classes,
-        **config.optimizer_options(),
-        augment=config.augment_config(),
-        **({"label_smoothing": config.label_smoothing} if config.task == "classify" or outlier_exposure else {}),
-        **({"regression": regression_record(config.target, config.log_target, targets["train"])} if targets else {}),
-    )
+    module = task.module_class()(model=model, classes=classes, **config.optimizer_options(), augment=config.augment_config(),
+                                 **task.module_options(config, data))
     return module, datamodule
 
 
-def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpoint, record: dict, select: str,
+def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpoint, record: dict, config: TrainConfig,
             val: LensFolder, val_targets: np.ndarray | None, ending: dict[str, Any]) -> None:
-    """Write the last or the best checkpoint's model as ``model.safetensors``, with how the
-    training ended (:func:`training_ending`); an anomaly detector that keeps its last weights also
-    stores its calibration (:func:`anomaly_calibration`), a regression (``val_targets``: its
-    validation targets as trained) its sigma's (:func:`sigma_calibration`)."""
+    """Write the last or the best checkpoint's model (``config.select``) as ``model.safetensors``,
+    with how the training ended (:func:`training_ending`) and what the task calibrated after training."""
     last = str(run_dir / "checkpoints" / "last.ckpt")
-    chosen = (checkpoint.best_model_path or last) if select == "best" else last
+    chosen = (checkpoint.best_model_path or last) if config.select == "best" else last
     state = torch.load(chosen, map_location="cpu", weights_only=True)["state_dict"]
     module.train()  # checkpoints hold train-mode keys (see LensModule.on_save_checkpoint)
     module.load_state_dict(state, strict=True)
@@ -429,62 +354,9 @@ def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpo
         f"best_{checkpoint.monitor}": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
         "training": ending,
         **({"input": record["input"]} if "input" in record else {}),
+        **config.training_task.calibration(module, val, val_targets, config.select, *saved_reading(record)),
     }
-    if info["task"] == "regress":
-        info["regression"] = {**module.regression, **sigma_calibration(module, val, val_targets, select, *saved_reading(record))}
-    if info["task"] == "anomaly":
-        calibration = anomaly_calibration(module.model, val, select, *saved_reading(record))
-        if calibration is not None:
-            info["calibration"] = calibration
     save_weights(module.model, run_dir / WEIGHTS_NAME, info)
-
-
-def anomaly_calibration(model: torch.nn.Module, val: LensFolder, select: str, reading: Reading, channels: int) -> dict | None:
-    """The calibration an anomaly detector's p-values need (:mod:`equilens.evaluation.calibration`):
-    the scores of the run's validation images of the negative class (``no_sub``; files read as
-    ``reading``, ``channels`` bands), which it never trained on. Only when the
-    run keeps its last weights: with ``select`` ``best`` the validation images chose the weights,
-    so their scores would be optimistic, and the model is stored without (and says so)."""
-    from equilens.evaluation.calibration import calibration_record
-    from equilens.evaluation.scoring import score_images
-
-    normal = val.subset(np.flatnonzero(val.labels == 0)).files
-    if select != "last" or not normal:
-        logger.warning("no false-alarm calibration stored (%s): predict will write anomaly scores without p-values",
-                       "the validation images chose the weights (--select best)" if normal else f"no validation '{val.classes[0]}' images")
-        return None
-    was_training = model.training
-    scores, _ = score_images(model.eval(), load_images(list(normal), reading=reading, channels=channels))
-    model.train(was_training)
-    return calibration_record(scores.numpy(), f"anomaly scores of the run's {len(normal)} validation '{val.classes[0]}' images: "
-                              "never trained on, and the run kept its last weights, so they did not choose them")
-
-
-def sigma_calibration(module: L.LightningModule, val: LensFolder, val_targets: np.ndarray, select: str, reading: Reading,
-                      channels: int) -> dict[str, Any]:
-    """What a regression stores so that mean +- sigma covers 68.27% of new targets:
-    ``sigma_scale`` (:func:`equilens.regression.sigma_scale`) fitted on the run's validation images
-    (files read as ``reading``, ``channels`` bands; ``val_targets`` their (N,) targets as the data
-    module served them), which it never trained on, and a sentence
-    saying so. Only when the run keeps its last weights (as :func:`anomaly_calibration`); else,
-    or with fewer than 3 validation images, nothing (sigma as the network gives it) and a warning."""
-    scale = None
-    if select == "last" and val.files:
-        model = module.model
-        was_training = model.training
-        mean, sigma = predict_gaussian(model.eval(), load_images(list(val.files), reading=reading, channels=channels), module.regression)
-        model.train(was_training)
-        scale = sigma_scale(val_targets, mean.numpy(), sigma.numpy())
-    if scale is None:
-        logger.warning("sigma not calibrated (%s): the predicted sigmas are the network's own",
-                       "the validation images chose the weights (--select best)" if select != "last"
-                       else f"{len(val.files)} validation images, fewer than 3")
-        return {}
-    logger.warning("sigma calibrated on %d validation images: the network's sigma x %.3f", len(val.files), scale)
-    return {"sigma_scale": scale,
-            "sigma_calibration": f"network sigma x {scale:.4g}, so that mean +- sigma holds at least {ONE_SIGMA_COVERAGE:.2%} of "
-                                 f"the run's {len(val.files)} validation targets (split conformal): never trained on, and the "
-                                 "run kept its last weights, so they did not choose them"}
 
 
 def _devices(value: str) -> int | str:

@@ -1,14 +1,6 @@
-"""Batched image operations on tensors (N, 1, H, W): the model's input geometry and augmentation.
-
-Everything runs on the batch's device, so augmentation costs no data-loader workers and runs
-on the GPU when there is one.
-
-Crop and scale are kept identical in training and evaluation: the model itself always takes a
-centred crop (a fraction of the side) and resizes it to its input size; the training
-augmentation shifts the image by up to the crop margin first, so what the model sees in
-training is a random crop of the same size — the torchvision RandomCrop/CenterCrop recipe,
-without the train/test scale mismatch of cropping in training only.
-"""
+"""Batched image operations on (N, 1, H, W) tensors, on the batch's device: the model's input
+geometry and the training augmentation. The model always takes a centred crop resized to its
+input; training shifts the image first, so it sees random crops of the same scale."""
 
 from __future__ import annotations
 
@@ -21,21 +13,15 @@ from torch import nn
 
 
 def resize(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize (N, C, H, W) to (N, C, size, size) with antialiased bilinear interpolation.
-
-    The sampling grid is symmetric about the image centre, so resizing commutes with 90-degree
-    rotations and flips: it keeps the model's exact invariance intact.
-    """
+    """Resize (N, C, H, W) to (N, C, size, size), antialiased bilinear on a grid symmetric about the
+    centre, so that 90-degree rotations and flips stay exact."""
     if images.shape[-2:] == (size, size):
         return images
     return F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
 def crop_margin(side: int, fraction: float) -> int:
-    """Pixels cut from each edge by a centred crop keeping ``fraction`` of ``side``.
-
-    Equal margins keep the crop centred exactly, so rotations and flips stay exact.
-    """
+    """Pixels cut from each edge by a centred crop keeping ``fraction`` of ``side`` (equal margins: exact symmetry)."""
     return int(round(side * (1.0 - fraction) / 2))
 
 
@@ -52,15 +38,12 @@ def model_input(images: torch.Tensor, crop_fraction: float, size: int) -> torch.
 
 @dataclass
 class AugmentConfig:
-    """Training augmentation; a field set to None/False switches that step off. The values
-    each recipe and task uses live in :data:`equilens.config.RECIPES`
-    (:meth:`~equilens.config.TrainConfig.augment_config`).
+    """Training augmentation; None/False switches a step off (values per recipe: :data:`equilens.config.RECIPES`).
 
     Attributes:
-        crop_fraction: side of the random square crop as a fraction of the image side (the
-            model takes the centred crop of this size at evaluation).
-        rotate: rotate by an angle drawn uniformly over the full circle.
-        brightness: multiply each image by a factor drawn uniformly from this range.
+        crop_fraction: side of the random square crop, a fraction of the image side.
+        rotate: rotate by an angle uniform over the full circle.
+        brightness: multiply each image by a factor uniform in this range.
     """
 
     crop_fraction: float | None
@@ -69,17 +52,12 @@ class AugmentConfig:
 
 
 class Augment(nn.Module):
-    """Random shift (= random crop after the model's centred crop) -> random rotation -> brightness.
-
-    Input and output (N, 1, H, W) at the stored resolution.
-    """
+    """Random shift (a random crop after the model's centred crop), rotation, brightness; (N, 1, H, W) in and out."""
 
     def __init__(self, config: AugmentConfig):
         super().__init__()
         self.config = config
-        # Bicubic: bilinear resampling smooths the pixel noise and fine arc structure, so a
-        # model trained on it meets sharper images at test time (measured: resampling alone,
-        # 45 degrees and back, moves p(sub) by a median 0.039 bilinear vs 0.007 bicubic).
+        # Bicubic: bilinear smooths noise and arcs, so a model would meet sharper images at test time.
         self.rotation = K.RandomRotation(degrees=180.0, p=1.0, resample="bicubic") if config.rotate else None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -89,22 +67,21 @@ class Augment(nn.Module):
             images = self.rotation(images)
         if self.config.brightness is not None:
             low, high = self.config.brightness
-            # Multiplicative like torchvision's brightness; not clamped so no flux is lost.
+            # Not clamped, so no flux is lost.
             factor = torch.empty(images.shape[0], 1, 1, 1, device=images.device).uniform_(low, high)
             images = images * factor
         return images
 
 
 def random_shift(images: torch.Tensor, margin: int) -> torch.Tensor:
-    """Shift each image of (N, C, H, W) by its own random integer offset in [-margin, margin]
-    along each axis, filling with zeros; output (N, C, H, W)."""
+    """Shift each image of (N, C, H, W) by its own random integer offset in [-margin, margin] per axis, zero-filled."""
     if margin == 0:
         return images
     n, _, height, width = images.shape
     padded = F.pad(images, (margin, margin, margin, margin))
     top = torch.randint(0, 2 * margin + 1, (n, 1, 1), device=images.device)
     left = torch.randint(0, 2 * margin + 1, (n, 1, 1), device=images.device)
-    rows = top + torch.arange(height, device=images.device)[None, :, None]  # (N, H, 1)
-    cols = left + torch.arange(width, device=images.device)[None, None, :]  # (N, 1, W)
+    rows = top + torch.arange(height, device=images.device)[None, :, None]
+    cols = left + torch.arange(width, device=images.device)[None, None, :]
     batch = torch.arange(n, device=images.device)[:, None, None]
     return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)

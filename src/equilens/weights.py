@@ -1,10 +1,6 @@
-"""Model weights as safetensors, with the model's config inside (and as JSON beside, for people).
+"""Model weights as safetensors (no pickled code), the model's config in the header and as JSON beside.
 
-escnn's steerable convolutions add buffers (``filter``, ``expanded_bias``) to the state dict
-only in eval mode; weights are therefore always taken in train mode, so a model saved in either
-mode has one fixed set of keys and loads strictly. safetensors holds tensors only: loading runs
-no pickled code.
-"""
+escnn adds buffers to the state dict in eval mode only: weights are taken in train mode, so keys are fixed."""
 
 from __future__ import annotations
 
@@ -35,11 +31,8 @@ def canonical_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_weights(model: nn.Module, path: str | Path, info: dict[str, Any]) -> Path:
-    """Write ``model``'s weights to ``path`` (.safetensors) and ``info`` to the same name with .json.
-
-    ``info`` must hold ``model`` (the :func:`build_model` config) and may hold anything JSON
-    (classes, task, training run); it is also stored in the safetensors header.
-    """
+    """Write ``model``'s weights to ``path`` (.safetensors) and ``info`` (JSON, with the
+    :func:`build_model` config under ``model``) to its header and to the same name with .json."""
     path = Path(path)
     if "model" not in info:
         raise ValueError("info must include the model config under 'model'")
@@ -79,11 +72,7 @@ def read_info(path: str | Path) -> dict[str, Any]:
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """Load a model from a run folder or weights file, strictly, in eval mode.
-
-    Returns:
-        (model, info) where info is the dict given to :func:`save_weights`.
-    """
+    """(model in eval mode, info given to :func:`save_weights`) from a run folder or weights file, strictly."""
     path = resolve_weights(path)
     info = read_info(path)
     model = build_model(info["model"])

@@ -11,7 +11,8 @@ import torch
 
 from equilens.datasets.folder import load_images
 from equilens.models import score_and_probabilities
-from equilens.pretrained import PRETRAINED, pretrained_weights
+from equilens.pretrained import pretrained_weights
+from equilens.registry import PRETRAINED
 from equilens.weights import load_model
 
 REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "test-iv"

@@ -12,38 +12,30 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sequential
 
 from equilens.datasets.cache import CachedImages, cached_images
 from equilens.datasets.folder import LensFolder, load_images
-from equilens.datasets.images import GREY, Reading, check_image
+from equilens.datasets.formats import GREY, Reading, check_image
 from equilens.errors import InputError
 from equilens.log import logger
 
 IN_MEMORY_ENV = "EQUILENS_IN_MEMORY_GB"
-IN_MEMORY_GB = 2.0  # a split larger than this as float32 is served from the disk cache
+IN_MEMORY_GB = 2.0  # larger splits (as float32) are served from the disk cache
 
 
 class LensDataModule(L.LightningDataModule):
-    """Serves (images (B, C, H, W) float32 (C bands, each scaled to about [0, 1]), labels (B,) int64) batches.
+    """Serves batches of images (B, C, H, W) float32 (each band about [0, 1]) and labels (B,) int64.
 
-    Images are decoded once, so epochs cost no decoding: into memory (150x150 float32: 90 kB
-    each, 0.9 GB per 10,000) when a split fits in ``IN_MEMORY_GB`` (``$EQUILENS_IN_MEMORY_GB``),
-    else into a memory-mapped disk cache (:mod:`equilens.datasets.cache`) that later runs,
-    loader workers and DDP ranks share; the log says which. Augmentation happens on the
-    batch's device in the trainer.
+    Images are decoded once: into memory when a split fits ``IN_MEMORY_GB`` (``$EQUILENS_IN_MEMORY_GB``),
+    else into a memory-mapped disk cache shared by later runs, loader workers and DDP ranks.
 
     Args:
         splits: ``train``, ``val`` and optionally ``test`` subsets of a labelled folder.
         batch_size: images per batch.
         num_workers: loader processes (0 is best for in-memory tensors).
-        passes_per_epoch: training epoch length, in shuffled passes over the training images
-            (each pass its own permutation), so that a small set validates and checkpoints less often.
-        train_twins: optional (N,) twin ids of the training images (a paired simulated folder:
-            the same lens in every class). Training batches then hold whole twin groups: images
-            (B / K, K x C, H, W), one twin per class in class order, and labels (B / K, K), K the
-            number of classes, so that the trainer gives a group one augmentation and the
-            twins differ only by substructure.
-        reading: how the files are read (bands, scaling; :class:`equilens.datasets.Reading`).
+        passes_per_epoch: training epoch length in shuffled passes, so a small set validates less often.
+        train_twins: (N,) twin ids of a paired folder's training images: batches then hold whole twin
+            groups, images (B / K, K x C, H, W) and labels (B / K, K), given one augmentation each.
+        reading: how the files are read (:class:`equilens.datasets.formats.Reading`).
         channels: bands every image must have (None: the first image's).
-        targets: regression: split name -> (N,) float targets of its files, served in place of
-            the labels (float32).
+        targets: regression: split name -> (N,) float targets, served as float32 labels.
     """
 
     def __init__(self, splits: dict[str, LensFolder], batch_size: int = 64, num_workers: int = 0, passes_per_epoch: int = 1,
@@ -78,7 +70,7 @@ class LensDataModule(L.LightningDataModule):
         return self._datasets[name]
 
     def _in_memory(self, name: str, part: LensFolder) -> bool:
-        """Whether the split's float32 images fit the in-memory limit (estimated from its first file); logs the choice."""
+        """Whether the split's float32 images fit the in-memory limit (from its first file); logs the choice."""
         info = check_image(part.files[0], self.reading)
         gigabytes = len(part.files) * (self.channels or info.channels) * info.size[0] * info.size[1] * 4 / 1e9
         limit = float(os.environ.get(IN_MEMORY_ENV, IN_MEMORY_GB))
@@ -119,9 +111,8 @@ class LensDataModule(L.LightningDataModule):
 
 
 def twin_rows(labels: np.ndarray, twins: np.ndarray, num_classes: int, root: Path) -> tuple[np.ndarray, torch.Tensor]:
-    """(N,) labels and (N,) twin ids -> (N / K, K) rows and (N / K, K) labels, group g holding twin
-    id g's image of each of the K classes in class order. Every id must have exactly one image of
-    every class (a paired folder whose files were all kept)."""
+    """(N / K, K) rows and labels from (N,) labels and twin ids: group g holds twin g's image of each
+    of the K classes in class order; every id needs exactly one image per class."""
     ids, group = np.unique(np.asarray(twins), return_inverse=True)
     counts = np.zeros((len(ids), num_classes), dtype=np.int64)
     np.add.at(counts, (group, labels), 1)

@@ -1,19 +1,6 @@
-"""An on-disk, memory-mapped cache of decoded images, for training sets larger than memory.
-
-A split's images are decoded once, in parallel, into one ``.npy`` file (N, C, H, W) that every
-epoch, run, DataLoader worker and DDP rank then maps read-only: the pages come from the OS page
-cache, shared by every process, and none is held as the process's own (anonymous) memory. Pixels
-are stored in the source's precision where that is exact: an 8-bit JPEG or PNG read as it is
-(``minmax`` scaling keeps value/255) as uint8 (1 byte a pixel instead of 4), turned into the
-same float32 values per batch; anything else as float32.
-
-The file's name is a hash of the files' paths, sizes and modification times and of how they are
-read, so an edited, added or removed file makes a new cache rather than a stale one. Location:
-``$EQUILENS_CACHE``, else ``~/.cache/equilens``, under ``images/``; it is built under a temporary
-name and renamed when whole, under a lock, so that concurrent runs or ranks build it once.
-A numpy memmap suffices: a batch is one fancy index of a mapped array (no per-image files, no
-decompression), and the ``.npy`` header makes the file self-describing.
-"""
+"""A memory-mapped ``.npy`` cache (N, C, H, W) of a split's decoded images, for training sets
+larger than memory (docs/cli.md): every epoch, worker and DDP rank shares the OS page cache.
+8-bit pictures are stored exactly as uint8, anything else as float32."""
 
 from __future__ import annotations
 
@@ -32,13 +19,12 @@ import torch
 from torch.utils.data import Dataset
 
 from equilens.datasets.folder import check_images, resized
-from equilens.datasets.images import GREY, Reading, read_bands
+from equilens.datasets.formats import GREY, PICTURE_SUFFIXES, Reading, read_bands
 from equilens.log import logger
 
 CACHE_ENV = "EQUILENS_CACHE"
 # float32 value of each 8-bit level, as the reader computes it (value / 255 in float64, then float32).
 UINT8_LEVELS = (np.arange(256) / 255.0).astype(np.float32)
-_PICTURES = (".jpg", ".jpeg", ".png")
 
 
 def cache_folder() -> Path:
@@ -57,12 +43,8 @@ def cache_key(files: Sequence[Path], reading: Reading, channels: int | None) -> 
 
 def cached_images(files: Sequence[Path], reading: Reading = GREY, channels: int | None = None,
                   workers: int | None = None) -> tuple[Path, bool]:
-    """The cache file of ``files`` read as ``reading``: (path, whether it was built now).
-
-    Builds it when missing (``workers`` processes, default one per CPU core); images whose size
-    differs from the most common one are resized to it (antialiased bilinear), as
-    :func:`~equilens.datasets.folder.load_images` does.
-    """
+    """(the cache file of ``files`` read as ``reading``, whether it was built now); built by
+    ``workers`` processes (default: one per core), resizing as ``load_images`` does."""
     folder = cache_folder()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{cache_key(files, reading, channels)}.npy"
@@ -82,7 +64,7 @@ def _build(path: Path, files: Sequence[Path], reading: Reading, channels: int | 
         logger.warning("%d of %d images are not %dx%d; they were resized to %dx%d", odd, len(files), *size, *size)
     shape = (len(files), infos[0].channels, *size)
     # A resized image is no longer 8-bit: then float32 at once, rather than after a failed uint8 pass.
-    exact_bytes = not odd and reading.scaling == "minmax" and all(Path(f).suffix.lower() in _PICTURES for f in files)
+    exact_bytes = not odd and reading.scaling == "minmax" and all(Path(f).suffix.lower() in PICTURE_SUFFIXES for f in files)
     start = time.perf_counter()
     for dtype in ([np.uint8] if exact_bytes else []) + [np.float32]:
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
@@ -124,16 +106,9 @@ def _fill(chunk: tuple[str, int, list[str], tuple[int, int], Reading]) -> bool:
 
 
 class CachedImages(Dataset):
-    """Batches of images from a cache file: item ``indices`` (a list, from a BatchSampler) ->
-    (images (B, K x C, H, W) float32, labels (B,) or (B, K) int64).
-
-    Args:
-        path: the cache file (:func:`cached_images`), (N, C, H, W) uint8 or float32.
-        rows: (M,) cache rows of the items, or (M, K) rows of K images served together (twin groups).
-        labels: (M,) or (M, K) int64 labels of the items.
-
-    The file is mapped on first use in each process (not pickled to workers).
-    """
+    """Batches from a cache file (N, C, H, W): item ``indices`` (from a BatchSampler) -> (float32
+    images (B, K x C, H, W), int64 labels (B,) or (B, K)), for (M,) ``rows`` or (M, K) rows
+    of K images served together (twins). Mapped on first use in each process."""
 
     def __init__(self, path: Path, rows: np.ndarray, labels: torch.Tensor):
         self.path, self.rows, self.labels = Path(path), np.asarray(rows), labels

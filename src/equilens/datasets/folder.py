@@ -1,11 +1,5 @@
-"""A folder of lensing images laid out by class, as the DeepLense datasets are.
-
-``<root>/no_sub/*`` (Test IV, Models I-III) or ``<root>/no/*`` (Common Test I) is the negative
-class (label 0); every other sub-folder holding images (``sub``, ``cdm``, ``axion``, ``sphere``,
-``vort`` ...) is a positive class, labelled 1, 2, ... in name order. Two folders make a binary
-task; more make a multi-class one. Other layouts (a lens finder's ``nonlenses/`` and
-``lenses/``) name their negative class, or all their classes in label order.
-"""
+"""A folder of lensing images, one sub-folder per class (docs/layouts.md): the negative class
+(``no_sub``, ``no`` or the one named) is label 0, the others 1, 2, ... in name order."""
 
 from __future__ import annotations
 
@@ -20,22 +14,15 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from equilens.config import NEGATIVE_CLASS_NAMES
-from equilens.datasets.images import FITS_SUFFIXES, GREY, IMAGE_SUFFIXES, FileInfo, Reading, check_image, read_bands
+from equilens.datasets.formats import FITS_SUFFIXES, GREY, IMAGE_SUFFIXES, FileInfo, Reading, check_image, read_bands
 from equilens.errors import InputError
 from equilens.log import logger
 
 
 @dataclass(frozen=True)
 class LensFolder:
-    """The labelled files of one dataset folder.
-
-    Attributes:
-        root: the dataset folder.
-        classes: class names, the negative class (without substructure, or not a lens) first;
-            a label is an index into it.
-        files: (N,) image paths, sorted by class then name.
-        labels: (N,) int64 labels.
-    """
+    """The labelled files of one dataset folder: ``classes`` negative first (a label indexes it),
+    (N,) ``files`` sorted by class then name, and their (N,) int64 ``labels``."""
 
     root: Path
     classes: tuple[str, ...]
@@ -59,9 +46,8 @@ class LensFolder:
 
 def binary_labels(classes: Sequence[str]) -> tuple[str, str]:
     """Names of the two sides of a classifier's score, 1 - p(negative class): ``("none",
-    "substructure")`` when the negative is a DeepLense no-substructure class; else the negative
-    and the positive class (a lens finder's ``("nonlenses", "lenses")``), or ``not_<negative>``
-    for several positive classes."""
+    "substructure")`` for a DeepLense negative class, else the negative and the positive class
+    (``("nonlenses", "lenses")``), or ``not_<negative>`` for several positive classes."""
     if classes[0] in NEGATIVE_CLASS_NAMES:
         return "none", "substructure"
     return classes[0], classes[1] if len(classes) == 2 else f"not_{classes[0]}"
@@ -78,17 +64,15 @@ def score_description(classes: Sequence[str]) -> str:
 
 
 def list_images(folder: Path, recursive: bool = False, reading: Reading = GREY) -> list[Path]:
-    """Image files inside ``folder`` (and its sub-folders if ``recursive``), hidden and other
-    files ignored, sorted by path. With named bands, FITS files ``<object>_<band>.fits`` count
-    once, as their first band's file (which the check reports if it is missing)."""
+    """Image files inside ``folder`` (and its sub-folders if ``recursive``), hidden ones ignored,
+    sorted; one object's band files (:func:`object_file`) count once."""
     entries = folder.rglob("*") if recursive else folder.iterdir()
     files = {p for p in entries if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES}
     return sorted({object_file(p, reading) for p in files})
 
 
 def object_file(path: Path, reading: Reading) -> Path:
-    """The file that stands for ``path``'s object: with named bands, the first band's file for a
-    later band's FITS file ``<object>_<band>.fits``; else ``path``."""
+    """The first band's file for a later band's FITS file ``<object>_<band>.fits``; else ``path``."""
     if reading.bands and path.suffix.lower() in FITS_SUFFIXES:
         for band in reading.bands[1:]:
             if path.stem.endswith(f"_{band}"):
@@ -98,20 +82,10 @@ def object_file(path: Path, reading: Reading) -> Path:
 
 def scan_lens_folder(root: str | Path, classes: tuple[str, ...] | None = None, negative: str | None = None,
                      reading: Reading = GREY) -> LensFolder:
-    """Find the class folders and image files under ``root``.
-
-    Args:
-        root: dataset folder holding one folder per class.
-        classes: if given (e.g. the classes a model was trained on), exactly these folders are
-            read, in this label order, and each must exist and hold images.
-        negative: the negative class's folder, when it is not one of
-            :data:`~equilens.config.NEGATIVE_CLASS_NAMES`; every other folder holding images
-            is a positive class.
-        reading: how files are read (named FITS bands group one object's files).
-
-    Raises:
-        InputError: missing root, no negative class folder, no positive class, an empty class folder.
-    """
+    """The class folders and image files under ``root``: exactly ``classes`` in this label order
+    if given (each must exist and hold images), else the ``negative`` folder (default: one of
+    NEGATIVE_CLASS_NAMES) and every other folder holding images. InputError for a missing root
+    or negative folder, no positive class, or an empty class folder."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: dataset folder does not exist")
@@ -146,16 +120,9 @@ def scan_lens_folder(root: str | Path, classes: tuple[str, ...] | None = None, n
 
 
 def check_images(files: Sequence[Path], reading: Reading = GREY, channels: int | None = None) -> list[FileInfo]:
-    """Check every file cheaply (:func:`~equilens.datasets.images.check_image`: headers, no
-    pixel decoding for pictures) so that a bad file fails at once, before any work on the others.
-    Every file must hold the same number of bands: ``channels``, or else the first file's.
-
-    Returns:
-        what the check found in each file (bands, size, value, NaN filled).
-
-    Raises:
-        InputError: naming the first bad file and what is wrong with it, and how many others are bad.
-    """
+    """What :func:`~equilens.datasets.formats.check_image` finds in each file, every one holding
+    ``channels`` bands (default: the first file's); InputError naming the first bad file and
+    counting the others, before any file is decoded."""
     infos, problems = [], []
     for f in tqdm(files, desc="checking images", unit="img", leave=False, disable=len(files) < 20_000):
         try:
@@ -176,13 +143,9 @@ def check_images(files: Sequence[Path], reading: Reading = GREY, channels: int |
 
 def load_images(files: Sequence[Path], size: tuple[int, int] | None = None, reading: Reading = GREY,
                 channels: int | None = None) -> torch.Tensor:
-    """Check, then read ``files`` into one float32 tensor (N, C, H, W), each band scaled by
-    ``reading`` (grey images: values in [0, 1]).
-
-    Images whose size differs from ``size`` (default: the most common size among ``files``)
-    are resized to it with antialiased bilinear interpolation, and a warning says how many
-    and which; FITS pixels that were NaN or masked (filled) are counted in a warning too.
-    """
+    """Check, then read ``files`` into one float32 tensor (N, C, H, W), scaled by ``reading``;
+    images not of ``size`` (default: the most common) resized to it (:func:`resized`), and
+    those and any filled FITS pixels counted in a warning."""
     infos = check_images(files, reading, channels)
     shapes = [info.size for info in infos]
     common = Counter(shapes).most_common(1)[0][0] if size is None else tuple(size)

@@ -15,21 +15,10 @@ SPLIT_NAMES = ("train", "val", "test")
 def stratified_split(
     labels: np.ndarray, fractions: dict[str, float], seed: int, groups: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
-    """Split indices ``0..len(labels)-1`` into named parts, class by class.
-
-    Args:
-        labels: (N,) integer class labels.
-        fractions: part name -> fraction of each class, e.g. ``{"train": .8, "val": .1, "test": .1}``;
-            fractions must sum to 1. Each part gets at least one image of every class.
-        seed: the split depends only on ``seed`` and ``labels`` (not on file-system order).
-        groups: optional (N,) ids of images that must share a part, at most one per class per
-            id (paired twins: the same lens with and without substructure). Every class is
-            ordered by one shuffle of the ids, so when the classes hold the same ids each id's
-            images land in one part. Without it, each class is shuffled on its own.
-
-    Returns:
-        part name -> sorted (M,) index array; the parts are disjoint and cover all indices.
-    """
+    """Split indices of (N,) ``labels`` into disjoint sorted parts ``{name: (M,) indices}``, each
+    class by ``fractions`` (summing to 1, at least one image per part), depending only on
+    ``seed`` and ``labels``. (N,) ``groups``: ids of images that share a part (twins: one per
+    class per id), every class ordered by one shuffle of the ids."""
     if abs(sum(fractions.values()) - 1.0) > 1e-9 or min(fractions.values()) <= 0:
         raise InputError(f"split fractions {fractions} must be positive and sum to 1")
     labels = np.asarray(labels)

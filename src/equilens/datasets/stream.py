@@ -1,10 +1,5 @@
-"""Image files decoded one at a time, in DataLoader worker processes, for scoring catalogues.
-
-Unlike :func:`equilens.datasets.folder.load_images`, which checks every file and then decodes
-them all into one tensor, an item here is one file read when the loader asks for it, and an
-unreadable file is an item too (its error message), so that one bad cutout among a million is
-reported instead of stopping the job.
-"""
+"""Image files decoded one at a time in DataLoader workers, for scoring catalogues: an unreadable
+file is an item too (its error message), so one bad cutout among a million does not stop the job."""
 
 from __future__ import annotations
 
@@ -16,20 +11,14 @@ import torch
 from torch.utils.data import Dataset
 
 from equilens.datasets.folder import resized
-from equilens.datasets.images import FITS_SUFFIXES, GREY, Reading, check_image, read_bands
+from equilens.datasets.formats import GREY, Reading, check_image, format_of, read_bands
 from equilens.errors import InputError
 
 
 @dataclass
 class FileBatch:
-    """A batch of files as read.
-
-    Attributes:
-        indices: (B,) int64 positions (in the dataset's file list) of the files read.
-        images: (B, C, H, W) float32 bands of those files, scaled as the reading says.
-        failed: (position, error message naming the file) of each file that could not be read.
-        resized: how many of the images were resized to the common size.
-    """
+    """A batch as read: ``indices`` (B,) int64 positions in the file list, ``images`` (B, C, H, W)
+    float32, ``failed`` (position, error naming the file) per unreadable file, ``resized`` a count."""
 
     indices: torch.Tensor
     images: torch.Tensor
@@ -38,15 +27,8 @@ class FileBatch:
 
 
 class ImageFiles(Dataset):
-    """Item i: (i, float32 bands (C, H, W) or None, error message or ""), for :func:`collate_files`.
-
-    Args:
-        files: image paths (each object's first band file for named FITS bands).
-        size: (H, W) every image is resized to when it differs (antialiased bilinear), so that
-            a batch stacks; the model resizes to its own input size in any case.
-        reading: how files are read (bands, FITS HDU, scaling).
-        channels: bands every image must have; a file with others is an error item.
-    """
+    """Item i: (i, float32 bands (C, H, W) or None, error message or ""), for :func:`collate_files`;
+    a file without ``channels`` bands is an error item. ``size`` (H, W) is the one a batch stacks at."""
 
     def __init__(self, files: Sequence[Path], size: tuple[int, int], reading: Reading = GREY, channels: int | None = None):
         self.files, self.size, self.reading, self.channels = list(files), tuple(size), reading, channels
@@ -57,8 +39,8 @@ class ImageFiles(Dataset):
     def __getitem__(self, i: int) -> tuple[int, torch.Tensor | None, str]:
         path = self.files[i]
         try:
-            if path.suffix.lower() not in (".npy", ".npz", *FITS_SUFFIXES):
-                check_image(path, self.reading)  # a cut-off JPEG/PNG, which the decoder may pad silently
+            if format_of(path).check_before_load:
+                check_image(path, self.reading)
             image = torch.from_numpy(read_bands(path, self.reading))
             if self.channels is not None and image.shape[0] != self.channels:
                 raise InputError(f"{path}: {image.shape[0]} band(s); expected {self.channels}, as the model's")

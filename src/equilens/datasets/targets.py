@@ -1,11 +1,6 @@
-"""Regression targets: one number per image, from a data folder's ``metadata.csv`` or from the
-number each data file stores beside its image (DeepLense ``axion`` object arrays hold the axion
-mass in eV).
-
-Every target must be finite (and positive for ``log10``); a bad one is refused naming its file,
-so a regression never trains on a NaN (e.g. the axion mass of a ``no_sub`` image of a simulated
-folder, which has none: ``--classes axion`` picks the images that do).
-"""
+"""Regression targets: one number per image, from a data folder's ``metadata.csv`` or stored
+beside the image in its file (DeepLense ``axion`` files: the axion mass in eV); a non-finite one
+is refused naming its file, so a regression never trains on a NaN."""
 
 from __future__ import annotations
 
@@ -17,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from equilens.config import FILE_VALUE_TARGET
-from equilens.datasets.images import FileInfo
+from equilens.datasets.formats import FileInfo
 from equilens.errors import InputError
 from equilens.simulation.writer import METADATA_NAME
 
@@ -29,17 +24,10 @@ def target_label(target: str, log10: bool) -> str:
 
 def read_targets(root: Path, files: Sequence[Path], target: str, log10: bool = False,
                  infos: Sequence[FileInfo] | None = None) -> np.ndarray:
-    """(N,) float64 targets of ``files`` (inside the data folder ``root``), log10'd if asked.
-
-    Args:
-        target: :data:`~equilens.config.FILE_VALUE_TARGET` (the number in each file: ``infos``,
-            what :func:`~equilens.datasets.folder.check_images` found in ``files``), or a column
-            of ``root/metadata.csv`` (its ``file`` column: paths relative to ``root``).
-
-    Raises:
-        InputError: no ``metadata.csv``, no such column, a file without a row or a number, a
-            non-finite target, or a target <= 0 with ``log10``; naming the file.
-    """
+    """(N,) float64 targets of ``files`` (inside ``root``), log10'd if asked: FILE_VALUE_TARGET
+    (the number in each file, from ``infos``, what ``check_images`` found), or a column of
+    ``root/metadata.csv`` (its ``file`` column: paths relative to ``root``). InputError naming
+    the file for a missing row or number, a non-finite one, or one <= 0 with ``log10``."""
     if target == FILE_VALUE_TARGET:
         if infos is None or len(infos) != len(files):
             raise ValueError("the file-value target needs what check_images found in every file")

@@ -7,7 +7,7 @@ Imported lazily (PEP 562): ``equilens.evaluation.scoring`` needs torch only, whi
 import importlib
 
 _WHERE = {"auc_with_ci": "metrics", "binary_metrics": "metrics", "invariance_errors": "metrics",
-          "evaluate": "report", "score_images": "scoring"}
+          "evaluate": "run", "score_images": "scoring"}
 
 __all__ = sorted(_WHERE)
 

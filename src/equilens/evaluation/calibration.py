@@ -1,15 +1,7 @@
 """Calibrated false-alarm rates for anomaly scores: conformal p-values against normal lenses.
-
-A model's *calibration set* is the anomaly scores of ``no_sub`` images that it never trained
-on and that did not choose its weights. A new image's p-value is the fraction of those normal
-lenses at least as anomalous as it is,
-
-    p = (1 + #{calibration scores >= s}) / (n + 1),
-
-so that, for a normal lens exchangeable with the calibration set, P(p <= alpha) <= alpha for
-every alpha (split conformal prediction): "flag p <= 0.05" flags at most 5% of normal lenses
-(and, with distinct scores, more than 5% - 1 / (n + 1) of them), whatever the score's scale.
-"""
+A model's calibration set is the scores of ``no_sub`` images it neither trained on nor chose
+its weights by; a score s gets p = (1 + #{calibration scores >= s}) / (n + 1), so a normal lens
+exchangeable with that set has P(p <= alpha) <= alpha (split conformal prediction)."""
 
 from __future__ import annotations
 
@@ -22,8 +14,8 @@ from equilens.config import FALSE_ALARM_RATES
 
 
 def calibration_record(scores: np.ndarray, source: str) -> dict[str, Any]:
-    """What a model stores to turn its scores into p-values: the sorted calibration scores
-    (of normal lenses only) and a sentence saying which images they are and why they qualify."""
+    """What a model stores to turn scores into p-values: its sorted calibration scores (normal
+    lenses only) and ``source``, a sentence saying which images they are."""
     scores = np.sort(np.asarray(scores, dtype=np.float64))
     if len(scores) == 0:
         raise ValueError("a calibration set needs at least one normal image")
@@ -31,8 +23,7 @@ def calibration_record(scores: np.ndarray, source: str) -> dict[str, Any]:
 
 
 def conformal_p_values(calibration_scores: Sequence[float], scores: np.ndarray) -> np.ndarray:
-    """(N,) p-values of ``scores`` against ``calibration_scores`` (any order): (1 + #{calibration
-    >= s}) / (n + 1); higher scores are more anomalous."""
+    """(N,) p-values of ``scores`` against ``calibration_scores`` (any order); higher scores are more anomalous."""
     calibration = np.sort(np.asarray(calibration_scores, dtype=np.float64))
     at_least = len(calibration) - np.searchsorted(calibration, np.asarray(scores, dtype=np.float64), side="left")
     return (1.0 + at_least) / (len(calibration) + 1.0)
@@ -41,9 +32,11 @@ def conformal_p_values(calibration_scores: Sequence[float], scores: np.ndarray) 
 def false_alarm_table(
     p_values: np.ndarray, labels: np.ndarray, rates: Sequence[float] = FALSE_ALARM_RATES
 ) -> list[dict[str, Any]]:
-    """Per nominal false-alarm rate alpha, what "flag p <= alpha" does on a labelled set:
-    ``false_alarm_rate`` (flagged ``no_sub``, label 0, with its exact (Clopper-Pearson) binomial 95% interval)
-    and ``true_positive_rate`` (flagged substructure, label > 0), with the counts behind them."""
+    """What "flag p <= alpha" does on a labelled set (``labels`` 0: ``no_sub``), per nominal rate alpha.
+
+    Returns:
+        Per rate: ``false_alarm_rate`` with its exact binomial 95% interval, ``true_positive_rate``, counts.
+    """
     p_values = np.asarray(p_values, dtype=np.float64)
     normal = np.asarray(labels) == 0
     rows = []

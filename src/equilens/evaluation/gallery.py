@@ -1,17 +1,5 @@
-"""A gallery of evaluated images with their scores: what the model is sure of, what it gets
-wrong, and what it hesitates on, so that a person can look.
-
-Rows, one category each (labelled at the left), best example first:
-
-- for each class, its most confident correct images (``no_sub``: the lowest scores; a class
-  with substructure: the highest);
-- the misclassified images, the most confidently wrong (furthest from the threshold) first;
-- the images nearest the threshold, on either side of it.
-
-Scores are the report's substructure-vs-none scores (p(substructure) = 1 - p(no_sub) for a
-classifier, binary or multi-class; the anomaly score for an anomaly detector); an image is
-called substructure when its score >= the report's threshold.
-"""
+"""A gallery of evaluated images with their scores: what the model is sure of, gets wrong and
+hesitates on, so that a person can look. An image is called substructure when score >= threshold."""
 
 from __future__ import annotations
 
@@ -19,18 +7,12 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from equilens.datasets.formats import GREY, Reading
+from equilens.evaluation.plots import plt, save_figure
 
-from equilens.datasets.images import GREY, Reading  # noqa: E402
-from equilens.evaluation.plots import save_figure  # noqa: E402
-
-# asinh stretch: linear below this pixel value (in [0, 1] units), logarithmic above it. Lensing
-# images are mostly dark sky around a bright compact lens; the faint arcs (a few percent of the
-# lens's peak) are where substructure shows, and a linear grey scale leaves them black.
+# asinh stretch, linear below this pixel value: a linear grey scale leaves the faint arcs black.
 STRETCH_SOFTENING = 0.02
 STRETCH = f"asinh(x / {STRETCH_SOFTENING:g}) / asinh(1 / {STRETCH_SOFTENING:g})"
 
@@ -38,26 +20,14 @@ STRETCH = f"asinh(x / {STRETCH_SOFTENING:g}) / asinh(1 / {STRETCH_SOFTENING:g})"
 def gallery_rows(
     scores: np.ndarray, labels: np.ndarray, classes: Sequence[str], threshold: float, columns: int = 8, wrong_rows: int = 2
 ) -> list[tuple[str, np.ndarray]]:
-    """Which images each gallery row shows.
-
-    Args:
-        scores: (N,) substructure scores, higher meaning more substructure-like.
-        labels: (N,) class indices into ``classes``; 0 is ``no_sub``, any other has substructure.
-        classes: class names.
-        threshold: an image is called substructure when its score >= ``threshold``.
-        columns: images per row at most.
-        wrong_rows: rows given to the misclassified images at most.
-
-    Returns:
-        (row label, indices of up to ``columns`` images) per row, in display order; a category
-        with nothing to show (no correct image of a class, nothing misclassified) keeps its row,
-        with no indices.
-    """
+    """(row label, indices of up to ``columns`` images) per gallery row, empty categories included: each
+    class's most confident correct images, the misclassified (at most ``wrong_rows`` rows, surest first),
+    the images nearest ``threshold``. ``labels`` (N,) index ``classes``, 0 being ``no_sub``."""
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels)
     margin = np.abs(scores - threshold)
     correct = (scores >= threshold) == (labels > 0)
-    by_margin = np.argsort(-margin, kind="stable")  # furthest from the threshold first
+    by_margin = np.argsort(-margin, kind="stable")
     rows = [
         (f"most confident\n{name}, correct", by_margin[(labels[by_margin] == index) & correct[by_margin]][:columns])
         for index, name in enumerate(classes)
@@ -91,25 +61,11 @@ def plot_gallery(
     columns: int = 8,
     reading: Reading = GREY,
 ) -> Path:
-    """Draw the gallery (see :func:`gallery_rows`) as one PNG.
-
-    Args:
-        images: (N, C, H, W) pixel values in [0, 1] (array or CPU tensor), the evaluated images.
-        files: (N,) their paths; each tile shows the file name, shortened.
-        labels, classes, scores, threshold: as for :func:`gallery_rows`.
-        path: PNG to write (atomically).
-        score_name: what the score is, for the title.
-        threshold_rule: how the threshold was chosen, for the title.
-        columns: tiles per row.
-        reading: how the files were read (:class:`~equilens.datasets.Reading`), for the colours
-            of multi-band images (:func:`display_bands`).
-
-    Each tile: the image under the asinh stretch :data:`STRETCH` (the same for every tile, so
-    brightness compares), in grey or in colour, titled by its true class, its score and its file
-    name; the title is red when the image is misclassified.
-    """
+    """Draw the gallery of ``images`` (N, C, H, W) in [0, 1] and their ``files`` as one PNG at ``path``:
+    each tile in the stretch :data:`STRETCH` (one for all), titled by its class, score and file, red
+    if wrong; ``reading`` picks the colours of multi-band images (:func:`display_bands`)."""
     shown, shown_as = display_bands(np.shape(images)[1], reading)
-    columns = max(1, min(columns, len(scores)))  # no empty columns for a small set
+    columns = max(1, min(columns, len(scores)))
     rows = gallery_rows(scores, labels, classes, threshold, columns)
     figure, grid = plt.subplots(len(rows), columns, figsize=(1.55 * columns + 1.6, 1.9 * len(rows) + 0.9), squeeze=False)
     for (label, indices), axes_row in zip(rows, grid):
@@ -134,14 +90,9 @@ def plot_gallery(
 
 
 def display_bands(channels: int, reading: Reading = GREY) -> tuple[list[int], str]:
-    """Which bands of a (C, H, W) image a tile shows, as R, G, B or as one grey band, and how
-    the gallery says so.
-
-    Pictures read in colour keep their R, G, B. Three survey bands are taken to be listed
-    bluest first (``--bands g r i``), so the last is shown as red, the usual astronomical
-    composite (the title names the bands, so a reversed list shows as such); any other number of
-    bands shows the first in grey.
-    """
+    """(bands shown as R, G, B or one grey band, how the title says so) for (C, H, W) images:
+    colour pictures keep their R, G, B; three survey bands are taken bluest first, so the last is
+    red; any other count shows the first band in grey."""
     names = list(reading.bands) if reading.bands else [f"band {i + 1}" for i in range(channels)]
     if channels == 3 and reading.colour:
         return [0, 1, 2], "colour (the pictures' R, G, B)"

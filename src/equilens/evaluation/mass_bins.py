@@ -1,10 +1,5 @@
-"""Detection sensitivity per subhalo mass, from scores: per mass bin the ROC AUC with a bootstrap
-95% interval and the true-positive rate at fixed false-positive rates, and the mass at which the
-AUC reaches 0.9.
-
-Everything is computed from continuous scores, never from thresholded labels. Masses are in M☉;
-a bin's centre is the geometric mean of its edges.
-"""
+"""Detection sensitivity per subhalo mass (M☉), from continuous scores: per mass bin the ROC AUC
+and true-positive rates at fixed false-positive rates, and the mass at which the AUC reaches 0.9."""
 
 from __future__ import annotations
 
@@ -17,13 +12,10 @@ from equilens.config import BOOTSTRAP_REPLICATES
 from equilens.errors import InputError
 from equilens.evaluation.metrics import auc_and_tpr_at_fpr, auc_with_ci, bootstrap
 
-#: The AUC whose mass :func:`sensitivity_curve` reports.
 AUC_TARGET = 0.9
-#: False-positive rates at which the true-positive rate is reported (Tsang et al. 2024 quote 10%).
+#: False-positive rates at which the true-positive rate is reported.
 FPR_LEVELS = (0.1, 0.01)
-#: Percentiles of the bootstrap replicates of the mass at AUC 0.9 (a 68% range, ±1σ-like).
 MASS_RANGE_PERCENTILES = (16, 84)
-#: Width of the bins of ``equilens evaluate``'s AUC by largest-subhalo mass, in dex.
 EVALUATE_BIN_DEX = 0.5
 
 
@@ -42,13 +34,8 @@ def bin_centres(mass_edges_msun: np.ndarray) -> np.ndarray:
 
 
 def log_mass_at_auc(centres_msun: np.ndarray, aucs: np.ndarray, target: float = AUC_TARGET) -> float:
-    """log10 of the mass at which the AUC curve rises through ``target`` for the last time.
-
-    The AUC is interpolated linearly in log mass between the centres of the last bin below
-    ``target`` and the next one, so the returned mass has every bin above it at AUC >= target.
-    Returns -inf when every bin is at or above ``target`` (the mass is below the lowest centre)
-    and +inf when the highest bin is below it (never reached).
-    """
+    """log10 of the mass where the AUC, interpolated log-linearly between bin centres, last rises
+    through ``target``: every bin above has AUC >= target. -inf if all bins are, +inf if the highest is not."""
     below = np.flatnonzero(np.asarray(aucs) < target)
     if len(below) == 0:
         return -math.inf
@@ -71,20 +58,13 @@ def sensitivity_curve(
 
     Args:
         scores_without: (n,) scores of n images without a subhalo.
-        scores_with: (bins, n) scores of their twins with one subhalo, one row per mass bin
-            (twin i of every row is the twin of image i).
+        scores_with: (bins, n) scores of their twins with one subhalo, a row per mass bin.
         mass_edges_msun: (bins + 1,) increasing bin edges in M☉.
-        n_bootstrap: replicates; each resamples the n pairs, the same way in every bin (so a
-            replicate is one resampled set of lenses, observed at every mass).
-        seed: seeds the bootstrap.
+        n_bootstrap: replicates, each resampling the n pairs alike in every bin.
 
     Returns:
-        ``bins``: per bin ``mass_low_msun``, ``mass_high_msun``, ``mass_centre_msun``,
-        ``n_pairs``, ``auc``, ``auc_ci95`` and ``tpr_at_fpr_<f>`` with ``tpr_at_fpr_<f>_ci95``
-        for each f of :data:`FPR_LEVELS` (percentile intervals); ``mass_at_auc_0.9_msun`` (None
-        when the curve is below 0.9 in the highest bin, or at or above it already in the lowest)
-        and its 16th–84th percentile range over the replicates (an end is None where replicates
-        fall outside the bins); ``mass_at_auc_0.9_note`` says which case applies.
+        ``bins`` (per bin: masses, ``n_pairs``, ``auc``, ``tpr_at_fpr_<f>``, 95% intervals) and
+        ``mass_at_auc_0.9_msun`` (None outside the bins) with its 16-84% range and a note.
     """
     edges = check_mass_edges(mass_edges_msun)
     scores_without = np.asarray(scores_without, dtype=np.float64)
@@ -115,7 +95,7 @@ def sensitivity_curve(
     log_mass = log_mass_at_auc(centres, np.array([row["auc"] for row in bins]))
     replicate_log_masses = np.array([log_mass_at_auc(centres, aucs) for aucs in np.array(replicate_aucs).T])
     if len(replicate_log_masses):
-        # "nearest" picks replicates' values, so replicates outside the bins (±inf) give no NaN.
+        # "nearest": replicates outside the bins (±inf) give no NaN.
         low, high = np.percentile(replicate_log_masses, MASS_RANGE_PERCENTILES, method="nearest")
         mass_range = [_msun(low), _msun(high)]
     else:
@@ -146,18 +126,8 @@ def sensitivity_curve(
 def auc_by_mass(
     masses_msun: np.ndarray, labels: np.ndarray, scores: np.ndarray, n_bootstrap: int = BOOTSTRAP_REPLICATES, seed: int = 0
 ) -> list[dict[str, Any]]:
-    """AUC with 95% CI per 0.5-dex bin of the largest subhalo's mass, for ``equilens evaluate``.
-
-    Args:
-        masses_msun: (N,) mass of each image's largest subhalo (M☉; 0 or NaN for none).
-        labels: (N,) 1 = substructure, 0 = none.
-        scores: (N,) substructure scores.
-
-    The positives of a bin are the substructure images whose largest subhalo falls in it (the
-    substructure images without one, e.g. vortices, are in no bin); the negatives of every bin
-    are all the images without substructure. Bins are aligned on multiples of 0.5 dex; empty
-    ones are left out.
-    """
+    """AUC with 95% CI per 0.5-dex bin of the largest subhalo's mass ``masses_msun`` (N,) in M☉ (0 or NaN:
+    none); a bin's negatives are all images without substructure. Empty bins are left out."""
     masses = np.nan_to_num(np.asarray(masses_msun, dtype=float))
     labels = np.asarray(labels).astype(int)
     scores = np.asarray(scores, dtype=np.float64)

@@ -1,9 +1,5 @@
-"""Metrics from scores: ROC AUC with a bootstrap confidence interval, the confusion matrix at a
-stated threshold, and how far a model's output moves under rotations and flips; and a
-regression's errors and interval coverage.
-
-AUCs are always computed from continuous scores, never from thresholded labels.
-"""
+"""Metrics from continuous scores: AUCs with bootstrap intervals, confusion matrices, invariance
+under rotations and flips, and a regression's errors and interval coverage."""
 
 from __future__ import annotations
 
@@ -25,19 +21,9 @@ def bootstrap(
     labels: np.ndarray, scores: np.ndarray, statistic: Callable[[np.ndarray, np.ndarray], Any], n_bootstrap: int = BOOTSTRAP_REPLICATES,
     seed: int = 0, paired: bool = False,
 ) -> np.ndarray:
-    """``statistic(labels, scores)`` on ``n_bootstrap`` resampled sets: an array (n_bootstrap, ...).
-
-    Args:
-        labels: (N,) binary labels; scores: (N,) scores.
-        statistic: of (labels, scores), e.g. ``roc_auc_score``.
-        paired: the set is N/2 negatives followed by their positive twins in the same order
-            (twin of image i at i + N/2); whole pairs are resampled, as the twins share
-            everything but the signal. Otherwise resampling is stratified (each class resampled
-            within itself), so every replicate has both classes and the set's class balance.
-
-    With the same ``seed`` and N, every call draws the same resamples: paired sets of one size
-    scored in several ways (e.g. one per subhalo mass) are resampled alike, replicate by replicate.
-    """
+    """``statistic(labels, scores)`` of (N,) arrays on ``n_bootstrap`` resamples, stratified by class
+    or, when ``paired`` (N/2 negatives, then their twins in order), by pairs: (n_bootstrap, ...).
+    One ``seed`` and N draw the same resamples in every call."""
     labels = np.asarray(labels).astype(int)
     scores = np.asarray(scores, dtype=np.float64)
     rng = np.random.default_rng(seed)
@@ -63,8 +49,7 @@ def bootstrap(
 def auc_with_ci(
     labels: np.ndarray, scores: np.ndarray, n_bootstrap: int = BOOTSTRAP_REPLICATES, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float, float]:
-    """ROC AUC of ``scores`` (N,) for binary ``labels`` (N,), with a percentile bootstrap interval
-    (:func:`bootstrap`, stratified).
+    """ROC AUC of ``scores`` (N,) for binary ``labels`` (N,), with a stratified percentile bootstrap interval.
 
     Returns:
         (auc, low, high).
@@ -77,9 +62,7 @@ def auc_with_ci(
 
 
 def auc_and_tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, fpr: Sequence[float]) -> np.ndarray:
-    """``[AUC, TPR at fpr[0], TPR at fpr[1], ...]`` from one ROC curve of ``scores`` (N,) for
-    binary ``labels`` (N,). Each TPR is interpolated linearly between the ROC's points (the rate
-    a threshold randomised between two neighbouring ones reaches)."""
+    """``[AUC, TPR at fpr[0], ...]`` from one ROC curve, each TPR interpolated linearly between its points."""
     roc_fpr, roc_tpr, _ = roc_curve(np.asarray(labels).astype(int), scores)
     return np.r_[area_under_curve(roc_fpr, roc_tpr), np.interp(fpr, roc_fpr, roc_tpr)]
 
@@ -122,8 +105,7 @@ def binary_metrics(
 
 
 def _class_resamples(labels: np.ndarray, n_classes: int, n_bootstrap: int, seed: int):
-    """``n_bootstrap`` index arrays, each image resampled within its own class (so every
-    replicate keeps the set's class balance); the same ``seed`` draws the same resamples."""
+    """``n_bootstrap`` index arrays resampled within each class; one ``seed``, the same resamples."""
     rng = np.random.default_rng(seed)
     members = [np.flatnonzero(labels == index) for index in range(n_classes)]
     for _ in range(n_bootstrap):
@@ -138,8 +120,7 @@ def macro_auc(labels: np.ndarray, probabilities: np.ndarray) -> float:
 def multiclass_metrics(
     labels: np.ndarray, probabilities: np.ndarray, classes: list[str], n_bootstrap: int = BOOTSTRAP_REPLICATES, seed: int = 0
 ) -> dict[str, Any]:
-    """One-vs-rest AUC (with CI) per class, their macro mean (with a 95% CI: images resampled
-    within each class, as :func:`bootstrap` does), and the argmax confusion matrix."""
+    """One-vs-rest AUC per class and their macro mean, with 95% CIs, and the argmax confusion matrix."""
     labels = np.asarray(labels)
     macro_replicates = [macro_auc(labels[index], probabilities[index]) for index in _class_resamples(labels, len(classes), n_bootstrap, seed)]
     per_class = {}
@@ -161,16 +142,8 @@ def multiclass_metrics(
 def macro_auc_difference(
     labels: np.ndarray, probabilities_a: np.ndarray, probabilities_b: np.ndarray, n_bootstrap: int = BOOTSTRAP_REPLICATES, seed: int = 0
 ) -> tuple[float, float, float]:
-    """Macro AUC of model A minus model B on the same images, with a paired 95% bootstrap
-    interval: each replicate resamples the images once (within each class) and scores both
-    models on that resample, so what the two share cancels.
-
-    Args:
-        labels: (N,) class indices; probabilities_a, probabilities_b: (N, K) of the two models.
-
-    Returns:
-        (difference, low, high).
-    """
+    """(difference, low, high): macro AUC of models A - B, probabilities (N, K), on one set, with a
+    paired 95% bootstrap interval (both scored on each resample, so what they share cancels)."""
     labels = np.asarray(labels)
     replicates = [macro_auc(labels[i], probabilities_a[i]) - macro_auc(labels[i], probabilities_b[i])
                   for i in _class_resamples(labels, probabilities_a.shape[1], n_bootstrap, seed)]
@@ -180,20 +153,12 @@ def macro_auc_difference(
 
 @torch.inference_mode()
 def invariance_errors(model: nn.Module, images: torch.Tensor, batch_size: int = 128) -> dict[str, float]:
-    """How much the substructure score moves when the input image is rotated or flipped.
-
-    Args:
-        model: eval-mode model.
-        images: (N, 1, H, W) images (a few hundred are plenty).
+    """How much the substructure score of ``images`` (N, 1, H, W) moves under rotations and flips.
 
     Returns:
-        ``rot90_max_abs_change``: max over images and 90/180/270-degree turns of |delta score|;
-        ``flip_max_abs_change``: same for the four flips of the square;
-        ``rot45_median_abs_change``: median |delta score| when the image is rotated by 45
-        degrees (only approximate symmetry is possible on a pixel grid). Bicubic resampling:
-        bilinear smooths the image enough to move p(sub) by itself (on a trained D4 model, a
-        45-degree turn and back moved it more than the rotation did), so it would measure the
-        blur, not the rotation.
+        ``rot90_max_abs_change`` and ``flip_max_abs_change``: max |delta score| over images and the
+        turns or flips of the square; ``rot45_median_abs_change``: the median at 45 degrees
+        (bicubic: bilinear blurs enough to move the score itself).
     """
     device = next(model.parameters()).device
     rot90, flip, rot45 = [], [], []
@@ -216,16 +181,9 @@ def regression_metrics(
     levels: Sequence[float] = REGRESSION_CALIBRATION_LEVELS, n_bootstrap: int = BOOTSTRAP_REPLICATES, seed: int = 0,
     truth_bins: int = REGRESSION_TRUTH_BINS,
 ) -> dict[str, Any]:
-    """Errors and interval coverage of Gaussian predictions (mean, sigma) of (N,) ``truth``, all in
-    the target's units.
-
-    Returns MAE (with a 95% bootstrap interval over images), RMSE, bias (mean of mean - truth),
-    the median absolute error, the MAE of always predicting the mean of ``truth`` (a floor any
-    model must beat), the empirical coverage of the central intervals mean ± z sigma at the
-    nominal ``coverages`` (with their mean interval width) and at every nominal level of
-    ``levels`` (the calibration curve), and ``by_true_value``: the images' count, MAE, bias,
-    median sigma and coverages in ``truth_bins`` equal-width bins of the true value.
-    """
+    """Errors and interval coverage of Gaussian predictions (mean, sigma) of (N,) ``truth``, in its units:
+    MAE (95% bootstrap CI), RMSE, bias, median error, the MAE of predicting the mean, coverage of
+    mean ± z sigma at ``coverages`` and ``levels``, and all these per ``truth_bins`` bins of the truth."""
     truth, mean, sigma = (np.asarray(a, dtype=np.float64) for a in (truth, mean, sigma))
     error = mean - truth
     z = np.abs(error) / np.maximum(sigma, 1e-300)
@@ -236,7 +194,7 @@ def regression_metrics(
         return float((z[where] <= norm.ppf(0.5 + level / 2)).mean())
 
     edges = np.linspace(truth.min(), truth.max(), truth_bins + 1) if len(truth) else np.zeros(0)
-    # Binned by the inner edges only, so the last bin holds its upper edge (the largest true value).
+    # Inner edges only: the last bin holds the largest true value.
     index = np.digitize(truth, edges[1:-1])
     bins = [(low, high, index == i) for i, (low, high) in enumerate(zip(edges[:-1], edges[1:]))]
 

@@ -6,12 +6,12 @@ import csv
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+
+from equilens.atomic import atomic_path
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from equilens.atomic import atomic_path  # noqa: E402
 
 
 def save_figure(figure: plt.Figure, path: Path) -> Path:
@@ -23,7 +23,7 @@ def save_figure(figure: plt.Figure, path: Path) -> Path:
 
 
 def plot_roc(curves: dict[str, dict], path: Path, title: str = "ROC curve") -> Path:
-    """``curves``: label -> {"fpr", "tpr", "auc", "auc_ci95"}; one line each plus the chance diagonal."""
+    """``curves``: label -> {"roc_curve", "auc", "auc_ci95"}; one line each plus the chance diagonal."""
     figure, axes = plt.subplots(figsize=(5, 5))
     for label, curve in curves.items():
         low, high = curve["auc_ci95"]
@@ -59,8 +59,7 @@ def plot_score_histogram(scores: np.ndarray, labels: np.ndarray, classes: list[s
 
 
 def read_epoch_metrics(run_dir: Path) -> dict[int, dict[str, float]]:
-    """Per-epoch metrics from every ``logs/version_*/metrics.csv`` of a run (a resumed session's
-    rows replace the interrupted one's for the same epoch)."""
+    """Per-epoch metrics of every ``logs/version_*/metrics.csv`` of a run (a resumed session's rows win)."""
     epochs: dict[int, dict[str, float]] = {}
     for file in sorted((run_dir / "logs").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1])):
         with open(file, newline="") as handle:
@@ -85,7 +84,6 @@ def plot_training_curves(run_dir: Path, path: Path) -> Path | None:
             loss_axes.plot(*zip(*points), marker="o", label=label)
     loss_axes.set(xlabel="epoch", ylabel="loss", title="loss")
     loss_axes.legend()
-    # A regression run logs its validation MAE instead of an AUC.
     key, name = ("val_mae", "validation MAE") if any("val_mae" in epochs[e] for e in x) else ("val_auc", "validation AUC")
     points = [(e, epochs[e][key]) for e in x if key in epochs[e]]
     if points:
@@ -95,19 +93,14 @@ def plot_training_curves(run_dir: Path, path: Path) -> Path | None:
 
 
 def plot_by_mass(bins: list[dict], path: Path, title: str, mass_at_target: float | None = None, target: float = 0.9) -> Path:
-    """AUC (with its 95% CI) and, where ``bins`` hold them, true-positive rates at fixed
-    false-positive rates against subhalo mass on a log axis; horizontal bars span each bin.
-
-    ``bins``: rows as :func:`equilens.evaluation.mass_bins.sensitivity_curve` or
-    :func:`~equilens.evaluation.mass_bins.auc_by_mass` make them; ``mass_at_target``: the mass
-    at AUC ``target``, marked when given.
-    """
+    """AUC (95% CI) and any true-positive rates against subhalo mass (log axis), bars spanning
+    each bin (rows of :mod:`~equilens.evaluation.mass_bins`); the mass at AUC ``target`` marked if given."""
     centre = np.array([b["mass_centre_msun"] for b in bins])
     spans = np.array([[c - b["mass_low_msun"], b["mass_high_msun"] - c] for b, c in zip(bins, centre)]).T
     auc = np.array([b["auc"] for b in bins])
     ci = np.array([b["auc_ci95"] for b in bins]).T
     figure, axes = plt.subplots(figsize=(6.5, 4.2))
-    # A percentile interval of a few resamples can exclude the estimate itself: no negative bars.
+    # A percentile interval of few resamples can exclude the estimate: no negative bars.
     bars = np.clip([auc - ci[0], ci[1] - auc], 0, None)
     axes.errorbar(centre, auc, xerr=spans, yerr=bars, marker="o", capsize=3, label="AUC (95% CI)")
     for key in sorted(k for k in bins[0] if k.startswith("tpr_at_fpr_") and not k.endswith("_ci95")):
@@ -122,10 +115,8 @@ def plot_by_mass(bins: list[dict], path: Path, title: str, mass_at_target: float
 
 
 def plot_false_alarm_calibration(normal_p_values: np.ndarray, rates: list[dict], path: Path, title: str) -> Path:
-    """Empirical false-alarm rate of "flag p <= alpha" on normal images against the nominal
-    alpha, up to twice the largest of ``rates``, beside the diagonal that calibration promises;
-    ``rates``: rows of :func:`equilens.evaluation.calibration.false_alarm_table`, drawn as points
-    with their 95% intervals (and their true-positive rates in the legend)."""
+    """Empirical against nominal false-alarm rate of "flag p <= alpha" on normal images, with
+    the rows of :func:`~equilens.evaluation.calibration.false_alarm_table` as points and their 95% intervals."""
     top = 2 * max(row["nominal"] for row in rates)
     alpha = np.linspace(0, top, 400)
     empirical = (np.sort(normal_p_values)[None, :] <= alpha[:, None]).mean(1)
@@ -144,8 +135,7 @@ def plot_false_alarm_calibration(normal_p_values: np.ndarray, rates: list[dict],
 
 
 def plot_predicted_vs_true(truth: np.ndarray, mean: np.ndarray, sigma: np.ndarray, path: Path, label: str, title: str) -> Path:
-    """Two panels: predicted mean (with ±1 sigma bars) against the truth, beside the 1:1 line;
-    and the residual (mean - truth) against the truth, beside zero."""
+    """Predicted mean (±1 sigma) against the truth beside 1:1, and the residual beside zero."""
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(5.5, 7), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     span = [min(truth.min(), mean.min()), max(truth.max(), mean.max())]
     top.errorbar(truth, mean, yerr=sigma, fmt="o", ms=3, alpha=0.5, elinewidth=0.6, label=f"{len(truth)} images (±1 sigma)")
@@ -159,8 +149,7 @@ def plot_predicted_vs_true(truth: np.ndarray, mean: np.ndarray, sigma: np.ndarra
 
 
 def plot_interval_calibration(nominal: list[float], empirical: list[float], path: Path, title: str) -> Path:
-    """Empirical coverage of the central intervals of the predicted Gaussians against their
-    nominal coverage, beside the diagonal that calibration promises."""
+    """Empirical against nominal coverage of the predicted Gaussians' central intervals."""
     figure, axes = plt.subplots(figsize=(5, 5))
     axes.plot([0, 1], [0, 1], ls="--", c="grey", lw=1, label="nominal (calibrated)")
     axes.plot(nominal, empirical, marker="o", c="C0", label="empirical")

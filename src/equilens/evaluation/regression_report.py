@@ -15,71 +15,60 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
 
 from equilens.atomic import write_text_atomic
 from equilens.config import BOOTSTRAP_REPLICATES, INVARIANCE_IMAGES, SCORING_BATCH_SIZE
-from equilens.datasets.folder import LensFolder, check_images, load_images, scan_lens_folder
-from equilens.datasets.images import saved_reading
+from equilens.datasets.folder import LensFolder, check_images, load_images
 from equilens.datasets.targets import read_targets, target_label
-from equilens.errors import InputError
 from equilens.evaluation import plots
 from equilens.evaluation.metrics import regression_metrics
-from equilens.regression import predict_gaussian, to_user_units
-from equilens.runs import new_folder, read_split_folders
+from equilens.regression import to_user_units
 from equilens.testing import invariance_changes
+
+if TYPE_CHECKING:
+    from equilens.api import TrainedModel
 
 
 def evaluate_regression(
-    model: nn.Module, info: dict[str, Any], weights: Path, run_dir: Path | None, data: str | Path | None = None,
-    out: str | Path | None = None, symmetrize: bool = False, n_bootstrap: int = BOOTSTRAP_REPLICATES,
+    model: TrainedModel, folder: LensFolder, out_dir: Path, symmetrize: bool = False, n_bootstrap: int = BOOTSTRAP_REPLICATES,
     invariance_images: int = INVARIANCE_IMAGES, batch_size: int = SCORING_BATCH_SIZE,
-) -> tuple[Path, dict[str, Any]]:
-    """Evaluate eval-mode regression ``model`` (``info``: its stored info, with ``regression``)
-    on the run's test split or on the folder ``data`` (its classes: the model's), and write the
-    report (:mod:`equilens.evaluation.regression_report`). Returns (report folder, metrics)."""
-    record = info["regression"]
-    reading, channels = saved_reading(info)
-    if data is None:
-        if run_dir is None:
-            raise InputError("evaluating a weights file outside its run folder needs --data DIR")
-        folder: LensFolder = read_split_folders(run_dir)["test"]
-    else:
-        folder = scan_lens_folder(data, classes=tuple(info["classes"]), reading=reading)
-    infos = check_images(folder.files, reading, channels)
+) -> dict[str, Any]:
+    """Evaluate a regression ``model`` on the labelled ``folder`` (its classes: the model's) and
+    write the report into ``out_dir`` (:mod:`equilens.evaluation.regression_report`); returns the metrics."""
+    record = model.info["regression"]
+    infos = check_images(folder.files, model.reading, model.channels)
     truth = read_targets(folder.root, folder.files, record["target"], record["log10"], infos)
-    images = load_images(folder.files, reading=reading, channels=channels)
-    mean, sigma = predict_gaussian(model, images, record, batch_size=batch_size, symmetrize=symmetrize)
+    images = load_images(folder.files, reading=model.reading, channels=model.channels)
+    mean, sigma = model.gaussian(images, batch_size=batch_size, symmetrize=symmetrize)
     label = target_label(record["target"], record["log10"])
     metrics: dict[str, Any] = {
-        "model": str(weights.resolve()),
-        "task": "regress",
+        "model": str(model.weights.resolve()),
+        "task": model.task,
         "data": str(folder.root.resolve()),
         "classes": list(folder.classes),
         "target": label,
         "symmetrized": symmetrize,
         "sigma_calibration": record.get("sigma_calibration", "none: the network's own sigma"),
-        **regression_metrics(truth, mean.numpy(), sigma.numpy(), n_bootstrap=n_bootstrap),
+        **regression_metrics(truth, mean, sigma, n_bootstrap=n_bootstrap),
     }
-    if "training" in info:  # how the run's training ended, as a classifier's report says
-        metrics["training"] = info["training"]
+    if "training" in model.info:  # how the run's training ended, as a classifier's report says
+        metrics["training"] = model.info["training"]
     if invariance_images:
         # How far the predicted mean and sigma (target units) move under the exact symmetries.
-        changes = invariance_changes(lambda x: torch.stack(to_user_units(model(x), record), 1), images[:invariance_images].to(
-            next(model.parameters()).device))
+        network = model.network
+        changes = invariance_changes(lambda x: torch.stack(to_user_units(network(x), record), 1), images[:invariance_images].to(
+            next(network.parameters()).device))
         metrics["invariance"] = {"rot90_max_abs_change": max(v for k, v in changes.items() if k.startswith("rot")),
                                  "flip_max_abs_change": max((v for k, v in changes.items() if not k.startswith("rot")), default=0.0)}
-    out_dir = Path(out) if out else new_folder(run_dir or Path.cwd(), "evaluation")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    plots.plot_predicted_vs_true(truth, mean.numpy(), sigma.numpy(), out_dir / "predicted_vs_true.png", label,
+    plots.plot_predicted_vs_true(truth, mean, sigma, out_dir / "predicted_vs_true.png", label,
                                  f"{label}: MAE {metrics['mae']:.3g}, RMSE {metrics['rmse']:.3g}, bias {metrics['bias']:.3g}")
     plots.plot_interval_calibration(metrics["calibration"]["nominal"], metrics["calibration"]["empirical"],
                                     out_dir / "interval_calibration.png", f"interval calibration ({len(truth)} images)")
-    if run_dir is not None:
-        plots.plot_training_curves(run_dir, out_dir / "training_curves.png")
+    if model.run_dir is not None:
+        plots.plot_training_curves(model.run_dir, out_dir / "training_curves.png")
     write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     rows = io.StringIO()
     writer = csv.writer(rows)
@@ -87,7 +76,7 @@ def evaluate_regression(
     writer.writerows((str(f), folder.classes[c], f"{t:.6g}", f"{m:.6g}", f"{s:.6g}")
                      for f, c, t, m, s in zip(folder.files, folder.labels, truth, mean.tolist(), sigma.tolist()))
     write_text_atomic(out_dir / "predictions.csv", rows.getvalue())
-    return out_dir, metrics
+    return metrics
 
 
 def print_summary(out: Path, metrics: dict[str, Any]) -> None:

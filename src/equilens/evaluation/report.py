@@ -12,7 +12,7 @@ that set (:mod:`equilens.evaluation.calibration`), drawn in ``false_alarm_calibr
 lists every evaluated image, ``metrics.json`` also holds ``auc_by_mass`` (the AUC per 0.5-dex
 bin of each image's largest subhalo mass, the images without substructure as the negatives of
 every bin; :func:`equilens.evaluation.mass_bins.auc_by_mass`), drawn in ``auc_by_mass.png``.
-A regression model's report is :mod:`equilens.evaluation.regression_report`'s.
+The task decides which report a model gets (a regression's: :mod:`equilens.evaluation.regression_report`).
 """
 
 from __future__ import annotations
@@ -21,113 +21,75 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from equilens.atomic import write_text_atomic
-from equilens.config import BOOTSTRAP_REPLICATES, FALSE_ALARM_RATES, INVARIANCE_IMAGES, NEGATIVE_CLASS_NAMES, OUTLIER_EXPOSURE, SCORING_BATCH_SIZE
-from equilens.datasets.folder import LensFolder, binary_labels, list_images, load_images, scan_lens_folder, score_description
-from equilens.datasets.images import Reading, saved_reading
+from equilens.config import BOOTSTRAP_REPLICATES, FALSE_ALARM_RATES, INVARIANCE_IMAGES, SCORING_BATCH_SIZE
+from equilens.datasets.folder import LensFolder, binary_labels, load_images
+from equilens.datasets.formats import Reading
 from equilens.errors import InputError
 from equilens.evaluation import plots
 from equilens.evaluation.calibration import conformal_p_values, false_alarm_table
 from equilens.evaluation.gallery import plot_gallery
-from equilens.evaluation.metrics import auc_and_tpr_at_fpr, binary_metrics, invariance_errors, multiclass_metrics, youden_threshold
-from equilens.evaluation.scoring import pick_device, score_images
 from equilens.evaluation.mass_bins import auc_by_mass
-from equilens.runs import new_folder, read_split_folders
-from equilens.models import for_inference
-from equilens.weights import load_model, resolve_weights
+from equilens.evaluation.metrics import auc_and_tpr_at_fpr, binary_metrics, invariance_errors, multiclass_metrics
+
+if TYPE_CHECKING:
+    from equilens.api import TrainedModel
+    from equilens.tasks import ScoreTask
 
 
-def evaluate(
-    model_path: str | Path,
-    data: str | Path | None = None,
-    out: str | Path | None = None,
-    threshold: float | None = None,
-    symmetrize: bool = False,
-    n_bootstrap: int = BOOTSTRAP_REPLICATES,
-    invariance_images: int = INVARIANCE_IMAGES,
-    batch_size: int = SCORING_BATCH_SIZE,
-    device: str = "auto",
-    compiled: bool = False,
-) -> tuple[Path, dict[str, Any]]:
-    """Evaluate a model on labelled images and write the report.
-
-    Args:
-        model_path: a training run folder or a ``.safetensors`` weights file.
-        data: labelled folder to evaluate on; default: the run's held-out test split.
-        out: report folder (must not exist); default: a new ``evaluation*`` folder in the run.
-        threshold: decision threshold on the score for the confusion matrix; default 0.5 for a
-            classifier (p(substructure)) and the Youden-optimal threshold for an anomaly score.
-        symmetrize: average scores over the 8 exact symmetries of the square.
-        n_bootstrap: bootstrap replicates of the AUC confidence interval.
-        invariance_images: images used to measure invariance errors (0 skips).
-        compiled: run the export through ``torch.compile`` (see :func:`equilens.models.for_inference`).
-
-    Returns:
-        (report folder, metrics dict as written to metrics.json).
-    """
-    weights = resolve_weights(model_path)
-    model, info = load_model(weights, pick_device(device))
-    model = for_inference(model, compiled)
-    run_dir = weights.parent if (weights.parent / "config.json").is_file() else None
-    if info.get("task") == "regress":
-        from equilens.evaluation.regression_report import evaluate_regression
-
-        return evaluate_regression(model, info, weights, run_dir, data, out, symmetrize, n_bootstrap, invariance_images, batch_size)
-    reading, channels = saved_reading(info)
-    folder = _evaluation_set(data, run_dir, info)
-    images = load_images(folder.files, reading=reading, channels=channels)
-    scores, probabilities = score_images(model, images, batch_size=batch_size, symmetrize=symmetrize)
-    scores = scores.numpy()
+def evaluate_scores(task: ScoreTask, model: TrainedModel, folder: LensFolder, out_dir: Path, threshold: float | None = None,
+                    symmetrize: bool = False, n_bootstrap: int = BOOTSTRAP_REPLICATES, invariance_images: int = INVARIANCE_IMAGES,
+                    batch_size: int = SCORING_BATCH_SIZE) -> dict[str, Any]:
+    """Score the labelled ``folder`` with a classifier or anomaly detector and write the report
+    into ``out_dir`` (arguments: :func:`equilens.evaluation.evaluate`'s); returns the metrics."""
+    images = load_images(folder.files, reading=model.reading, channels=model.channels)
+    scores, probabilities = model.scores(images, batch_size=batch_size, symmetrize=symmetrize)
     is_substructure = (folder.labels > 0).astype(int)
-    task = info.get("task", "classify")
     if threshold is None:
-        threshold = 0.5 if task == "classify" else youden_threshold(is_substructure, scores)
-        threshold_rule = "default for probabilities" if task == "classify" else "Youden's J maximum on this set"
+        threshold, threshold_rule = task.threshold(is_substructure, scores)
     else:
         threshold_rule = "given"
     metrics: dict[str, Any] = {
-        "model": str(weights.resolve()),
-        "task": task,
+        "model": str(model.weights.resolve()),
+        "task": task.name,
         "data": str(folder.root.resolve()),
         "classes": list(folder.classes),
         "n_images": len(folder.files),
-        "score": score_description(info["classes"]) if task == "classify" else anomaly_score_description(info["model"]),
+        "score": task.score_description(model),
         "symmetrized": symmetrize,
         "threshold_rule": threshold_rule,
         "substructure_vs_none": binary_metrics(is_substructure, scores, threshold, n_bootstrap),
     }
-    if "training" in info:  # how the run's training ended: epochs completed, time cap or not
-        metrics["training"] = info["training"]
+    if "training" in model.info:  # how the run's training ended: epochs completed, time cap or not
+        metrics["training"] = model.info["training"]
     metrics["substructure_vs_none"]["tpr_at_fpr"] = {
         f"{rate:g}": float(tpr) for rate, tpr in zip(FALSE_ALARM_RATES, auc_and_tpr_at_fpr(is_substructure, scores, FALSE_ALARM_RATES)[1:])
     }
-    if "calibration" in info:
-        p_values = conformal_p_values(info["calibration"]["scores"], scores)
+    if model.calibration is not None:
+        p_values = conformal_p_values(model.calibration, scores)
         metrics["false_alarm_calibration"] = {
             "rule": "flag p <= nominal; p = (1 + #{calibration scores >= score}) / (n + 1)",
-            "calibration": {k: v for k, v in info["calibration"].items() if k != "scores"},
+            "calibration": {k: v for k, v in model.info["calibration"].items() if k != "scores"},
             "rates": false_alarm_table(p_values, folder.labels),
         }
-    multiclass = probabilities is not None and len(folder.classes) > 2 and list(folder.classes) == info["classes"]
+    multiclass = probabilities is not None and len(folder.classes) > 2 and list(folder.classes) == model.classes
     if multiclass:
-        metrics["multiclass"] = multiclass_metrics(folder.labels, probabilities.numpy(), list(folder.classes), n_bootstrap)
+        metrics["multiclass"] = multiclass_metrics(folder.labels, probabilities, list(folder.classes), n_bootstrap)
     masses = largest_subhalo_masses(folder)
     if masses is not None:
         metrics["auc_by_mass"] = auc_by_mass(masses, is_substructure, scores, n_bootstrap)
     if invariance_images:
-        metrics["invariance"] = invariance_errors(model, images[:invariance_images])
-    out_dir = Path(out) if out else new_folder(run_dir or Path.cwd(), "evaluation")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _write_report(out_dir, metrics, folder, images, scores, probabilities.numpy() if multiclass else None, run_dir, reading)
+        metrics["invariance"] = invariance_errors(model.network, images[:invariance_images])
+    _write_report(out_dir, metrics, folder, images, scores, probabilities if multiclass else None, model.run_dir, model.reading)
     if "false_alarm_calibration" in metrics:
         plots.plot_false_alarm_calibration(p_values[folder.labels == 0], metrics["false_alarm_calibration"]["rates"],
                                            out_dir / "false_alarm_calibration.png", f"false alarms on {folder.classes[0]} images")
-    return out_dir, metrics
+    return metrics
 
 
 def largest_subhalo_masses(folder: LensFolder) -> np.ndarray | None:
@@ -145,30 +107,6 @@ def largest_subhalo_masses(folder: LensFolder) -> np.ndarray | None:
         return np.array([float(rows[Path(f).relative_to(folder.root).as_posix()]) for f in folder.files])
     except (KeyError, ValueError, TypeError):
         return None
-
-
-def _evaluation_set(data: str | Path | None, run_dir: Path | None, info: dict) -> LensFolder:
-    if data is None:
-        if run_dir is None:
-            raise InputError("evaluating a weights file outside its run folder needs --data DIR")
-        return read_split_folders(run_dir)["test"]
-    root = Path(data)
-    if root.is_dir():
-        with_images = [p.name for p in sorted(root.iterdir()) if p.is_dir() and list_images(p)]
-        if len(with_images) == 1:
-            raise InputError(f"{root}: only class '{with_images[0]}' holds images; the ROC AUC needs images of the "
-                             f"negative class '{info['classes'][0]}' and of another")
-    # The model's negative class first, as in training; the other folders as found, in the
-    # model's label order when they are its classes (so labels match its outputs).
-    reading = saved_reading(info)[0]
-    negative = info["classes"][0]
-    if negative in NEGATIVE_CLASS_NAMES:
-        # The folder's own name for the class without substructure (Test IV's no_sub, Test I's no).
-        negative = next((name for name in (negative, *NEGATIVE_CLASS_NAMES) if (root / name).is_dir()), negative)
-    folder = scan_lens_folder(root, negative=negative, reading=reading)
-    if list(folder.classes) != info["classes"] and sorted(folder.classes) == sorted(info["classes"]):
-        folder = scan_lens_folder(root, classes=tuple(info["classes"]), reading=reading)
-    return folder
 
 
 def _write_report(
@@ -223,9 +161,28 @@ def read_class_probabilities(report: str | Path) -> tuple[list[str], np.ndarray,
     return [row["path"] for row in rows], np.array([classes.index(row["class"]) for row in rows]), probabilities
 
 
-def anomaly_score_description(model: dict[str, Any]) -> str:
-    """What an anomaly detector's score is, from its model config."""
-    if model.get("architecture") == OUTLIER_EXPOSURE:
-        return ("anomaly score (outlier exposure: log-odds of simulated substructure against plain lenses; "
-                "trained on real no_sub and simulated images only)")
-    return "anomaly score (reconstruction error)"
+def print_summary(out: Path, metrics: dict[str, Any]) -> None:
+    """What ``equilens evaluate`` prints for a classifier or an anomaly detector."""
+    binary = metrics["substructure_vs_none"]
+    negative, positive = binary_labels(metrics["classes"])
+    low, high = binary["auc_ci95"]
+    print(f"images: {metrics['n_images']} ({binary['n_none']} {negative}, {binary['n_substructure']} {positive})")
+    print(f"AUC: {binary['auc']:.4f} (95% CI {low:.4f}-{high:.4f}); accuracy at threshold "
+          f"{binary['threshold']:.3g}: {binary['accuracy']:.4f}")
+    if "multiclass" in metrics:
+        multi = metrics["multiclass"]
+        print(f"macro AUC over {len(metrics['classes'])} classes: {multi['macro_auc']:.4f}; "
+              + ", ".join(f"{name} vs rest {row['auc']:.4f}" for name, row in multi["one_vs_rest"].items()))
+    if "invariance" in metrics:
+        inv = metrics["invariance"]
+        print(f"invariance: max |dp| under 90-degree rotations {inv['rot90_max_abs_change']:.2e}, flips "
+              f"{inv['flip_max_abs_change']:.2e}; median |dp| under 45 degrees {inv['rot45_median_abs_change']:.2e}")
+    for row in metrics.get("auc_by_mass", []):
+        low, high = row["auc_ci95"]
+        print(f"  largest subhalo {row['mass_low_msun']:.3g}-{row['mass_high_msun']:.3g} Msun ({row['n_substructure']} images): "
+              f"AUC {row['auc']:.4f} ({low:.4f}-{high:.4f})")
+    for row in metrics.get("false_alarm_calibration", {}).get("rates", []):
+        print(f"flag p <= {row['nominal']:g}: {row['false_alarm_rate']:.2%} of no_sub images flagged, "
+              f"true-positive rate {row.get('true_positive_rate', float('nan')):.4f}")
+    calibration = ", false_alarm_calibration.png" if "false_alarm_calibration" in metrics else ""
+    print(f"report: {out} (metrics.json, roc.png, confusion_matrix.png, score_histogram.png, gallery.png, training_curves.png{calibration})")

@@ -12,8 +12,7 @@ from equilens.models.groups import exact_actions
 
 
 def pick_device(device: str = "auto") -> torch.device:
-    """A ``--device`` spelling (``auto``, ``cpu``, ``gpu``, ``cuda:1`` ...) as a torch device
-    (:func:`equilens.devices.torch_device`)."""
+    """A ``--device`` spelling (``auto``, ``cpu``, ``gpu``, ``cuda:1`` ...) as a torch device."""
     return torch_device(device)
 
 
@@ -24,17 +23,12 @@ def score_images(
     """Substructure scores of ``images`` (N, 1, H, W) in [0, 1].
 
     Args:
-        model: an eval-mode model. Classifier: score = p(substructure) = 1 - p(no_sub).
-            Anomaly detector: score = its anomaly score.
+        model: an eval-mode classifier (score: 1 - p(no_sub)) or anomaly detector (its score).
         batch_size: images per forward pass.
-        symmetrize: average over the 8 exact symmetries of the square (test-time augmentation);
-            a no-op up to float error for a model already invariant to them.
-
-    Leaves the process's memory settings alone: the ``equilens`` command keeps freed memory
-    (:mod:`equilens.memory`); call :func:`~equilens.memory.keep_freed_memory` to do the same.
+        symmetrize: average over the 8 exact symmetries of the square.
 
     Returns:
-        (N,) float32 CPU scores, and the (N, C) class probabilities (None for anomaly models).
+        (N,) float32 CPU scores, and (N, C) class probabilities (None for anomaly models).
     """
     device = next(model.parameters()).device
     actions = [lambda x: x, *exact_actions("D4").values()] if symmetrize else [lambda x: x]

@@ -1,55 +1,44 @@
-"""Models by name; each maps images (N, 1, H, W) in [0, 1] to outputs, and has a ``task``."""
+"""Models by name (:mod:`equilens.registry`); each is a :class:`~equilens.models.base.LensNetwork`."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# Every equilens module that imports escnn lives in this package, so this runs first. escnn
-# warns at import that py3nj is missing: equilens installs without it on purpose (it needs a
-# Fortran compiler and serves only SO(3)/O(3), which equilens never uses). Nor does it install
-# lie_learn (numpy 1 only), whose one function escnn imports equilens provides.
-warnings.filterwarnings("ignore", message="`py3nj` package not found", category=UserWarning, module="escnn")
-from equilens.models.wigner_d import provide_to_escnn  # noqa: E402
+import torch
+from torch import nn
 
+from equilens.errors import InputError
+from equilens.log import logger
+from equilens.models.wigner_d import provide_to_escnn
+from equilens.registry import model_spec
+
+# escnn imports lie_learn's one function, provided here, and warns at import that py3nj (SO(3) only)
+# is missing: it is imported once, here, before any model, with that warning silenced.
 provide_to_escnn()
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="`py3nj` package not found", category=UserWarning)
+    importlib.import_module("escnn")
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from equilens.errors import InputError  # noqa: E402
-from equilens.log import logger  # noqa: E402
-from equilens.models.autoencoder import PlainAutoencoder, SteerableAutoencoder  # noqa: E402
-from equilens.models.cnn import PlainCNN  # noqa: E402
-from equilens.models.outlier_exposure import OutlierExposureDetector  # noqa: E402
-from equilens.models.resnet import ResNet18  # noqa: E402
-from equilens.models.steerable import SteerableCNN  # noqa: E402
-
-ARCHITECTURES: dict[str, type[nn.Module]] = {"steerable": SteerableCNN, "cnn": PlainCNN, "resnet18": ResNet18,
-                                             "steerable_autoencoder": SteerableAutoencoder, "cnn_autoencoder": PlainAutoencoder,
-                                             "outlier_exposure": OutlierExposureDetector}
+if TYPE_CHECKING:
+    from equilens.models.base import LensNetwork
 
 
-def build_model(config: dict[str, Any]) -> nn.Module:
+def build_model(config: dict[str, Any]) -> LensNetwork:
     """Build a model from a plain config: ``{"architecture": name, **constructor arguments}``."""
-    config = dict(config)
-    name = config.pop("architecture", None)
-    if name not in ARCHITECTURES:
-        raise InputError(f"unknown architecture {name!r}; choose one of {sorted(ARCHITECTURES)}")
-    for key in ("widths",):
-        if key in config:
-            config[key] = tuple(config[key])
-    if name == "steerable":
-        # Configs saved before the option existed (weights files, run folders) pooled in every block.
-        config.setdefault("pooled_blocks", None)
+    options = dict(config)
+    spec = model_spec(options.pop("architecture", None))
+    options = {**spec.legacy_defaults, **options}
+    if "widths" in options:
+        options["widths"] = tuple(options["widths"])
     try:
-        model = ARCHITECTURES[name](**config)
+        model = spec.model_class()(**options)
     except TypeError as error:
-        raise InputError(f"bad options for architecture {name!r}: {error}") from None
-    # escnn convs are born with placeholder `filter` buffers that the first .train() removes;
-    # calling it here gives every fresh model the same state-dict keys as a saved one.
+        raise InputError(f"bad options for architecture {spec.name!r}: {error}") from None
+    # escnn's placeholder `filter` buffers go at the first .train(): fresh models get saved ones' keys.
     return model.train()
 
 
@@ -58,22 +47,16 @@ def cpp_compiler() -> str | None:
     return shutil.which(os.environ.get("CXX", "g++")) or shutil.which("clang++")
 
 
-def for_inference(model: nn.Module, compiled: bool = False) -> nn.Module:
-    """The model's plain-torch export where it has one (same outputs, faster; channels-last
-    layout), else the model.
-
-    ``compiled=True`` also wraps the export in ``torch.compile`` (TorchInductor): faster on many
-    images, after a one-off compile of seconds and again on the first batch of a new shape (the
-    last, smaller batch); ``benchmarks/auc_vs_budget.py`` measures both (documentation:
-    benchmarks). Autoencoders have no export and run uncompiled.
-    """
-    if not hasattr(model, "export"):
+def for_inference(model: LensNetwork, compiled: bool = False) -> nn.Module:
+    """The model's channels-last plain-torch export where it has one (same outputs, faster), else
+    the model; ``compiled=True`` wraps the export in ``torch.compile`` (a one-off compile per shape)."""
+    exported = model.export()
+    if exported is None:
         if compiled:
             logger.warning("compile: %s has no plain-torch export; it runs uncompiled", type(model).__name__)
         return model
-    # Channels-last: CPU max-pooling and oneDNN convolutions run faster on it (benchmarks/
-    # throughput.py); only the conv weights change layout, not the outputs.
-    exported = model.export().to(memory_format=torch.channels_last)
+    # Only the conv weights change layout, not the outputs; CPU pooling and oneDNN convs run faster.
+    exported = exported.to(memory_format=torch.channels_last)
     if not compiled:
         return exported
     device = next(exported.parameters()).device
@@ -98,4 +81,4 @@ def substructure_score(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     return score_and_probabilities(model, images)[0]
 
 
-__all__ = ["ARCHITECTURES", "PlainCNN", "ResNet18", "SteerableCNN", "build_model", "cpp_compiler", "for_inference", "score_and_probabilities", "substructure_score"]
+__all__ = ["build_model", "cpp_compiler", "for_inference", "score_and_probabilities", "substructure_score"]

@@ -1,30 +1,5 @@
-"""Autoencoders for unsupervised substructure detection: trained on ``no_sub`` images only.
-
-    image (N, 1, H, W) --centred crop, resize--> x (N, 1, S, S)
-      encoder: [conv -> batch norm -> ReLU -> symmetric stride-2 max-pool] x len(widths)
-               -> dense conv over the whole s x s map -> latent (N, latent x |G|, 1, 1)
-      decoder: dense transposed conv back to s x s -> [bilinear upsample to the encoder's side
-               -> conv -> batch norm -> ReLU] x (len(widths) - 1) -> upsample to S -> conv
-               -> reconstruction (N, 1, S, S)
-
-The anomaly score is how badly the model redraws an image: the reconstruction residual,
-box-filtered and squared, averaged over a ring about the lens centre (``score_ring``), in
-log-stretched intensities (``intensity_stretch``) so that faint arcs weigh as much as the
-bright lens light. A smooth lens is what the model has learned to draw, so the small
-distortions that subhalos add to the arcs are what it fails to reproduce. New models take
-these options from :data:`equilens.config.ANOMALY_SCORE_DEFAULTS`.
-
-Design (steerable model): every layer, the latent included, is equivariant, so the
-reconstruction of a rotated/flipped image is the rotated/flipped reconstruction and the score
-is exactly invariant under the group's exact actions. The latent is a 1 x 1 map of regular
-fields: it keeps the pose (the lens has a preferred axis) in how its |G| channels are
-permuted, which an invariant latent would lose, and the decoder could then not place the arcs.
-Every pooling uses :func:`~equilens.models.geometry.pool_geometry` and every upsampling
-targets the side the encoder had at that depth with a centre-aligned bilinear grid, so the
-pixel grid stays symmetric at any input size (odd or even). Widths, latent and score options
-were chosen with ``benchmarks/anomaly.py`` and ``benchmarks/real_test_iv.py anomaly``; the
-figures are in the documentation (benchmarks, "Anomaly detection").
-"""
+"""Autoencoders for unsupervised substructure detection, trained on ``no_sub`` images only (layout and
+design: docs/api/models.md). The anomaly score is how badly a model redraws an image."""
 
 from __future__ import annotations
 
@@ -36,50 +11,33 @@ import torch.nn.functional as F
 from escnn import nn as enn
 from torch import nn
 
-from equilens.config import DEFAULT_CHANNELS, DEFAULT_GROUP, DEFAULT_INPUT_SIZE
+from equilens.config import DEFAULT_GROUP, DEFAULT_INPUT_SIZE
+from equilens.models.base import LensNetwork
 from equilens.models.geometry import pool_geometry
 from equilens.models.groups import gspace
+from equilens.registry import DEFAULT_CHANNELS
 from equilens.transforms import model_input
 
 
 def encoder_sides(input_size: int, stages: int) -> list[int]:
-    """Feature-map sides [S, s_1, ..., s_stages] after each symmetric stride-2 pooling.
-
-    A stage whose input is already 2 pixels or less is not pooled (as in the classifiers).
-    """
+    """Feature-map sides [S, s_1, ..., s_stages] after each symmetric stride-2 pooling (none at 2 px or less)."""
     sides = [input_size]
     for _ in range(stages):
         sides.append(pool_geometry(sides[-1])[2] if sides[-1] > 2 else sides[-1])
     return sides
 
 
-class _Autoencoder(nn.Module):
-    """What both autoencoders share: the input geometry, the score region and the anomaly score.
-
-    Subclasses set ``self.sides`` (from :func:`encoder_sides`), implement :meth:`reconstruct`
-    on model inputs (already cropped and resized to S), and zero the weights of their last
-    convolution: the first reconstructions are then a flat image (its bias) instead of the
-    random-weight decoder's output, whose error starts ~100x above the data's variance and
-    takes epochs to come down.
+class _Autoencoder(LensNetwork):
+    """What both autoencoders share: input geometry, score and loss rings, the anomaly score. Subclasses
+    set ``sides`` (:func:`encoder_sides`), implement :meth:`reconstruct` and zero their last conv's
+    weights (a flat first reconstruction). The defaults are those of models saved before these
+    options; new runs take :data:`equilens.config.ANOMALY_SCORE_DEFAULTS`.
 
     Args:
-        input_size: side S in pixels the image is resized to.
-        crop_fraction: the centred crop (fraction of the image side) taken before resizing,
-            as the classifiers do (see :func:`equilens.transforms.model_input`).
-        score_ring: (inner, outer) radius of the ring about the centre that the anomaly
-            score averages over, as fractions of S (0.5 touches the image border; outer None:
-            the whole image).
-        loss_ring: the ring that the training loss (mean squared error) averages over; None:
-            the score ring.
-        score_smoothing: side in pixels of the box filter applied to the residual before the
-            score squares it (1: none): a subhalo's distortion spans a few pixels, a
-            reconstruction's pixel-scale errors do not.
-        intensity_stretch: a > 0 reconstructs log(1 + a x) / log(1 + a) of the image x, not
-            x itself; None keeps x.
-
-    The constructor's defaults (linear intensities, a disc of 0.35 S for loss and score, no
-    smoothing) are those of the models saved before these options existed; new runs take
-    :data:`equilens.config.ANOMALY_SCORE_DEFAULTS`.
+        score_ring: (inner, outer) radius the score averages over, fractions of S (outer None: all).
+        loss_ring: the ring the training loss averages over; None: the score ring.
+        score_smoothing: odd side (px) of a box filter on the residual before squaring (1: none).
+        intensity_stretch: a > 0 reconstructs log(1 + a x) / log(1 + a), not x; None keeps x.
     """
 
     task = "anomaly"
@@ -100,9 +58,7 @@ class _Autoencoder(nn.Module):
         self.crop_fraction = crop_fraction
         self.score_smoothing = score_smoothing
         self.intensity_stretch = intensity_stretch
-        # A ring about the grid centre maps onto itself under 90-degree turns and flips, so the
-        # masked score keeps the reconstruction's exact symmetry (as does the centred box
-        # filter). Not parameters: not saved.
+        # Centred rings and box filters keep the score's exact symmetry; not in saved weights.
         centred = torch.arange(input_size, dtype=torch.float32) - (input_size - 1) / 2
         radius = torch.hypot(centred[:, None], centred[None, :]) / input_size
 
@@ -136,14 +92,12 @@ class _Autoencoder(nn.Module):
         return self.reconstruct(x) - x
 
     def reconstruction_loss(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, 1, H, W) images in [0, 1] -> (N,) mean squared error inside the loss ring:
-        what training minimises on ``no_sub`` images."""
+        """(N, 1, H, W) images in [0, 1] -> (N,) mean squared error inside the loss ring."""
         return self.loss_of_residual(self.residual(images))
 
     def anomaly_score(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, 1, H, W) images in [0, 1] -> (N,) mean squared box-filtered residual inside the
-        score ring (units: squared model-input intensity); high means unlike the ``no_sub``
-        training images."""
+        """(N, 1, H, W) images in [0, 1] -> (N,) mean squared box-filtered residual in the score
+        ring (squared model-input intensity): high is unlike the ``no_sub`` training images."""
         return self.score_of_residual(self.residual(images))
 
     def loss_of_residual(self, residual: torch.Tensor) -> torch.Tensor:
@@ -158,20 +112,13 @@ class _Autoencoder(nn.Module):
 
 
 class SteerableAutoencoder(_Autoencoder):
-    """E(2)-equivariant autoencoder (escnn): reconstruction equivariant, score invariant.
+    """E(2)-equivariant autoencoder: reconstruction equivariant, score invariant.
 
     Args:
-        group: symmetry group, ``C<N>`` or ``D<N>``.
-        input_size: see :class:`_Autoencoder`.
-        crop_fraction: see :class:`_Autoencoder`.
         widths: regular fields per encoder block (the decoder mirrors them).
-        latent: regular fields of the 1 x 1 latent (latent dimension = latent x |G|).
-        lift_kernel: side of the first and last convolution's kernel, in pixels.
-        kernel: side of the other kernels.
-        in_channels: bands of the image, each a scalar field (reconstructed band by band; the
-            score averages over bands).
-        **score_options: ``score_ring``, ``loss_ring``, ``score_smoothing``, ``intensity_stretch``:
-            see :class:`_Autoencoder`.
+        latent: regular fields of the 1 x 1 latent (latent x |G| numbers).
+        lift_kernel: kernel side of the first and last convs; ``kernel``: of the others.
+        **score_options: see :class:`_Autoencoder`; the rest as for :class:`~equilens.models.steerable.SteerableCNN`.
     """
 
     def __init__(
@@ -187,6 +134,7 @@ class SteerableAutoencoder(_Autoencoder):
         **score_options: Any,
     ):
         super().__init__(input_size, crop_fraction, **score_options)
+        self.group = group
         space = gspace(group)
         self.sides = encoder_sides(input_size, len(widths))
         self.image_type = enn.FieldType(space, in_channels * [space.trivial_repr])
@@ -225,25 +173,14 @@ class SteerableAutoencoder(_Autoencoder):
         ]
         self.decoder = enn.SequentialModule(*decoder)
         with torch.no_grad():
-            decoder[-1].weights.zero_()  # see _Autoencoder.__init__
+            decoder[-1].weights.zero_()
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(enn.GeometricTensor(x, self.image_type))).tensor
 
 
 class PlainAutoencoder(_Autoencoder):
-    """The plain-CNN baseline with the same layout as :class:`SteerableAutoencoder`.
-
-    Args:
-        input_size: see :class:`_Autoencoder`.
-        crop_fraction: see :class:`_Autoencoder`.
-        widths: channels per encoder block (the decoder mirrors them).
-        latent: channels of the 1 x 1 latent.
-        lift_kernel: as for :class:`SteerableAutoencoder`.
-        kernel: as for :class:`SteerableAutoencoder`.
-        in_channels: as for :class:`SteerableAutoencoder`.
-        **score_options: as for :class:`SteerableAutoencoder`.
-    """
+    """The plain-CNN baseline with the layout of :class:`SteerableAutoencoder`; widths and latent are channels."""
 
     def __init__(
         self,
@@ -288,7 +225,7 @@ class PlainAutoencoder(_Autoencoder):
             nn.Conv2d(widths[0], in_channels, lift_kernel, padding=lift_kernel // 2),
         ]
         self.decoder = nn.Sequential(*decoder)
-        nn.init.zeros_(decoder[-1].weight)  # see _Autoencoder.__init__
+        nn.init.zeros_(decoder[-1].weight)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))

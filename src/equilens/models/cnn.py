@@ -1,11 +1,4 @@
-"""The plain CNN baseline, under the same interface as :class:`SteerableCNN`.
-
-    image (N, 1, H, W) --centred crop, resize--> (N, 1, S, S)
-      -> [Conv -> BatchNorm -> ReLU -> stride-2 max-pool] x len(widths) -> spatial mean and max -> MLP
-      -> class logits (N, num_classes)
-
-No symmetry is built in: rotations are learned from augmentation only.
-"""
+"""The plain CNN baseline: no symmetry built in, rotations learned from augmentation only (layout: docs/api/models.md)."""
 
 from __future__ import annotations
 
@@ -14,13 +7,15 @@ import copy
 import torch
 from torch import nn
 
-from equilens.config import DEFAULT_CHANNELS, DEFAULT_INPUT_SIZE
+from equilens.config import DEFAULT_INPUT_SIZE
+from equilens.models.base import LensNetwork
 from equilens.models.fusion import fuse_conv_bn
 from equilens.models.geometry import global_pool, pool_geometry
+from equilens.registry import DEFAULT_CHANNELS
 from equilens.transforms import model_input
 
 
-class PlainCNN(nn.Module):
+class PlainCNN(LensNetwork):
     """Ordinary CNN classifier; arguments as for :class:`SteerableCNN` (widths are channels)."""
 
     task = "classify"
@@ -66,8 +61,7 @@ class PlainCNN(nn.Module):
         return self.head(global_pool(self.features(model_input(images, self.crop_fraction, self.input_size))))
 
     def export(self) -> "PlainCNN":
-        """An eval-mode copy for inference with batch norm folded into the convolutions (same
-        outputs), as :meth:`SteerableCNN.export` does: inference speeds compare like with like."""
+        """An eval-mode copy with batch norm folded into the convs, as :class:`SteerableCNN`'s, so speeds compare."""
         exported = copy.deepcopy(self).eval()
         exported.features = fuse_conv_bn(exported.features)
         return exported

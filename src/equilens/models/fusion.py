@@ -7,12 +7,8 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
 def fuse_conv_bn(layers: nn.Sequential) -> nn.Sequential:
-    """A copy of ``layers`` with every BatchNorm2d that follows a Conv2d folded into that conv.
-
-    In eval mode batch norm is a fixed per-channel affine map, so the conv's weights and bias
-    can absorb it: the same outputs (to float rounding) with one pass over the feature maps
-    fewer. ``layers`` must be in eval mode and is left unchanged; the result is for inference.
-    """
+    """An inference copy of eval-mode ``layers`` with each BatchNorm2d after a Conv2d folded into
+    that conv (a fixed affine map in eval mode): the same outputs, one pass fewer."""
     fused: list[nn.Module] = []
     for layer in layers:
         if isinstance(layer, nn.BatchNorm2d) and fused and isinstance(fused[-1], nn.Conv2d):

@@ -1,9 +1,5 @@
-"""Symmetry groups by name (``C4``, ``D8``, any ``C<N>``/``D<N>``) and their exact pixel actions.
-
-Only rotations by multiples of 90 degrees and flips map the square pixel grid onto itself, so
-only those group elements can leave a network's output exactly unchanged; the rest of C_N/D_N
-(e.g. 45 degrees in C8) holds only approximately.
-"""
+"""Symmetry groups by name (``C<N>``/``D<N>``) and their exact pixel actions: only 90-degree turns and
+flips map the square grid onto itself, so the rest of C_N/D_N holds only approximately."""
 
 from __future__ import annotations
 
@@ -12,7 +8,7 @@ from typing import Callable
 import torch
 from escnn import gspaces
 
-from equilens.config import parse_group
+from equilens.registry import parse_group
 
 Action = Callable[[torch.Tensor], torch.Tensor]
 
@@ -24,12 +20,9 @@ def gspace(name: str) -> gspaces.GSpace2D:
 
 
 def exact_actions(name: str) -> dict[str, Action]:
-    """The non-identity elements of the group that act exactly on square images (N, C, H, W).
-
-    Rotations by 90/180/270 degrees where 4 (or 2) divides N; for D_N with even N both
-    axis flips (one is escnn's reflection, the other that composed with the 180-degree turn),
-    and for D_N with 4 | N the two diagonal flips.
-    """
+    """The non-identity elements of the group that act exactly on square images (N, C, H, W): turns
+    by 90/180/270 degrees where 4 (or 2) divides N; for D_N with even N both axis flips, and with
+    4 | N both diagonal flips."""
     flips, order = parse_group(name)
     quarter_turns = [1, 2, 3] if order % 4 == 0 else [2] if order % 2 == 0 else []
     actions: dict[str, Action] = {

@@ -1,15 +1,4 @@
-"""ResNet-18, the plain baseline of the DeepLense papers, under the same interface as :class:`SteerableCNN`.
-
-    image (N, C, H, W) --centred crop, resize--> (N, C, S, S)
-      -> 7x7 stride-2 conv -> BatchNorm -> ReLU -> 3x3 stride-2 max-pool
-      -> 4 stages of 2 basic blocks (3x3 conv -> BN -> ReLU -> 3x3 conv -> BN, + shortcut -> ReLU),
-         stages 2-4 halving the side (a 1x1 stride-2 conv + BN on the shortcut)
-      -> spatial mean -> linear -> class logits (N, num_classes)
-
-He et al.'s ResNet-18 layout (11 M parameters at the default widths 64-128-256-512), written
-here because equilens does not depend on torchvision. No symmetry is built in, and a stride-2
-layer samples an asymmetric grid, so rotations are learned from augmentation only.
-"""
+"""ResNet-18 (He et al.), the DeepLense papers' plain baseline, without torchvision (layout: docs/api/models.md)."""
 
 from __future__ import annotations
 
@@ -19,8 +8,10 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from equilens.config import DEFAULT_INPUT_SIZE, RESNET18_WIDTHS
+from equilens.config import DEFAULT_INPUT_SIZE
+from equilens.models.base import LensNetwork
 from equilens.models.fusion import fuse_conv_bn
+from equilens.registry import RESNET18_WIDTHS
 from equilens.transforms import model_input
 
 
@@ -49,9 +40,9 @@ class BasicBlock(nn.Module):
             self.shortcut = fuse_conv_bn(self.shortcut)
 
 
-class ResNet18(nn.Module):
+class ResNet18(LensNetwork):
     """ResNet-18 classifier; arguments as for :class:`PlainCNN`, but ``widths`` are the channels of
-    the stages, each of two basic blocks (four stages: ResNet-18)."""
+    the stages of two basic blocks each (four stages: ResNet-18)."""
 
     task = "classify"
 

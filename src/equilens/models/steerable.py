@@ -1,23 +1,4 @@
-"""The E(2)-steerable classifier: the whole model in one file.
-
-    image (N, 1, H, W) --centred crop, resize--> (N, 1, S, S)
-      -> [R2Conv -> InnerBatchNorm -> ReLU -> symmetric stride-2 max-pool] x pooled_blocks
-      -> [stride-2 R2Conv -> InnerBatchNorm -> ReLU] x (len(widths) - pooled_blocks)
-         (regular fields of the group; the first conv lifts the grey image to the group)
-      -> GroupPooling (max over each field's |G| channels: invariant features)
-      -> spatial mean and max -> MLP -> class logits (N, num_classes)
-
-Every layer before the group pooling is equivariant, the pooling makes the features invariant,
-and the spatial mean and max are unchanged by any permutation of the grid, so the logits are
-invariant under the group's exact actions (90-degree rotations, flips for D_N). Every
-downsampling, pooled or strided, samples a grid that maps onto itself under those actions
-(equilens.models.geometry).
-
-Cost is set by channels x resolution, not by escnn: a stride-2 conv computes a quarter of the
-outputs of a conv followed by a pool, with no pooling pass, so the later blocks can be wide and
-cheap. The defaults (``equilens.config``) were chosen with ``benchmarks/auc_vs_budget.py``; its
-figures and the alternatives it measured are in the documentation ("How the defaults were chosen").
-"""
+"""The E(2)-steerable classifier, exactly invariant under its group's pixel-exact actions (layout: docs/api/models.md)."""
 
 from __future__ import annotations
 
@@ -27,34 +8,25 @@ import torch
 from escnn import nn as enn
 from torch import nn
 
-from equilens.config import DEFAULT_GROUP, DEFAULT_INPUT_SIZE, DEFAULT_POOLED_BLOCKS, default_widths
+from equilens.config import DEFAULT_GROUP, DEFAULT_INPUT_SIZE, DEFAULT_POOLED_BLOCKS
+from equilens.models.base import LensNetwork
 from equilens.models.fusion import fuse_conv_bn
 from equilens.models.geometry import global_pool, pool_geometry, strided_conv_geometry
 from equilens.models.groups import gspace
+from equilens.registry import default_widths
 from equilens.transforms import model_input
 
 
-class SteerableCNN(nn.Module):
-    """Group-invariant substructure classifier.
+class SteerableCNN(LensNetwork):
+    """Group-invariant classifier: images (N, C, H, W) in [0, 1] -> (N, num_classes) logits, class 0 ``no_sub``.
 
     Args:
-        group: symmetry group, ``C<N>`` or ``D<N>`` (e.g. ``D4``: 90-degree rotations and flips).
-        input_size: side S in pixels the image is resized to; exact invariance holds for any S
-            because every downsampling keeps the grid symmetric.
-        crop_fraction: the centred crop (fraction of the image side) taken before resizing.
-        widths: regular fields per conv block (channels = width x |G|); None: the default
-            (:func:`equilens.config.default_widths`).
-        pooled_blocks: how many of the first blocks convolve at full resolution and then
-            max-pool; the later ones downsample by a stride-2 convolution instead (None: all
-            pool). A block whose input side is even pools anyway: no odd kernel is centred
-            symmetrically on an even grid at stride 2.
-        lift_kernel: side of the first (lifting) convolution's kernel, in pixels.
-        kernel: side of the later kernels.
-        num_classes: outputs; class 0 is ``no_sub``.
-        head_width: hidden units of the MLP head.
-        dropout: dropout probability before the last layer.
-        in_channels: bands of the input image, each a scalar field (unchanged by rotations),
-            so the model stays exactly invariant for any number of bands.
+        group: ``C<N>`` or ``D<N>`` (``D4``: 90-degree rotations and flips).
+        input_size: side S (px) that the centred crop of ``crop_fraction`` of the image side is resized to.
+        widths: regular fields per conv block (channels = width x |G|); None: the registry's default.
+        pooled_blocks: first blocks that convolve at full resolution, then max-pool (None: all); the
+            rest convolve at stride 2 (or pool, on an even side). Kernel sides: ``lift_kernel``, ``kernel``.
+        in_channels: image bands, each a scalar field, so any number keeps exact invariance.
     """
 
     task = "classify"
@@ -74,6 +46,7 @@ class SteerableCNN(nn.Module):
         in_channels: int = 1,
     ):
         super().__init__()
+        self.group = group
         self.input_size = input_size
         self.crop_fraction = crop_fraction
         widths = tuple(widths or default_widths("steerable", group))
@@ -114,25 +87,24 @@ class SteerableCNN(nn.Module):
         return self.head(self.invariant_features(images))
 
     def export(self) -> "ExportedSteerableCNN":
-        """A plain-torch copy for inference (escnn's ``export``): the same function, computed with
-        ordinary Conv2d/MaxPool2d layers (batch norm folded into the convs) and no per-call
-        basis bookkeeping."""
+        """escnn's ``export`` with batch norm folded into the convs: plain Conv2d/MaxPool2d layers."""
         was_training = self.training
         self.eval()
         features = fuse_conv_bn(self.features.export().eval())
-        exported = ExportedSteerableCNN(self.input_size, self.crop_fraction, features, self.group_pool.export(), copy.deepcopy(self.head))
+        exported = ExportedSteerableCNN(self.group, self.input_size, self.crop_fraction, features, self.group_pool.export(),
+                                        copy.deepcopy(self.head))
         self.train(was_training)
         return exported.eval()
 
 
-class ExportedSteerableCNN(nn.Module):
+class ExportedSteerableCNN(LensNetwork):
     """The inference-only form of :class:`SteerableCNN` (same inputs and outputs)."""
 
     task = "classify"
 
-    def __init__(self, input_size: int, crop_fraction: float, features: nn.Module, group_pool: nn.Module, head: nn.Module):
+    def __init__(self, group: str, input_size: int, crop_fraction: float, features: nn.Module, group_pool: nn.Module, head: nn.Module):
         super().__init__()
-        self.input_size, self.crop_fraction = input_size, crop_fraction
+        self.group, self.input_size, self.crop_fraction = group, input_size, crop_fraction
         self.features, self.group_pool, self.head = features, group_pool, head
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

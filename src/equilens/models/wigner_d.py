@@ -1,14 +1,5 @@
-"""SO(3) Wigner-D matrices in lie_learn's basis: the one function escnn imports from lie_learn.
-
-escnn imports ``lie_learn.representations.SO3.wigner_d.wigner_D_matrix`` as it is imported, to
-build SO(3)/O(3) irreps; lie_learn's only wheels are compiled against numpy 1 for CPython
-3.10-3.12, so installing it would cap numpy below 2 and Python below 3.13. equilens installs
-without lie_learn and :func:`provide_to_escnn` registers this module under lie_learn's name
-instead. It is a real implementation, not a stand-in: the same matrices as lie_learn's default
-basis (real, quantum-normalised, centred, Condon-Shortley phase), checked against values
-lie_learn computed (``tests/data/wigner_d_lie_learn.npz``), so an SO(3) model built through
-escnn is correct. Any other basis raises, since nothing here checks it.
-"""
+"""SO(3) Wigner-D matrices in lie_learn's default basis: the one function escnn imports from lie_learn,
+which equilens installs without (why: docs/install.md). Any other basis raises: nothing checks it."""
 
 from __future__ import annotations
 
@@ -24,8 +15,7 @@ _BASIS = ("real", "quantum", "centered", "cs")
 
 
 def _z_rotation(angle: float, l: int) -> np.ndarray:
-    """A rotation by ``angle`` (radians) about z in irrep ``l``, real centred basis: frequency
-    ``l - i`` on row ``i``, its cosine on the diagonal and its sine on the anti-diagonal."""
+    """A rotation by ``angle`` (radians) about z in irrep ``l``, real centred basis (frequency l - i on row i)."""
     frequencies = np.arange(l, -l - 1, -1)
     rows = np.arange(2 * l + 1)
     matrix = np.zeros((2 * l + 1, 2 * l + 1))
@@ -36,10 +26,8 @@ def _z_rotation(angle: float, l: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=None)
 def _pinchon_hoggan_j(l: int) -> np.ndarray:
-    """Pinchon and Hoggan's J matrix of irrep ``l`` (J. Phys. A 40, 1597, 2007), which takes
-    z-rotations to y-rotations: (-1)^l times the rotation by pi about (0, 1, -1)/sqrt(2), in the
-    real centred basis. Built from the angular-momentum matrices of the complex basis
-    |l, m>, m = -l..l: exp(-i pi n.L) = sum_m (-1)^m |m><m| in n.L's eigenbasis."""
+    """Pinchon and Hoggan's J of irrep ``l`` (J. Phys. A 40, 1597, 2007), taking z- to y-rotations:
+    (-1)^l exp(-i pi n.L) for n = (0, 1, -1)/sqrt(2), built in the complex basis |l, m>."""
     m = np.arange(-l, l + 1)
     raising = np.diag(np.sqrt(l * (l + 1) - m[:-1] * (m[:-1] + 1)), k=-1)  # L+ |m> to |m + 1>
     l_y = (raising - raising.T) / 2j
@@ -70,8 +58,7 @@ def wigner_D_matrix(l: int, alpha: float, beta: float, gamma: float, field: str 
 
 
 def provide_to_escnn() -> None:
-    """Register this module as ``lie_learn.representations.SO3.wigner_d`` where lie_learn is not
-    installed, so that ``import escnn`` works; an installed lie_learn is left to serve itself."""
+    """Register this module as lie_learn's where lie_learn is not installed, so ``import escnn`` works."""
     if _LIE_LEARN_MODULE in sys.modules or importlib.util.find_spec("lie_learn") is not None:
         return
     names = _LIE_LEARN_MODULE.split(".")

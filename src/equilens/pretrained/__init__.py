@@ -1,29 +1,20 @@
-"""Trained models that ship inside the package: scoring needs no training and no download.
-
-Each model is ``<name>.safetensors`` (weights, with its config in the header, loaded strictly
-by :func:`equilens.weights.load_model`) and its model card ``<name>.md`` beside it: the data it
-was trained on, the split, the recipe, its measured figures and its limits.
-
-* ``test-iv``: the default D4-equivariant classifier trained on real DeepLense Test IV images.
-* ``sim-test-iv``: the same model trained on the calibrated ``test-iv`` simulation only (a
-  starting point for fine-tuning: ``equilens train --init-weights sim-test-iv``).
-"""
+"""Trained models that ship inside the package (:data:`equilens.registry.PRETRAINED`), each with its model card."""
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
 
-from equilens.errors import InputError
+from equilens.registry import PRETRAINED, pretrained_spec
 
-PRETRAINED = ("test-iv", "sim-test-iv")
+
+def _packaged(file: str) -> Path:
+    return Path(str(resources.files(__name__) / file))
 
 
 def pretrained_weights(name: str) -> Path:
     """The weights file of a shipped model, e.g. ``pretrained_weights("test-iv")``."""
-    if name not in PRETRAINED:
-        raise InputError(f"--pretrained {name!r}: choose one of {list(PRETRAINED)}")
-    return Path(str(resources.files(__name__) / f"{name}.safetensors"))
+    return _packaged(pretrained_spec(name).weights)
 
 
 def find_weights(model: str | Path) -> Path:
@@ -38,4 +29,4 @@ def find_weights(model: str | Path) -> Path:
 
 def model_card(name: str) -> Path:
     """The model card (Markdown) of a shipped model."""
-    return pretrained_weights(name).with_suffix(".md")
+    return _packaged(pretrained_spec(name).card)

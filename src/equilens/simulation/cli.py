@@ -1,8 +1,4 @@
-"""``equilens simulate``: command-line options and their runner.
-
-Every physical option defaults to ``None`` meaning "the preset's value", so a preset plus a
-few overrides fully describes a run; the resolved values land in ``OUT/simulation.json``.
-"""
+"""``equilens simulate``: its options (a physical one left out keeps the preset's value) and runner."""
 
 from __future__ import annotations
 
@@ -11,10 +7,11 @@ import os
 from typing import Any
 
 from equilens.errors import InputError
-from equilens.simulation.presets import BANDS, PRESETS, LensSimulationConfig, get_preset
+from equilens.simulation.bands import BANDS
+from equilens.simulation.config import LensSimulationConfig
+from equilens.simulation.presets import PRESETS, get_preset
 
-# (option, config field, type, nargs, help). nargs=2 options are (LOW, HIGH) ranges, stored
-# in one tuple field or, where the field is a pair of names, split over two fields.
+# (option, config field(s), type, nargs, help); a (LOW, HIGH) range over two names sets two fields.
 _PHYSICAL_OPTIONS: list[tuple[str, str | tuple[str, str], type, int | None, str]] = [
     ("--num-pix", "num_pix", int, None, "image side in pixels"),
     ("--pixel-scale-arcsec", "pixel_scale_arcsec", float, None, "pixel side in arcsec"),
@@ -155,13 +152,8 @@ def _varied_setting(entry: list[str]) -> tuple[str, float, float]:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    """Run ``equilens simulate`` from parsed ``args``; returns the exit status (0).
-
-    Raises InputError (one line) for bad options or a folder made with other settings.
-    """
-    # lenstronomy jit-compiles a few small numpy functions with numba unless this is set:
-    # importing numba and loading (the first time, compiling) them costs more start-up than
-    # they save in rendering. The images are the same to the byte.
+    """Run ``equilens simulate`` from parsed ``args``; returns 0, or raises InputError."""
+    # numba's start-up costs more than its jit saves in rendering; the images are the same.
     os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
     from equilens.simulation.writer import simulate_dataset
 

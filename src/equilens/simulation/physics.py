@@ -1,9 +1,5 @@
-"""The physics of the simulator: lensing scales, halo profiles and photometry (astropy, numpy).
-
-Cosmology: flat ΛCDM with the DeepLense simulations' parameters. Every function takes and
-returns quantities with their unit in the name (``_arcsec``, ``_msun``, ``_cps``: counts per
-second).
-"""
+"""The simulator's physics in flat ΛCDM: lensing scales, halo profiles, photometry. Units are in
+the names: ``_arcsec``, ``_msun``, ``_cps`` (counts per second)."""
 
 from __future__ import annotations
 
@@ -18,20 +14,20 @@ from equilens.errors import InputError
 #: Cosmology of the DeepLense simulations.
 HUBBLE_CONSTANT_KM_S_MPC = 70.0
 OMEGA_MATTER = 0.3
+#: DeepLenseSim's vortex: half-length (arcsec) = this / axion mass (eV).
+VORTEX_LENGTH_AXION_MASS = 3e-24
 
 
 @functools.lru_cache(maxsize=64)
 def _einstein_radius_of_one_msun_arcsec(z_lens: float, z_source: float) -> float:
     """θ_E in arcsec of a 1 M☉ point lens; θ_E scales as sqrt(M), so this fixes every mass."""
-    # astropy is imported lazily: it costs ~1 s and most users of the config never need it.
+    # Lazy: astropy is slow to import and most users of the config never need it.
     import astropy.constants as const
     import astropy.units as u
     from astropy.cosmology import FlatLambdaCDM
 
     cosmology = FlatLambdaCDM(H0=HUBBLE_CONSTANT_KM_S_MPC, Om0=OMEGA_MATTER)
-    # DeepLense uses *luminosity* distances here (not angular-diameter ones, which would be
-    # the textbook choice); we follow it so that 1e12 M☉ gives their 1.2815″ and 1e10 M☉
-    # their 0.128″.
+    # Luminosity, not angular-diameter, distances: DeepLense's choice, which we reproduce.
     d_lens = cosmology.luminosity_distance(z_lens)
     d_source = cosmology.luminosity_distance(z_source)
     theta_sq = 4 * const.G * (1 * u.Msun) / const.c**2 * (d_source - d_lens) / (d_lens * d_source)
@@ -39,11 +35,8 @@ def _einstein_radius_of_one_msun_arcsec(z_lens: float, z_source: float) -> float
 
 
 def einstein_radius_arcsec(mass_msun: Any, z_lens: float, z_source: float) -> Any:
-    """Einstein radius (arcsec) of a point mass ``mass_msun`` (M☉; scalar or array).
-
-    θ_E = sqrt(4 G M / c² · (D_S − D_L) / (D_L D_S)) with flat ΛCDM (H0 = 70, Ωm = 0.3)
-    luminosity distances D, as DeepLense computes it.
-    """
+    """Einstein radius (arcsec) of point masses ``mass_msun`` (M☉; scalar or array), as DeepLense:
+    θ_E = sqrt(4 G M / c² · (D_S − D_L) / (D_L D_S)) with luminosity distances D."""
     if not 0 <= z_lens < z_source:
         raise InputError(f"redshifts must satisfy 0 <= z_lens < z_source, got z_lens={z_lens}, z_source={z_source}")
     return _einstein_radius_of_one_msun_arcsec(float(z_lens), float(z_source)) * np.sqrt(mass_msun)
@@ -69,28 +62,15 @@ def _nfw_scales(z_lens: float, z_source: float) -> tuple[float, float, float]:
 
 
 def duffy2008_concentration(mass_msun: Any, z: float) -> Any:
-    """NFW concentration c200 = r200 / r_s of halos of M200 ``mass_msun`` (M☉) at redshift ``z``.
-
-    Duffy et al. 2008 (MNRAS 390, L64), Table 1, NFW fit to the full sample at Δ = 200 ρ_crit:
-    c200 = 5.71 (M200 / M_pivot)^−0.084 (1 + z)^−0.47 with M_pivot = 2e12 h⁻¹ M☉ (h = 0.7 here).
-    Fitted to field halos of 1e11–1e15 h⁻¹ M☉ in WMAP5 simulations: for subhalos of 1e7–1e10 M☉
-    it is an extrapolation, and it ignores that subhalos, tidally stripped, are denser than field
-    halos of the same mass (e.g. Moliné et al. 2017). At z = 0.5 it gives c ≈ 11 at 1e8 M☉ and
-    ≈ 9.2 at 1e9 M☉: a conservative, low-concentration (ΛCDM-like) choice.
-    """
+    """NFW c200 of halos of M200 ``mass_msun`` (M☉) at ``z``: Duffy et al. 2008, Table 1 (full sample),
+    5.71 (M / 2e12 h⁻¹ M☉)^−0.084 (1 + z)^−0.47. For subhalos, denser than field halos, conservative."""
     pivot_msun = 2e12 / (HUBBLE_CONSTANT_KM_S_MPC / 100)
     return 5.71 * (np.asarray(mass_msun, dtype=float) / pivot_msun) ** -0.084 * (1 + z) ** -0.47
 
 
 def nfw_lensing_arcsec(mass_msun: Any, concentration: Any, z_lens: float, z_source: float) -> tuple[Any, Any]:
-    """Lenstronomy ``NFW`` parameters ``(Rs, alpha_Rs)`` in arcsec of halos of M200 ``mass_msun``
-    and concentration ``concentration`` (a number, or an array like ``mass_msun``).
-
-    M200 is the mass within r200, where the mean density is 200 ρ_crit(z_lens); r_s = r200 / c.
-    Unlike the point-mass θ_E (DeepLense's luminosity-distance convention), this uses the
-    textbook angular-diameter distances, as lenstronomy's ``LensCosmo.nfw_physical2angle``
-    does (whose lenstronomy 1.14.2 version needs astropy >= 7, hence this re-implementation).
-    """
+    """Lenstronomy ``NFW`` ``(Rs, alpha_Rs)`` (arcsec) of halos of M200 ``mass_msun`` (M☉) and c200
+    ``concentration`` (number or array), as ``LensCosmo.nfw_physical2angle`` (which needs astropy >= 7)."""
     rho_crit, d_d_mpc, sigma_crit = _nfw_scales(float(z_lens), float(z_source))
     r200_mpc = (3 * np.asarray(mass_msun, dtype=float) / (4 * math.pi * 200 * rho_crit)) ** (1 / 3)
     concentration = np.asarray(concentration, dtype=float)
@@ -104,15 +84,8 @@ def nfw_lensing_arcsec(mass_msun: Any, concentration: Any, z_lens: float, z_sour
 def tidal_radius_arcsec(
     mass_msun: Any, radius_arcsec: Any, einstein_radius_arcsec: float, z_lens: float, z_source: float
 ) -> Any:
-    """Tidal (Jacobi) radius in arcsec of subhalos of mass ``mass_msun`` at projected distance
-    ``radius_arcsec`` from the centre of a main lens of Einstein radius ``einstein_radius_arcsec``.
-
-    r_t = r (m / 2 M(<r))^(1/3), with the main lens a singular isothermal sphere of that Einstein
-    radius, whose 3D mass within r is M(<r) = 2 Σ_crit D_d² θ_E r (angles in radians), and the
-    projected distance taken for the 3D distance r (its lower bound: a subhalo farther out is
-    stripped less). With m = M200 it overestimates the mass left within r_t, so r_t errs large.
-    For 1e9 M☉ on the Einstein ring (1.2815″, z_lens = 0.5, z_source = 1): 0.14″.
-    """
+    """Tidal radius (arcsec) of subhalos of ``mass_msun`` at projected ``radius_arcsec``: r (m / 2 M(<r))^(1/3)
+    for an isothermal main lens, M(<r) = 2 Σ_crit D_d² θ_E r; the projected r is a lower bound, so r_t errs large."""
     _, d_d_mpc, sigma_crit = _nfw_scales(float(z_lens), float(z_source))
     arcsec = math.pi / 180 / 3600
     radius = np.asarray(radius_arcsec, dtype=float)
@@ -121,13 +94,8 @@ def tidal_radius_arcsec(
 
 
 def sersic_amplitude(magnitude: float, magnitude_zero_point: float, r_sersic_arcsec: float, n_sersic: float) -> float:
-    """Lenstronomy Sérsic ``amp`` (counts/s per arcsec² at R_sersic) of a source of total
-    apparent ``magnitude``, as lenstronomy's ``SimAPI.magnitude2amplitude`` computes it.
-
-    Total counts/s F = 10^(−0.4 (magnitude − zero point)); a Sérsic profile of amplitude I at
-    R_sersic holds 2π n R² e^b b^(−2n) Γ(2n) I, with lenstronomy's b = 1.9992 n − 0.3271 (its
-    elliptical profiles keep the circular total: R is the product-averaged radius).
-    """
+    """Lenstronomy Sérsic ``amp`` (counts/s/arcsec² at R_sersic) of total apparent ``magnitude``, as
+    ``SimAPI.magnitude2amplitude``: the total is 2π n R² e^b b^(−2n) Γ(2n) amp."""
     total_cps = 10 ** (-0.4 * (magnitude - magnitude_zero_point))
     b = 1.9992 * n_sersic - 0.3271
     per_amplitude = 2 * math.pi * n_sersic * r_sersic_arcsec**2 * math.exp(b) / b ** (2 * n_sersic) * math.gamma(2 * n_sersic)
@@ -138,9 +106,8 @@ def background_rms_cps(
     read_noise_e: float, sky_brightness_mag_arcsec2: float, magnitude_zero_point: float, pixel_scale_arcsec: float,
     exposure_time_s: float, num_exposures: int,
 ) -> float:
-    """Gaussian background σ per pixel in counts/s of a sky-subtracted co-add, as lenstronomy's
-    ``SingleBand.background_noise``: sqrt(N r² + T s p²) / T for N exposures of read noise r
-    (e⁻), total time T, sky s = 10^(−0.4 (sky − zero point)) counts/s/arcsec² and pixel side p."""
+    """Background σ (counts/s per pixel) of a sky-subtracted co-add, as lenstronomy's
+    ``SingleBand.background_noise``: sqrt(N r² + T s p²) / T (read noise r e⁻, total time T)."""
     total_s = num_exposures * exposure_time_s
     sky_cps_per_pixel = 10 ** (-0.4 * (sky_brightness_mag_arcsec2 - magnitude_zero_point)) * pixel_scale_arcsec**2
     return math.sqrt(num_exposures * read_noise_e**2 + total_s * sky_cps_per_pixel) / total_s

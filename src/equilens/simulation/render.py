@@ -1,36 +1,6 @@
-"""Render one strong-lensing image from a :class:`LensSimulationConfig` and a seed (lenstronomy).
-
-Model (DeepLense Model I, optionally with lens light):
-
-* lens mass: SIE (θ_E, e1, e2) + external shear (γ1, γ2), centred at the origin;
-* perturbers: ``"sub"``: CDM subhalos (point masses, NFW or truncated NFW) with p(m) ∝ m^slope, radius
-  uniform in a range (uniform in r, not in area, as DeepLense does), uniform per unit area in
-  it, or on the Einstein ring (``subhalo_placement``), angle uniform;
-  ``"axion"``: a "vortex", equal point masses evenly spaced on a line through the centre;
-  ``"no_sub"``: none;
-* light: elliptical Sérsic source, optional elliptical Sérsic lens light (round where its e1 =
-  e2 = 0, as in ``deeplense-model-i-lens-light``; elongated in ``test-iv``);
-* Gaussian PSF, then noise (below), then per-image min–max normalisation to [0, 1].
-
-Coordinates: arcsec, x = RA (increasing to the *left* of the image, the astronomical and
-DeepLense convention), y = Dec (increasing upwards, i.e. with the row index of the array as
-lenstronomy lays it out). :meth:`LensRenderer.arcsec_to_pixel` maps them to array indices.
-
-Random streams and paired twins: each image's integer seed feeds a
-:class:`numpy.random.SeedSequence` that is split into independent streams for (1) the macro
-model (orientation, source centre, exposure time), (2) CDM subhalos, (3) the vortex and
-(4) the noise. A class only consumes its own perturber stream, so the ``no_sub``, ``sub``
-and ``axion`` images rendered from one seed share source, lens and noise draws exactly.
-
-Noise: as in lenstronomy's ``image_util`` (which DeepLense calls), shot noise uses the Gaussian
-approximation of Poisson counts, σ = sqrt(|model| / t) in counts/s, plus Gaussian background
-σ = ``background_rms``. Both are fixed standard-normal fields from the noise stream scaled by
-these σ maps, so twins' noise differs only where their noiseless models differ. Optionally
-(``sky_counts_per_pixel`` > 0, the ``test-iv`` preset) a sky-limited background: Poisson counts
-of the sky, sky subtracted, scaled so that the sky level is a per-image fraction of the
-noiseless peak. Optionally (``integer_counts``, as DeepLense writes Model I) whole photon
-counts: Poisson counts of the noisy image clipped at zero, from a fixed uniform field.
-"""
+"""Render one strong-lensing image from a config and a seed with lenstronomy (SIE + shear, perturbers,
+Sérsic light, Gaussian PSF, noise). A seed's independent streams make the classes rendered from it
+twins, differing only by their perturbers. Coordinates: arcsec, x = RA (increasing leftwards), y = Dec."""
 
 from __future__ import annotations
 
@@ -40,25 +10,25 @@ from typing import Any
 import numpy as np
 
 from equilens.errors import InputError
-from equilens.simulation.physics import einstein_radius_arcsec, nfw_lensing_arcsec, tidal_radius_arcsec
-from equilens.simulation.presets import VORTEX_LENGTH_AXION_MASS, Band, LensSimulationConfig, get_band
+from equilens.simulation.bands import Band, get_band
+from equilens.simulation.config import LensSimulationConfig
+from equilens.simulation.physics import (VORTEX_LENGTH_AXION_MASS, einstein_radius_arcsec, nfw_lensing_arcsec,
+                                         tidal_radius_arcsec)
 
 #: Class names, in the order used for seed derivation (never reorder: seeds would change).
 CLASSES = ("no_sub", "sub", "axion")
 
-# Independent streams spawned from each image's SeedSequence (the order fixes the streams);
-# the band stream seeds each band's own noise in a multi-band image.
+# Streams spawned from each image's SeedSequence (never reorder: images would change).
 _MACRO_STREAM, _SUBHALO_STREAM, _VORTEX_STREAM, _NOISE_STREAM, _BAND_STREAM = range(5)
 
 
-#: Orientation-dependent settings: an image's values of these are its rotated ones.
+#: Orientation-dependent settings, stored rotated.
 _SPIN2_SETTINGS = ("lens_e1", "lens_e2", "shear_gamma1", "shear_gamma2", "source_e1", "source_e2",
                    "lens_light_e1", "lens_light_e2")
 
 
 def _stream(seed: int, which: int) -> np.random.Generator:
-    """Generator of stream ``which`` of image ``seed``: ``SeedSequence(seed).spawn(4)[which]``
-    built directly, so that only the streams a class needs are created."""
+    """Stream ``which`` of image ``seed``, as ``SeedSequence(seed).spawn(n)[which]`` builds it."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(which,)))
 
 
@@ -82,10 +52,8 @@ def sample_truncated_power_law(
 
 
 def _poisson_counts(mean_counts: np.ndarray, uniform: np.ndarray) -> np.ndarray:
-    """Poisson counts of ``mean_counts`` (clipped at zero) by inverting the CDF at ``uniform``
-    (same shape, in [0, 1)): the same uniform field gives twins the same counts wherever their
-    means agree, which drawing with ``Generator.poisson`` (a varying number of draws per pixel)
-    would not."""
+    """Poisson counts of ``mean_counts`` (clipped at zero) by inverting the CDF at ``uniform``:
+    a fixed uniform field gives twins the same counts wherever their means agree."""
     from scipy.stats import poisson
 
     mean_counts = np.clip(mean_counts, 0.0, None)
@@ -96,15 +64,11 @@ def _poisson_counts(mean_counts: np.ndarray, uniform: np.ndarray) -> np.ndarray:
 
 
 class LensRenderer:
-    """Draws lens parameters and renders images for one configuration.
-
-    Build one per process and reuse it: lenstronomy models are cached per number of
-    perturbers (building an ``ImageModel`` costs ~1 ms; a 150×150 image with 25 point-mass
-    subhalos renders in ~6 ms).
-    """
+    """Draws lens parameters and renders images of one ``config``; build one per process and reuse
+    it, as it caches lenstronomy's models per perturber count."""
 
     def __init__(self, config: LensSimulationConfig):
-        # Heavy imports here, so that importing equilens.simulation stays cheap.
+        # Heavy imports here: importing equilens.simulation stays cheap.
         from lenstronomy.Data.pixel_grid import PixelGrid
         from lenstronomy.Data.psf import PSF
         from lenstronomy.Util.util import make_grid_with_coordtransform
@@ -120,14 +84,12 @@ class LensRenderer:
         self._kwargs_numerics = {"supersampling_factor": config.supersampling_factor}
         self._image_models: dict[tuple[str, int], Any] = {}
 
-    # ------------------------------------------------------------------ parameters
     def draw_parameters(self, class_name: str, seed: int) -> dict[str, Any]:
-        """Every random quantity of one image, without rendering (~0.1 ms).
+        """Every random quantity of image ``seed`` of ``class_name`` (:data:`CLASSES`), without rendering.
 
-        Returns a dict of scalars (the metadata row: ``class``, ``seed``, orientation,
-        source centre, ellipticities, exposure time, perturber summaries; NaN where a
-        quantity does not apply to the class) plus three float64 arrays of shape (k,) for the
-        k perturbers: ``perturber_mass_msun``, ``perturber_x_arcsec``, ``perturber_y_arcsec``.
+        Returns:
+            The metadata row's scalars (NaN where one does not apply) and (k,) float64 arrays
+            ``perturber_mass_msun``, ``perturber_x_arcsec``, ``perturber_y_arcsec``.
         """
         if class_name not in CLASSES:
             raise InputError(f"unknown simulation class {class_name!r}; choose from {', '.join(CLASSES)}")
@@ -136,7 +98,7 @@ class LensRenderer:
 
         angle = macro.uniform(0.0, 2 * math.pi) if cfg.random_orientation else 0.0
         if cfg.source_centre_sampling == "radial":
-            # Two draws, like "square", so the draws after these stay in step.
+            # Two draws, as "square", so the later draws stay in step.
             distance = macro.uniform(*cfg.source_centre_range_arcsec)
             direction = macro.uniform(0.0, 2 * math.pi)
             source_x0, source_y0 = distance * math.cos(direction), distance * math.sin(direction)
@@ -144,7 +106,7 @@ class LensRenderer:
             source_x0, source_y0 = macro.uniform(*cfg.source_centre_range_arcsec, size=2)
         exposure_time_s = 10.0 ** macro.uniform(*cfg.exposure_time_log10_range_s)
         sky_level_fraction = 10.0 ** macro.uniform(*cfg.sky_level_log10_range) if cfg.sky_counts_per_pixel > 0 else 0.0
-        # Drawn after the draws above, so configs without scatter keep their images exactly.
+        # Drawn last: configs without scatter keep their images.
         varied = {name: float(macro.uniform(low, high)) for name, low, high in cfg.varied_settings}
 
         def value(name: str) -> float:
@@ -176,7 +138,6 @@ class LensRenderer:
         elif class_name == "axion" and cfg.vortex_n_point_masses > 0:
             rng = _stream(seed, _VORTEX_STREAM)
             vortex_angle = rng.uniform(0.0, 2 * math.pi)
-            # log-uniform, as DeepLenseSim draws the axion mass that sets it (VORTEX_LENGTH_AXION_MASS)
             vortex_half_length = math.exp(rng.uniform(*np.log(cfg.vortex_half_length_range_arcsec)))
             along = np.linspace(-vortex_half_length, vortex_half_length, cfg.vortex_n_point_masses)
             xs, ys = along * math.cos(vortex_angle), along * math.sin(vortex_angle)
@@ -196,7 +157,6 @@ class LensRenderer:
             "source_e2": source_e2,
             "lens_light_e1": lens_light_e1,
             "lens_light_e2": lens_light_e2,
-            # The other settings drawn per image (spin-2 ones are in the rotated values above).
             **{name: v for name, v in varied.items() if name not in _SPIN2_SETTINGS},
             "exposure_time_s": float(exposure_time_s),
             "sky_level_fraction": float(sky_level_fraction),
@@ -206,7 +166,6 @@ class LensRenderer:
             "vortex_angle_rad": vortex_angle,
             "vortex_half_length_arcsec": vortex_half_length,
             "vortex_mass_total_msun": float(masses.sum()) if class_name == "axion" else 0.0,
-            # The regression target of the axion class (equilens train --task regress); NaN for the others.
             "axion_mass_ev": VORTEX_LENGTH_AXION_MASS / vortex_half_length,
             "axion_mass_log10_ev": math.log10(VORTEX_LENGTH_AXION_MASS / vortex_half_length),
             "perturber_mass_msun": masses,
@@ -214,7 +173,6 @@ class LensRenderer:
             "perturber_y_arcsec": ys,
         }
 
-    # ------------------------------------------------------------------ rendering
     def _image_model(self, profile: str, n_perturbers: int, psf_fwhm_factor: float = 1.0):
         key = (profile, n_perturbers, psf_fwhm_factor)
         if key not in self._image_models:
@@ -238,13 +196,7 @@ class LensRenderer:
         return self._image_models[key]
 
     def perturber_lens_kwargs(self, params: dict[str, Any]) -> tuple[str, list[dict[str, float]]]:
-        """Lenstronomy profile name and per-perturber kwargs (arcsec) for ``params``.
-
-        ``"POINT_MASS"`` (theta_E from the DeepLense mass–θ_E relation) for vortices and
-        point-mass subhalos, ``"NFW"`` (Rs, alpha_Rs) for NFW subhalos, ``"TNFW"`` (Rs,
-        alpha_Rs, r_trunc: the tidal radius at the subhalo's distance from the lens centre) for
-        truncated ones.
-        """
+        """Lenstronomy profile name (``POINT_MASS``, ``NFW``, ``TNFW``) and per-perturber kwargs (arcsec)."""
         cfg = self.config
         masses, xs, ys = params["perturber_mass_msun"], params["perturber_x_arcsec"], params["perturber_y_arcsec"]
         if params["class"] == "sub" and cfg.subhalo_profile in ("nfw", "tnfw"):
@@ -266,18 +218,13 @@ class LensRenderer:
         return "POINT_MASS", kwargs
 
     def render(self, params: dict[str, Any], *, normalize: bool = True) -> np.ndarray:
-        """The image of ``params`` (from :meth:`draw_parameters`), shape (num_pix, num_pix).
-
-        ``normalize=True``: float32 min–max scaled to [0, 1] (DeepLense's convention; a
-        constant image becomes all zeros). ``normalize=False``: float64 in counts/s, the
-        physical image before normalisation.
-        """
+        """The image of ``params`` (:meth:`draw_parameters`): (num_pix, num_pix) float32 min–max scaled
+        to [0, 1] (zeros if constant), or float64 counts/s with ``normalize=False``."""
         return self.observe(self._noiseless(params), params, normalize=normalize)
 
     def render_bands(self, params: dict[str, Any], bands: tuple[str, ...]) -> np.ndarray:
-        """The image of ``params`` in each of ``bands`` (:data:`~equilens.simulation.presets.BANDS`):
-        float64 (C, num_pix, num_pix) in counts/s, not normalised. One lens and source, each
-        band with its own lens-light and source brightness (their colours), PSF and noise."""
+        """(C, num_pix, num_pix) float64 counts/s of ``params`` in each of ``bands``, each with its own
+        colours, PSF and noise (:data:`~equilens.simulation.bands.BANDS`)."""
         images = []
         for index, name in enumerate(bands):
             band = get_band(name)
@@ -316,12 +263,9 @@ class LensRenderer:
         return image_model.image(kwargs_lens, kwargs_source, kwargs_lens_light)
 
     def observe(self, model: np.ndarray, params: dict[str, Any], *, normalize: bool = True) -> np.ndarray:
-        """The noiseless ``model`` (counts/s, (num_pix, num_pix)) as observed: noise from the
-        image's seed, then (``normalize=True``) min–max scaling and saturation, as :meth:`render`.
-
-        ``params``: ``seed``, ``exposure_time_s`` and ``sky_level_fraction`` (and optionally
-        ``background_rms``), as :meth:`draw_parameters` returns them.
-        """
+        """The noiseless ``model`` (counts/s) with the noise of ``params`` (``seed``, ``exposure_time_s``,
+        ``sky_level_fraction``), as :meth:`render`; fixed noise fields per seed keep twins' noise equal
+        where their models are."""
         cfg = self.config
         image = model
         if cfg.noise:

@@ -1,12 +1,6 @@
-"""Paired twins for measuring sensitivity per subhalo mass: the same lenses, sources and noise
-rendered without and with one subhalo.
-
-Twin ``i`` of every mass bin is rendered from one seed (:func:`twin_seeds`), so by the
-renderer's seed streams (:mod:`equilens.simulation.render`) it shares lens, source, exposure
-and noise draws with the image without a subhalo, and, since a single subhalo's mass, radius and
-angle are drawn from the same uniform numbers in every bin, also its position and its quantile
-within the bin: from one bin to the next only the mass changes.
-"""
+"""Paired twins for sensitivity per subhalo mass: the same lenses rendered without and with one
+subhalo. Twin ``i`` of every mass bin comes from one seed, so it shares lens, source and noise
+with the image without a subhalo, and the subhalo's position and quantile in its bin."""
 
 from __future__ import annotations
 
@@ -17,19 +11,16 @@ from typing import Sequence
 import numpy as np
 
 from equilens.errors import InputError
-from equilens.simulation.presets import LensSimulationConfig
+from equilens.simulation.config import LensSimulationConfig
 from equilens.simulation.render import LensRenderer
 
-#: Subhalo profiles of the twins by their short names -> ``subhalo_profile``.
+#: Short name -> ``subhalo_profile``.
 TWIN_PROFILES = {"tnfw": "tnfw", "nfw": "nfw", "point": "point_mass"}
-#: Subhalo placements of the twins (``subhalo_placement``).
 TWIN_PLACEMENTS = ("ring", "annulus")
-#: ΛCDM-like and conservative: field halos' c(M) (subhalos are denser; see duffy2008_concentration).
+#: Field halos' c(M): conservative, as subhalos are denser.
 DEFAULT_CONCENTRATION = "duffy2008"
 
-#: First spawn key of twin seeds. Datasets of ``equilens simulate`` use keys ``(index,)``
-#: (paired) and ``(class 0-2, index)``, so no twin is ever an image of a simulated set of any
-#: seed: a model is never measured on its own training images.
+#: First spawn key of twin seeds: never a simulated dataset's, so no twin is a training image.
 TWIN_SEED_KEY = 1000
 
 
@@ -46,8 +37,7 @@ def one_subhalo(config: LensSimulationConfig, mass_low_msun: float, mass_high_ms
 
 
 def subhalo_physics(base: LensSimulationConfig, profile: str, placement: str, concentration: str | float) -> LensSimulationConfig:
-    """``base`` with the twins' subhalo ``profile`` (:data:`TWIN_PROFILES`), ``placement``
-    (:data:`TWIN_PLACEMENTS`) and ``concentration``: ``"duffy2008"`` or a fixed c200 > 0."""
+    """``base`` with the twins' subhalo ``profile``, ``placement`` and ``concentration`` (duffy2008 or c200 > 0)."""
     if profile not in TWIN_PROFILES:
         raise InputError(f"subhalo profile {profile!r}: choose one of {', '.join(TWIN_PROFILES)}")
     if placement not in TWIN_PLACEMENTS:
@@ -67,13 +57,8 @@ def subhalo_physics(base: LensSimulationConfig, profile: str, placement: str, co
 
 @dataclass(frozen=True)
 class Twins:
-    """Images of one mass bin, in twin order.
-
-    Attributes:
-        images: (n, H, W) float32 in [0, 1], min–max normalised per image as in a dataset.
-        mass_msun: (n,) subhalo masses (0 for images without one).
-        x_arcsec, y_arcsec: (n,) subhalo positions (NaN for images without one).
-    """
+    """Images (n, H, W) float32 in [0, 1] of one mass bin, in twin order, with their subhalos'
+    (n,) masses (0: none) and positions (NaN: none)."""
 
     images: np.ndarray
     mass_msun: np.ndarray

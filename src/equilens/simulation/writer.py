@@ -1,33 +1,6 @@
-"""Write a simulated dataset laid out like the DeepLense datasets users hold.
-
-Layout of ``OUT``::
-
-    OUT/simulation.json          resolved config, seed, classes, format (the run's identity)
-    OUT/no_sub/image_000000.npy  one image per file: .npy float32 (H, W) in [0, 1], or
-    OUT/sub/image_000000.npy     8-bit greyscale .png/.jpg, or .fits float32 in counts/s
-                                 With bands (``--bands g r i``): .npy (C, H, W), each band in
-                                 [0, 1]; .fits a (C, H, W) cube in counts/s; or fits-per-band:
-                                 image_000000_g.fits, image_000000_r.fits, ... (2-D each)
-    OUT/axion/...                only when the vortex class is requested
-    OUT/metadata.csv             one row per image: file, class, index, seed, drawn parameters
-    OUT/subhalos.csv             one row per subhalo of the "sub" images (mass, position, and
-                                 theta_E or NFW Rs, alpha_Rs, all in arcsec)
-
-Determinism: image ``index`` of class ``c`` is rendered from an integer seed derived from
-``(seed, c, index)`` (or ``(seed, index)`` when ``paired``, so that the images with one index
-are twins that differ only by their perturbers). Which process, worker or shard renders an
-image therefore never changes its bytes.
-
-Resuming: images are written atomically, so an existing file is complete and is skipped;
-temporary files left by a killed run are removed. The two tables are pure functions of the
-identity (parameters are re-drawn, cheaply, without rendering), so each run that finishes its
-share rewrites them whole and identical: after an interrupted run is restarted, or after all
-shards have finished, the folder is byte-identical to one written in a single run. The
-tables describe the whole requested dataset; an image is present once its file exists.
-
-Concurrency: shards ``i/N`` may run at the same time on one folder (e.g. cluster jobs on a
-shared file system); two runs of the *same* shard at once are not supported.
-"""
+"""Write a simulated dataset laid out like the DeepLense datasets. Seeds derive from (seed, class,
+index), files are atomic and tables rewritten whole, so resumed or sharded runs (at once too, but
+not one shard twice) end byte-identical to a single one."""
 
 from __future__ import annotations
 
@@ -45,33 +18,28 @@ import numpy as np
 from equilens.atomic import atomic_path, write_text_atomic
 from equilens.errors import InputError
 from equilens.memory import keep_freed_memory
-from equilens.simulation.presets import LensSimulationConfig, get_band
+from equilens.simulation.bands import get_band
+from equilens.simulation.config import LensSimulationConfig
 from equilens.simulation.render import CLASSES, LensRenderer
 
 FILE_FORMATS = ("npy", "png", "jpg", "fits", "fits-per-band")
-#: Formats that hold several bands (``bands``).
 BAND_FORMATS = ("npy", "fits", "fits-per-band")
 MANIFEST_NAME = "simulation.json"
 METADATA_NAME = "metadata.csv"
 SUBHALOS_NAME = "subhalos.csv"
 _MANIFEST_VERSION = 1
-#: JPEG quality for ``file_format="jpg"``: the DeepLense Test IV files carry the standard
-#: (IJG) luminance quantisation table of quality 75, so simulated JPEGs have the same artefacts.
+#: The Test IV files' quantisation table, so simulated JPEGs have their artefacts.
 JPEG_QUALITY = 75
 
 
 def image_seed(seed: int, class_name: str, index: int, *, paired: bool = False) -> int:
-    """The integer seed of image ``index`` of ``class_name`` (a 64-bit non-negative int).
-
-    Pass it to :meth:`LensRenderer.simulate` to reproduce that image outside a dataset.
-    """
+    """The 64-bit seed of image ``index`` of ``class_name``, for :meth:`LensRenderer.simulate`."""
     key = (index,) if paired else (CLASSES.index(class_name), index)
     return int(np.random.SeedSequence(seed, spawn_key=key).generate_state(1, np.uint64)[0])
 
 
 def image_name(index: int, n_per_class: int, file_format: str, bands: Sequence[str] | None = None) -> str:
-    """``image_000042.npy``: zero-padded to at least 6 digits so names sort numerically; one file
-    per band: the first band's, ``image_000042_g.fits``."""
+    """``image_000042.npy`` (padded so names sort), or the first band's ``image_000042_g.fits``."""
     width = max(6, len(str(n_per_class - 1)))
     if file_format == "fits-per-band":
         return f"image_{index:0{width}d}_{bands[0]}.fits"
@@ -104,9 +72,8 @@ def save_image(image: np.ndarray, path: Path, file_format: str) -> None:
 
 
 def save_bands(bands: np.ndarray, path: Path, file_format: str, names: Sequence[str]) -> None:
-    """Write ``bands`` ((C, H, W) counts/s) to ``path``: ``npy`` each band min-max scaled to
-    [0, 1]; ``fits`` as a cube; ``fits-per-band`` one 2-D file per band beside ``path`` (the
-    first band's file, written last: when it exists, the object is whole)."""
+    """Write ``bands`` ((C, H, W) counts/s): ``npy`` each band scaled to [0, 1], ``fits`` a cube,
+    ``fits-per-band`` one file per band, ``path`` (the first band's) last so that it marks a whole image."""
     if file_format == "npy":
         low, high = bands.min(axis=(1, 2), keepdims=True), bands.max(axis=(1, 2), keepdims=True)
         save_image(((bands - low) / np.where(high > low, high - low, 1.0)).astype(np.float32), path, "npy")
@@ -118,15 +85,14 @@ def save_bands(bands: np.ndarray, path: Path, file_format: str, names: Sequence[
             save_image(band, path.with_name(f"{stem}_{name}.fits"), "fits")
 
 
-# Per-process state of pool workers (set by _init_worker), so each builds its models once.
+# Pool workers' state, so each builds its models once.
 _worker_renderer: LensRenderer | None = None
 _worker_format: str = "npy"
 _worker_bands: tuple[str, ...] | None = None
 
 
 def _init_worker_process(config_dict: dict[str, Any], file_format: str, bands: tuple[str, ...] | None = None) -> None:
-    # Every image allocates and frees the same dozens of image-sized arrays; without this each
-    # one is page-faulted anew. Only in the pool's own processes: the caller's stays as it was.
+    # Only in the pool's own processes: the caller's stays as it was.
     keep_freed_memory()
     _init_worker(config_dict, file_format, bands)
 
@@ -184,7 +150,7 @@ def _validate(
 
 def _manifest(config: LensSimulationConfig, n_per_class: int, seed: int, classes: Sequence[str],
               file_format: str, paired: bool, bands: tuple[str, ...] | None = None) -> dict[str, Any]:
-    # "bands" only when given: folders written before bands existed keep their manifest.
+    # "bands" only when given: older folders keep their manifest.
     return {
         **({"bands": list(bands)} if bands else {}),
         "equilens_simulation_version": _MANIFEST_VERSION,
@@ -230,10 +196,7 @@ def _claim_folder(out_dir: Path, manifest: dict[str, Any]) -> None:
 
 
 def _remove_stale_temporaries(out_dir: Path, classes: Iterable[str], indices: range, whole_folder: bool) -> None:
-    """Delete temporary files a killed run left behind (atomic_path names them ``.<stem>.*.tmp*``).
-
-    Only this run's own shard is touched, so concurrent shards keep their files in flight.
-    """
+    """Delete the temporary files a killed run of this shard left (concurrent shards keep theirs)."""
     own = set(indices)
     for class_name in classes:
         for tmp in (out_dir / class_name).glob(".image_*.tmp*"):
@@ -254,7 +217,7 @@ def _csv_text(header: list[str], rows: Iterable[list[Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    # repr() of a float round-trips exactly, so the tables are deterministic to the last bit.
+    # repr() of a float round-trips exactly: deterministic to the last bit.
     writer.writerows([repr(v) if isinstance(v, float) else v for v in row] for row in rows)
     return buffer.getvalue()
 
@@ -278,8 +241,7 @@ def write_tables(
             meta_rows.append([file, index] + [scalars[k] for k in meta_header[2:]])
             if class_name != "sub":
                 continue
-            # Vortex point masses are fixed by the vortex scalars; subhalos get a row each,
-            # with the lenstronomy parameters they were rendered with (theta_E or Rs, alpha_Rs).
+            # Subhalos get a row each (vortices are fixed by their scalars).
             _, lens_kwargs = renderer.perturber_lens_kwargs(params)
             for mass, kwargs in zip(params["perturber_mass_msun"], lens_kwargs):
                 shape_keys = [k for k in kwargs if k not in ("center_x", "center_y")]
@@ -307,13 +269,23 @@ def simulate_dataset(
     progress: bool = True,
     bands: Sequence[str] | None = None,
 ) -> Path:
-    """Render ``n_per_class`` images per class into ``out_dir`` (resumable); returns ``out_dir``.
+    """Render ``n_per_class`` images per class into ``out_dir``, resuming what is there.
 
-    ``shard=(i, N)`` renders only the indices with ``index % N == i``; ``workers`` > 1 renders
-    in a process pool. Neither changes any file. Raises InputError for bad arguments or a
-    folder made with a different config, seed, class list, count, format or pairing.
-    ``bands`` (names in :data:`~equilens.simulation.presets.BANDS`) renders each image in those
-    bands (:meth:`LensRenderer.render_bands`) into one file (npy, fits) or one file per band.
+    Args:
+        out_dir: a new, empty or earlier folder of the same settings.
+        n_per_class: images per class.
+        config: the simulated population.
+        seed: the dataset seed.
+        classes: names among :data:`~equilens.simulation.render.CLASSES`.
+        file_format: one of :data:`FILE_FORMATS`.
+        workers: rendering processes; changes no file.
+        shard: ``(i, N)``: only the indices with ``index % N == i``; changes no file.
+        paired: image k of every class from one seed (twins differing only by perturbers).
+        progress: show a progress bar.
+        bands: render each image in these bands (:data:`~equilens.simulation.bands.BANDS`).
+
+    Returns:
+        ``out_dir``; InputError for bad arguments or a folder of other settings.
     """
     classes = tuple(classes)
     bands = tuple(bands) if bands else None
@@ -341,7 +313,7 @@ def simulate_dataset(
                 _render_task(task)
                 bar.update()
         else:
-            # "spawn": safe even if the parent holds threads (torch); workers import lenstronomy once.
+            # "spawn": safe even if the parent holds threads (torch).
             context = multiprocessing.get_context("spawn")
             chunksize = max(1, min(16, math.ceil(len(tasks) / (4 * workers))))
             with context.Pool(workers, initializer=_init_worker_process, initargs=(config.to_dict(), file_format, bands)) as pool:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import AUROC
 
-from equilens.trainers.base import LensModule
+from equilens.tasks.lightning.base import LensModule
 
 
 class ClassifierModule(LensModule):

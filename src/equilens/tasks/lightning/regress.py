@@ -8,7 +8,7 @@ from typing import Any
 from torchmetrics import MeanAbsoluteError, MeanMetric
 
 from equilens.regression import gaussian_nll, to_user_units
-from equilens.trainers.base import LensModule
+from equilens.tasks.lightning.base import LensModule
 
 
 class RegressionModule(LensModule):

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torchmetrics.classification import AUROC
 
 from equilens.errors import InputError
-from equilens.trainers.classifier import ClassifierModule
+from equilens.tasks.lightning.classify import ClassifierModule
 
 
 class OutlierExposureModule(ClassifierModule):

@@ -6,7 +6,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import AUROC
 
 from equilens.errors import InputError
-from equilens.trainers.base import LensModule
+from equilens.tasks.lightning.base import LensModule
 
 
 class AnomalyModule(LensModule):

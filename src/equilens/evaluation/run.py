@@ -1,0 +1,76 @@
+"""``equilens evaluate``: load a model, find its labelled images, let its task write the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from equilens.api import TrainedModel
+from equilens.config import BOOTSTRAP_REPLICATES, INVARIANCE_IMAGES, NEGATIVE_CLASS_NAMES, SCORING_BATCH_SIZE
+from equilens.datasets.folder import LensFolder, list_images, scan_lens_folder
+from equilens.errors import InputError
+from equilens.runs import new_folder, read_split_folders
+
+
+def evaluate(
+    model_path: str | Path,
+    data: str | Path | None = None,
+    out: str | Path | None = None,
+    threshold: float | None = None,
+    symmetrize: bool = False,
+    n_bootstrap: int = BOOTSTRAP_REPLICATES,
+    invariance_images: int = INVARIANCE_IMAGES,
+    batch_size: int = SCORING_BATCH_SIZE,
+    device: str = "auto",
+    compiled: bool = False,
+) -> tuple[Path, dict[str, Any]]:
+    """Evaluate a model on labelled images and write the report (its task's: ROC for a
+    classifier or anomaly detector, errors and coverage for a regression).
+
+    Args:
+        model_path: a training run folder, a ``.safetensors`` weights file or a shipped model's name.
+        data: labelled folder to evaluate on; default: the run's held-out test split.
+        out: report folder (must not exist); default: a new ``evaluation*`` folder in the run.
+        threshold: decision threshold on the score for the confusion matrix; default 0.5 for a
+            classifier (p(substructure)) and the Youden-optimal threshold for an anomaly score.
+        symmetrize: average scores over the 8 exact symmetries of the square.
+        n_bootstrap: bootstrap replicates of the confidence intervals.
+        invariance_images: images used to measure invariance errors (0 skips).
+        compiled: run the export through ``torch.compile`` (see :func:`equilens.models.for_inference`).
+
+    Returns:
+        (report folder, metrics dict as written to metrics.json).
+    """
+    model = TrainedModel.load(model_path, device, compiled)
+    folder = evaluation_set(model, data)
+    out_dir = Path(out) if out else new_folder(model.run_dir or Path.cwd(), "evaluation")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    options = {"threshold": threshold, "symmetrize": symmetrize, "n_bootstrap": n_bootstrap,
+               "invariance_images": invariance_images, "batch_size": batch_size}
+    return out_dir, model.task_type.evaluate(model, folder, out_dir, options)
+
+
+def evaluation_set(model: TrainedModel, data: str | Path | None) -> LensFolder:
+    """The run's test split, or the labelled folder ``data`` with the model's classes in its label order."""
+    if data is None:
+        if model.run_dir is None:
+            raise InputError("evaluating a weights file outside its run folder needs --data DIR")
+        return read_split_folders(model.run_dir)["test"]
+    if model.task_type.reads_every_class:
+        return scan_lens_folder(data, classes=tuple(model.classes), reading=model.reading)
+    root = Path(data)
+    if root.is_dir():
+        with_images = [p.name for p in sorted(root.iterdir()) if p.is_dir() and list_images(p)]
+        if len(with_images) == 1:
+            raise InputError(f"{root}: only class '{with_images[0]}' holds images; the ROC AUC needs images of the "
+                             f"negative class '{model.classes[0]}' and of another")
+    # The model's negative class first, as in training; the other folders as found, in the
+    # model's label order when they are its classes (so labels match its outputs).
+    negative = model.classes[0]
+    if negative in NEGATIVE_CLASS_NAMES:
+        # The folder's own name for the class without substructure (Test IV's no_sub, Test I's no).
+        negative = next((name for name in (negative, *NEGATIVE_CLASS_NAMES) if (root / name).is_dir()), negative)
+    folder = scan_lens_folder(root, negative=negative, reading=model.reading)
+    if list(folder.classes) != model.classes and sorted(folder.classes) == sorted(model.classes):
+        folder = scan_lens_folder(root, classes=tuple(model.classes), reading=model.reading)
+    return folder

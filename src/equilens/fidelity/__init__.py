@@ -1,0 +1,1 @@
+"""How far simulated lensing images are from real ones (``benchmarks/sim_fidelity.py`` runs it)."""

@@ -1,0 +1,1 @@
+"""The LightningModules of the tasks (:mod:`equilens.tasks`), one file each, on a shared base."""
