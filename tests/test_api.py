@@ -141,10 +141,10 @@ def test_assert_invariant_names_the_action_that_moves_the_output():
 
 
 def test_an_empty_batch_scores_to_nothing_for_a_multiband_model_too():
-    from equilens.api import LensModel
+    from equilens.api import TrainedModel
     from equilens.models import build_model
 
     network = build_model({"architecture": "cnn", "input_size": 17, "widths": [2, 2], "num_classes": 2, "in_channels": 3}).eval()
-    model = LensModel(network, {"task": "classify", "classes": ["nonlenses", "lenses"], "input": {"bands": ["g", "r", "i"], "channels": 3}})
+    model = TrainedModel(network, {"task": "classify", "classes": ["nonlenses", "lenses"], "input": {"bands": ["g", "r", "i"], "channels": 3}})
     assert model.score(np.zeros((0, 3, 17, 17))).shape == (0,)  # as a one-band model's empty batch
     assert model.score(np.random.default_rng(0).uniform(size=(2, 3, 17, 17))).shape == (2,)

@@ -202,7 +202,7 @@ def test_fits_cube_named_hdu_and_nan_filled(tmp_path, caplog):
 def test_hdu_index_given_as_a_number_from_python(tmp_path):
     # equilens.train(..., hdu=1) and TrainConfig(hdu=1): the CLI's "1" as a Python int.
     _write_fits(tmp_path / "b.fits", np.arange(81.0).reshape(9, 9), name="SCI")
-    reading = Reading.from_dict(TrainConfig(data=str(tmp_path), hdu=1).to_dict())
+    reading = TrainConfig(data=str(tmp_path), hdu=1).reading
     assert reading == Reading(hdu="1") and reading.to_dict()["hdu"] == "1"
     assert np.array_equal(read_bands(tmp_path / "b.fits", Reading(hdu=1)), read_bands(tmp_path / "b.fits", Reading(hdu="SCI")))
     with pytest.raises(InputError, match="no HDU '2'"):

@@ -1,18 +1,6 @@
 """equilens: dark-matter substructure in strong-lensing images with E(2)-equivariant networks.
 
-The Python API, imported lazily (PEP 562) so that ``import equilens`` and ``equilens --help``
-stay fast::
-
-    import equilens
-    model = equilens.load("test-iv")          # a shipped model, a run folder or a .safetensors file
-    p = model.score(images)                   # (N,) p(substructure), as `equilens predict` writes
-
-:func:`load`, :class:`TrainedModel` and :func:`normalize_images` come from :mod:`equilens.api`,
-:func:`train` too; :func:`lightning_modules` (a LightningModule and LightningDataModule for your
-own ``lightning.Trainer``) from :mod:`equilens.training`; :class:`TrainConfig` from
-:mod:`equilens.config`; :func:`simulate_dataset` and :func:`get_preset` from
-:mod:`equilens.simulation`; :func:`evaluate` from :mod:`equilens.evaluation`.
-"""
+Its API (``_WHERE``) is imported lazily (PEP 562), so ``import equilens`` and ``equilens --help`` stay fast."""
 
 import importlib
 

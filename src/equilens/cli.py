@@ -10,19 +10,15 @@ import argparse
 import logging
 import os
 import sys
-from dataclasses import fields
+from dataclasses import MISSING, fields
 
 from equilens import __version__
-from equilens.config import (AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, BOOTSTRAP_REPLICATES,
-                             DEFAULT_RECIPE, INVARIANCE_IMAGES, LR_SCHEDULES, NEGATIVE_CLASS_NAMES, RECIPE_NAMES,
-                             SCORING_BATCH_SIZE, SELECTIONS, TWIN_PAIRS_PER_MASS_BIN, QuickstartConfig, TrainConfig)
-from equilens.datasets.formats.scaling import SCALINGS
+from equilens.config import (BOOTSTRAP_REPLICATES, DEFAULT_RECIPE, INVARIANCE_IMAGES, READING_OPTIONS, SCORING_BATCH_SIZE,
+                             TWIN_PAIRS_PER_MASS_BIN, UNSET, QuickstartConfig, TrainConfig)
 from equilens.errors import InputError
 from equilens.log import logger
 from equilens.memory import keep_freed_memory
-from equilens.registry import model_names
 from equilens.tasks import TASKS, get_task
-from equilens.tasks.regress import FILE_VALUE_TARGET
 
 
 def _task_defaults(name: str) -> str:
@@ -31,114 +27,37 @@ def _task_defaults(name: str) -> str:
 
 
 def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = TrainConfig(data="")
-    parser.add_argument("--data", help="dataset folder: one folder per class, e.g. no_sub/ and one or more class folders "
-                        "with substructure (the layouts equilens reads: docs/layouts.md)")
+    """One option per TrainConfig field, its help from the field's metadata (equilens.config.option)."""
     parser.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder (other options but "
                         "--epochs/--max-time are taken from the run; both count the whole run, not this session)")
-    parser.add_argument("--init-weights", metavar="RUN|FILE|NAME", default=None,
-                        help="fine-tune: start from a trained run, a .safetensors file or a shipped model "
-                        "(e.g. test-iv) instead of a random initialisation; the model settings are the weights' (give their "
-                        "--scaling/--bands too: a run that reads images otherwise is warned); "
-                        f"'none': random weights; 'auto': a training set of fewer than {AUTO_INIT_MAX_TRAIN_IMAGES} images "
-                        f"starts from {AUTO_INIT_MODEL} (trained on simulation) when that is the run's model and "
-                        f"classes ({_task_defaults('init_weights')})")
-    parser.add_argument("--test-data", help="separate labelled test folder (default: hold out --test-fraction of --data)")
-    parser.add_argument("--classes", nargs="+", metavar="CLASS",
-                        help="class folders, the negative class (no substructure, not a lens) first: one name picks "
-                        "the negative beside every other folder; several are every class in label order "
-                        f"(default: the negative is {' or '.join(NEGATIVE_CLASS_NAMES)}; e.g. --classes nonlenses lenses)")
-    parser.add_argument("--bands", nargs="+", metavar="BAND", help="names of the image bands, in channel order (e.g. g r i); "
-                        "every image must have that many; FITS files <object>_<band>.fits are then one file per band "
-                        "(default: the bands the files hold, unnamed)")
-    parser.add_argument("--colour", action="store_true", default=defaults.colour,
-                        help="read JPEG/PNG as three bands R, G, B (default: one band, luminance)")
-    parser.add_argument("--hdu", default=defaults.hdu, metavar="NAME|INDEX",
-                        help="FITS HDU holding the image (default: the primary HDU, else the first with image data)")
-    parser.add_argument("--scaling", choices=SCALINGS, default=defaults.scaling,
-                        help="per-band scaling of pixel values: minmax (integers by full scale, floats in [0, 1] kept, "
-                        "else min-max), asinh (min-max, then an asinh stretch), percentile (clip to the "
-                        f"band's percentiles, then min-max); predict applies the run's (default {defaults.scaling})")
-    parser.add_argument("--task", choices=list(TASKS), default=defaults.task,
-                        help="; ".join(task.description for task in TASKS.values()))
-    parser.add_argument("--target", metavar="NAME", help="--task regress: the number to learn: a column of the data "
-                        f"folder's metadata.csv (equilens simulate: axion_mass_ev ...), or '{FILE_VALUE_TARGET}': the number "
-                        "each data file stores beside its image (DeepLense axion .npy files: the axion mass in eV); "
-                        "--classes then names every class read (e.g. --classes axion)")
-    parser.add_argument("--log-target", action="store_true", default=defaults.log_target,
-                        help="--task regress: learn and predict log10 of the target")
-    parser.add_argument("--outliers", metavar="SIM", help="--task anomaly: outlier exposure, a separate mode: train a "
-                        "classifier of the data's real no_sub images (and SIM's plain lenses) against SIM's simulated "
-                        "substructure (SIM: an equilens simulate folder apart from the data); no real substructure "
-                        "image is trained on. Without it: the unsupervised autoencoder")
-    parser.add_argument("--model", dest="architecture", choices=model_names(), default=defaults.architecture,
-                        help="steerable: E(2)-equivariant escnn network; cnn: plain CNN baseline; resnet18: ResNet-18, "
-                        "the DeepLense papers' plain baseline (classify and regress)")
-    parser.add_argument("--group", default=defaults.group, help="symmetry group of the steerable model: C<N> or D<N> (C4, C8, D4, D8 ...)")
-    parser.add_argument("--input-size", type=int, default=defaults.input_size, help="image side in pixels fed to the model (images are resized)")
-    parser.add_argument("--widths", type=int, nargs="+", help="fields (steerable) or channels (cnn) per block; "
-                        "channels per stage of two blocks (resnet18)")
-    parser.add_argument("--pooled-blocks", type=int, default=defaults.pooled_blocks,
-                        help="steerable model: first blocks that max-pool after a full-resolution conv; "
-                        f"later ones downsample by a stride-2 conv (default {defaults.pooled_blocks})")
-    parser.add_argument("--recipe", choices=RECIPE_NAMES, default=defaults.recipe,
-                        help="defaults of the options below: equilens (chosen on the real Test IV images: Adam 2e-3, "
-                        f"cosine decay over {get_task(defaults.task).recipes[DEFAULT_RECIPE]['epochs']} epochs) or deeplense (the DeepLense write-up's: Adam 1e-4, "
-                        f"StepLR(5, 0.7), 10 epochs); an option given explicitly wins (default {defaults.recipe})")
-    parser.add_argument("--epochs", type=int, default=None, help=f"training epochs: the run's length, over which the schedule runs its course ({_task_defaults('epochs')})")
-    parser.add_argument("--batch-size", type=int, default=argparse.SUPPRESS, help=f"images per batch ({_task_defaults('batch_size')})")
-    parser.add_argument("--min-batches-per-epoch", type=int, default=argparse.SUPPRESS, metavar="N",
-                        help="a small training set gets batches of ceil(images / N), so a pass over it holds N steps; "
-                        f"0: never smaller than --batch-size ({_task_defaults('min_batches_per_epoch')})")
-    parser.add_argument("--min-images-per-epoch", type=int, default=argparse.SUPPRESS, metavar="N",
-                        help="a training set of fewer than N images is passed over ceil(N / images) times per epoch, "
-                        f"so that validation and checkpoints come less often; 0: one pass ({_task_defaults('min_images_per_epoch')})")
-    parser.add_argument("--label-smoothing", type=float, default=argparse.SUPPRESS, metavar="EPS",
-                        help=f"classification: cross-entropy targets smoothed by EPS ({_task_defaults('label_smoothing')})")
-    parser.add_argument("--lr", type=float, default=argparse.SUPPRESS, help=f"Adam learning rate ({_task_defaults('lr')})")
-    parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=argparse.SUPPRESS,
-                        help="step: StepLR (below); cosine: decay to zero over --epochs or --max-time, whichever "
-                        f"ends the run first ({_task_defaults('lr_schedule')})")
-    parser.add_argument("--weight-decay", type=float, default=argparse.SUPPRESS,
-                        help=f"AdamW's decoupled weight decay ({_task_defaults('weight_decay')})")
-    parser.add_argument("--select", choices=SELECTIONS, default=argparse.SUPPRESS,
-                        help="weights kept as model.safetensors: the last epoch's, or the best validation AUC's "
-                        f"({_task_defaults('select')})")
-    parser.add_argument("--lr-step-epochs", type=int, default=defaults.lr_step_epochs, help="StepLR: epochs between decays")
-    parser.add_argument("--lr-gamma", type=float, default=defaults.lr_gamma, help="StepLR: learning-rate factor per step")
-    parser.add_argument("--val-fraction", type=float, default=defaults.val_fraction, help="per-class validation fraction")
-    parser.add_argument("--test-fraction", type=float, default=defaults.test_fraction, help="per-class test fraction (without --test-data)")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="seeds split, initialisation, augmentation")
-    parser.add_argument("--crop-fraction", type=float, default=argparse.SUPPRESS,
-                        help=f"random square crop side / image side ({_task_defaults('crop_fraction')})")
-    parser.add_argument("--no-crop", dest="crop_fraction", action="store_const", const=None, default=argparse.SUPPRESS,
-                        help="no random crop")
-    parser.add_argument("--rotate", dest="rotate", action="store_true", default=argparse.SUPPRESS,
-                        help=f"random rotation by any angle ({_task_defaults('rotate')})")
-    parser.add_argument("--no-rotate", dest="rotate", action="store_false", default=argparse.SUPPRESS, help="no random rotation")
-    parser.add_argument("--brightness", type=float, nargs=2, default=argparse.SUPPRESS, metavar=("LOW", "HIGH"),
-                        help=f"multiply each image by a factor uniform in [LOW, HIGH] ({_task_defaults('brightness')})")
-    parser.add_argument("--no-brightness", dest="brightness", action="store_const", const=None, default=argparse.SUPPRESS,
-                        help="no brightness jitter")
-    parser.add_argument("--twin-batches", action=argparse.BooleanOptionalAction, default=defaults.twin_batches,
-                        help="a paired simulated folder (equilens simulate --paired): batch both twins of a lens "
-                        "together, augmented alike, so they differ only by substructure (other folders ignore it; "
-                        f"default {'on' if defaults.twin_batches else 'off'})")
-    parser.add_argument("--max-time", default=None, help="wall-clock cap DD:HH:MM:SS, or 'none': a run it ends early "
-                        f"says so and keeps its model ({_task_defaults('max_time')})")
-    parser.add_argument("--accelerator", default=defaults.accelerator, help="Lightning accelerator: auto, cpu, gpu ...")
-    parser.add_argument("--devices", default=defaults.devices, help="Lightning devices: auto, or a count (several GPUs use DDP)")
-    parser.add_argument("--strategy", default=defaults.strategy, help="Lightning strategy (auto, ddp ...)")
-    parser.add_argument("--precision", default=defaults.precision, help="Lightning precision: 32-true, 16-mixed, bf16-mixed")
-    parser.add_argument("--num-workers", type=int, default=defaults.num_workers, help="data-loader processes")
+    for config_field in fields(TrainConfig):
+        if config_field.name == "reading":
+            for name, (help_text, cli) in READING_OPTIONS.items():
+                parser.add_argument(f"--{name}", help=help_text, default=None, **cli)
+            continue
+        meta = config_field.metadata
+        help_text, cli = meta["help"], dict(meta["cli"])
+        if config_field.name == "task":
+            help_text, cli["choices"] = "; ".join(task.description for task in TASKS.values()), list(TASKS)
+        if config_field.default is UNSET:  # left out: the recipe's value, absent from the namespace
+            default, help_text = argparse.SUPPRESS, f"{help_text} ({_task_defaults(config_field.name)})"
+        else:
+            default = None if config_field.default is MISSING else config_field.default
+            if default not in (None, False, True):
+                help_text = f"{help_text} (default {default})"
+        flag = meta["flag"] or "--" + config_field.name.replace("_", "-")
+        parser.add_argument(flag, dest=config_field.name, default=default, help=help_text, **cli)
+        for off, off_help in meta["off"].items():
+            # --no-crop, --no-brightness: None; --no-rotate: False
+            unset = {"action": "store_false"} if cli.get("action") == "store_true" else {"action": "store_const", "const": None}
+            parser.add_argument(off, dest=config_field.name, default=argparse.SUPPRESS, help=off_help, **unset)
     parser.add_argument("--runs-dir", default="runs", help="parent folder of run folders")
     parser.add_argument("--name", help="run folder name (default: task-model-group-timestamp)")
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig of parsed ``equilens train`` options."""
-    names = {f.name for f in fields(TrainConfig)}
-    # Options left out are absent (SUPPRESS) or None; either way the config's (recipe) default applies.
+    names = {f.name for f in fields(TrainConfig)} | set(READING_OPTIONS)
     switched_off = {"crop_fraction", "brightness"}  # None here comes from --no-crop / --no-brightness
     values = {k: v for k, v in vars(args).items() if k in names and (v is not None or k in switched_off)}
     for key in ("max_time", "init_weights"):
@@ -153,7 +72,7 @@ def _run_train(args: argparse.Namespace) -> int:
     from equilens.training import resume, train
 
     if args.resume:
-        run_dir = resume(args.resume, epochs=args.epochs, max_time=args.max_time)
+        run_dir = resume(args.resume, epochs=getattr(args, "epochs", None), max_time=getattr(args, "max_time", None))
     else:
         run_dir = train(train_config(args), runs_dir=args.runs_dir, name=args.name)
     if os.environ.get("LOCAL_RANK", "0") == "0":  # DDP's extra processes stay quiet
@@ -174,10 +93,10 @@ def _add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_pretrained_argument(parser: argparse.ArgumentParser) -> None:
-    from equilens.pretrained import PRETRAINED
+    from equilens.registry import PRETRAINED
 
-    parser.add_argument("--pretrained", choices=PRETRAINED, help="use a model that ships with equilens instead of "
-                        "MODEL (test-iv: trained on the real DeepLense Test IV images; see its model card)")
+    parser.add_argument("--pretrained", choices=list(PRETRAINED), help="use a model that ships with equilens instead of MODEL: "
+                        + "; ".join(f"{spec.name}: {spec.description}" for spec in PRETRAINED.values()) + " (see its model card)")
 
 
 def _model_path(model: str | None, pretrained: str | None) -> str:

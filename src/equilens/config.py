@@ -5,10 +5,12 @@ Nothing here imports torch, escnn or lenstronomy: the command line builds its op
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from argparse import BooleanOptionalAction
+from dataclasses import MISSING, InitVar, asdict, dataclass, field, fields
 from typing import Any
 
-from equilens.datasets.formats.scaling import DEFAULT_SCALING
+from equilens.datasets.formats.reading import Reading
+from equilens.datasets.formats.scaling import SCALINGS
 from equilens.errors import InputError
 from equilens.registry import model_names, parse_group
 
@@ -64,124 +66,118 @@ BOOTSTRAP_REPLICATES = 1000
 INVARIANCE_IMAGES = 256
 TWIN_PAIRS_PER_MASS_BIN = 200
 
+#: The TrainConfig arguments that make its ``reading``, as the command line gives them.
+READING_OPTIONS = {
+    "bands": ("names of the image bands, in channel order (e.g. g r i); every image must have that many; FITS files "
+              "<object>_<band>.fits are then one file per band (default: the bands the files hold, unnamed)",
+              {"nargs": "+", "metavar": "BAND"}),
+    "colour": ("read JPEG/PNG as three bands R, G, B (default: one band, luminance)", {"action": "store_true"}),
+    "hdu": ("FITS HDU holding the image (default: the primary HDU, else the first with image data)", {"metavar": "NAME|INDEX"}),
+    "scaling": ("per-band scaling of pixel values: minmax (integers by full scale, floats in [0, 1] kept, else min-max), "
+                "asinh (min-max, then an asinh stretch), percentile (clip to the band's percentiles, then min-max); "
+                "predict applies the run's (default minmax)", {"choices": SCALINGS}),
+}
+
+
+def option(default: Any = None, help: str = "", *, flag: str | None = None, off: dict[str, str] | None = None,
+           **cli: Any) -> Any:
+    """A TrainConfig field whose ``help`` is its one documentation (``equilens train --help``,
+    docs/cli.md); ``flag`` renames its option, ``off`` adds switches that unset it, ``cli`` are
+    argparse's arguments."""
+    factory = {"default_factory": lambda: list(default)} if isinstance(default, list) else {"default": default}
+    return field(**factory, metadata={"help": help, "flag": flag, "off": off or {}, "cli": cli})
+
+
 @dataclass
 class TrainConfig:
-    """Everything a training run depends on; every field is a CLI flag of ``equilens train``.
+    """Everything a training run depends on; each field is an ``equilens train`` option, and its
+    ``help`` metadata says what it is. Fields whose default is ``UNSET`` take their task's recipe
+    value (:attr:`equilens.tasks.Task.recipes`); a value given explicitly wins. How files are read
+    is a :class:`~equilens.datasets.formats.Reading` (``reading``), given whole or as ``bands``,
+    ``colour``, ``hdu`` and ``scaling``, as the command line does."""
 
-    ``epochs``, ``max_time``, ``lr``, ``lr_schedule``, ``batch_size``, ``min_batches_per_epoch``,
-    ``min_images_per_epoch``, ``label_smoothing``, ``init_weights``, ``crop_fraction``,
-    ``rotate`` and ``brightness`` default per recipe and task (:data:`RECIPES`); a value given explicitly
-    always wins.
+    data: str = option(MISSING, "dataset folder: one folder per class, e.g. no_sub/ and one or more class folders with "
+                       "substructure (the layouts equilens reads: docs/layouts.md)")
+    test_data: str | None = option(None, "separate labelled test folder (default: hold out --test-fraction of --data)")
+    classes: list[str] | None = option(
+        None, "class folders, the negative class (no substructure, not a lens) first: one name picks the negative beside "
+        "every other folder; several are every class in label order (default: the negative is "
+        f"{' or '.join(NEGATIVE_CLASS_NAMES)}; e.g. --classes nonlenses lenses)", nargs="+", metavar="CLASS")
+    reading: Reading = field(default_factory=Reading)
+    bands: InitVar[list[str] | None] = None
+    colour: InitVar[bool | None] = None
+    hdu: InitVar[str | None] = None
+    scaling: InitVar[str | None] = None
+    task: str = option("classify", "", choices=())  # help and choices: the registered tasks (equilens.tasks)
+    target: str | None = option(
+        None, "--task regress: the number to learn: a column of the data folder's metadata.csv (equilens simulate: "
+        "axion_mass_ev ...), or 'value': the number each data file stores beside its image (DeepLense axion .npy "
+        "files: the axion mass in eV); --classes then names every class read (e.g. --classes axion)", metavar="NAME")
+    log_target: bool = option(False, "--task regress: learn and predict log10 of the target", action="store_true")
+    outliers: str | None = option(
+        None, "--task anomaly: outlier exposure, a separate mode: train a classifier of the data's real no_sub images "
+        "(and SIM's plain lenses) against SIM's simulated substructure (SIM: an equilens simulate folder apart from the "
+        "data); no real substructure image is trained on. Without it: the unsupervised autoencoder", metavar="SIM")
+    architecture: str = option("steerable", "steerable: E(2)-equivariant escnn network; cnn: plain CNN baseline; resnet18: "
+                               "ResNet-18, the DeepLense papers' plain baseline (classify and regress)", flag="--model",
+                               choices=model_names())
+    group: str = option(DEFAULT_GROUP, "symmetry group of the steerable model: C<N> or D<N> (C4, C8, D4, D8 ...)")
+    input_size: int = option(DEFAULT_INPUT_SIZE, "image side in pixels fed to the model (images are resized)", type=int)
+    widths: list[int] | None = option(None, "fields (steerable) or channels (cnn) per block; channels per stage of two "
+                                      "blocks (resnet18); default: the architecture's (equilens.registry)", type=int, nargs="+")
+    pooled_blocks: int = option(DEFAULT_POOLED_BLOCKS, "steerable model: first blocks that max-pool after a full-resolution "
+                                "conv; later ones downsample by a stride-2 conv", type=int)
+    recipe: str = option(DEFAULT_RECIPE, "defaults of the options marked 'default: ...' below: equilens (chosen on the real "
+                         "Test IV images: Adam 2e-3, cosine decay) or deeplense (the DeepLense write-up's: Adam 1e-4, "
+                         "StepLR(5, 0.7), 10 epochs); an option given explicitly wins", choices=RECIPE_NAMES)
+    epochs: int = option(UNSET, "training epochs: the run's length, over which the schedule runs its course", type=int)
+    batch_size: int = option(UNSET, "images per batch", type=int)
+    min_batches_per_epoch: int = option(UNSET, "a small training set gets batches of ceil(images / N), so a pass over it "
+                                        "holds N steps; 0: never smaller than --batch-size", type=int, metavar="N")
+    min_images_per_epoch: int = option(UNSET, "a training set of fewer than N images is passed over ceil(N / images) times "
+                                       "per epoch, so that validation and checkpoints come less often; 0: one pass",
+                                       type=int, metavar="N")
+    label_smoothing: float = option(UNSET, "classification: cross-entropy targets smoothed by EPS", type=float, metavar="EPS")
+    lr: float = option(UNSET, "Adam learning rate", type=float)
+    weight_decay: float = option(UNSET, "AdamW's decoupled weight decay", type=float)
+    lr_schedule: str = option(UNSET, "step: StepLR (--lr-step-epochs, --lr-gamma); cosine: decay to zero over --epochs "
+                              "or --max-time, whichever ends the run first", choices=LR_SCHEDULES)
+    select: str = option(UNSET, "weights kept as model.safetensors: the last epoch's, or the best validation AUC's "
+                         "(the lowest validation loss for a regression)", choices=SELECTIONS)
+    lr_step_epochs: int = option(5, "StepLR: epochs between decays", type=int)
+    lr_gamma: float = option(0.7, "StepLR: learning-rate factor per step", type=float)
+    val_fraction: float = option(0.1, "per-class validation fraction", type=float)
+    test_fraction: float = option(0.1, "per-class test fraction (without --test-data)", type=float)
+    seed: int = option(0, "seeds split, initialisation, augmentation", type=int)
+    crop_fraction: float | None = option(UNSET, "random square crop side / image side", off={"--no-crop": "no random crop"},
+                                         type=float)
+    rotate: bool = option(UNSET, "random rotation by any angle", off={"--no-rotate": "no random rotation"}, action="store_true")
+    brightness: list[float] | None = option(UNSET, "multiply each image by a factor uniform in [LOW, HIGH]",
+                                            off={"--no-brightness": "no brightness jitter"}, type=float, nargs=2,
+                                            metavar=("LOW", "HIGH"))
+    max_time: str | None = option(UNSET, "wall-clock cap DD:HH:MM:SS, or 'none': a run it ends early says so and keeps "
+                                  "its model")
+    accelerator: str = option("auto", "Lightning accelerator: auto, cpu, gpu ...")
+    devices: str = option("auto", "Lightning devices: auto, or a count (several GPUs use DDP)")
+    strategy: str = option("auto", "Lightning strategy (auto, ddp ...)")
+    precision: str = option("32-true", "Lightning precision: 32-true, 16-mixed, bf16-mixed")
+    num_workers: int = option(0, "data-loader processes", type=int)
+    init_weights: str | None = option(
+        UNSET, "fine-tune: start from a trained run, a .safetensors file or a shipped model (e.g. test-iv) instead of a "
+        "random initialisation; the model settings are the weights' (give their --scaling/--bands too: a run that "
+        f"reads images otherwise is warned); 'none': random weights; 'auto': a training set of fewer than "
+        f"{AUTO_INIT_MAX_TRAIN_IMAGES} images starts from {AUTO_INIT_MODEL} (trained on simulation) when that is the "
+        "run's model and classes", metavar="RUN|FILE|NAME")
+    twin_batches: bool = option(True, "a paired simulated folder (equilens simulate --paired): batch both twins of a lens "
+                                "together, augmented alike, so they differ only by substructure (other folders ignore it)",
+                                action=BooleanOptionalAction)
 
-    Attributes:
-        data: dataset folder: one folder per class (``no_sub/`` or ``no/`` plus positive class
-            folders, unless ``classes`` names them).
-        classes: the class folders: one name, the negative class (without substructure, or not
-            a lens) beside every other folder; or every class, negative first, in label order.
-            None: the negative is one of :data:`NEGATIVE_CLASS_NAMES`.
-        bands, colour, hdu, scaling: how files are read (:class:`equilens.datasets.formats.Reading`):
-            band names; JPEG/PNG as R, G, B; the FITS HDU; per-band scaling (:data:`SCALINGS`).
-        test_data: separate labelled test folder; if None a test split is held out of ``data``.
-        task: ``classify`` (supervised), ``anomaly`` (an autoencoder trained on ``no_sub``
-            images only, scoring substructure by its reconstruction error), or ``regress`` (a
-            number per image, ``target``, as a Gaussian mean and sigma; the invariant classifier
-            with two outputs, trained by the Gaussian negative log-likelihood).
-        target: regression only: :data:`FILE_VALUE_TARGET` (the number in each data file) or a
-            column of the data folder's ``metadata.csv``.
-        log_target: regression only: learn and predict log10 of the target.
-        outliers: anomaly only: outlier exposure, a separate mode (never the default): a
-            simulated folder (``equilens simulate``) whose substructure images train the
-            detector as the anomalies and whose plain lenses join the data's real ones; the
-            detector is then a classifier (:mod:`equilens.models.outlier_exposure`) with the
-            classifier's recipe. No image of the data's positive classes is trained on.
-        architecture: ``steerable`` (escnn, equivariant), ``cnn`` (plain baseline) or
-            ``resnet18`` (ResNet-18, plain; no autoencoder for the anomaly task).
-        group: symmetry group of the steerable model, ``C<N>`` or ``D<N>``.
-        input_size: side in pixels the images are resized to before the model.
-        widths: fields (steerable) or channels (cnn) per block, channels per stage (resnet18);
-            None takes the architecture's default (:func:`equilens.registry.default_widths`).
-        pooled_blocks: steerable model only: how many of the first blocks max-pool after a
-            full-resolution convolution; the later ones downsample by a stride-2 convolution.
-        recipe: which defaults fill the fields left unset: ``equilens`` (chosen on real Test IV
-            images) or ``deeplense`` (the DeepLense write-up's, to reproduce published numbers).
-        epochs, batch_size, lr: Adam's epochs, images per batch and learning rate.
-        min_batches_per_epoch: a training set smaller than ``batch_size`` x this many images
-            trains with batches of ceil(training images / this) instead (0: never smaller);
-            the run's saved config holds the batch size it used.
-        min_images_per_epoch: a training set smaller than this many images is passed over
-            ceil(this / training images) times per epoch, each pass reshuffled (0: one pass);
-            ``epochs`` counts these longer epochs.
-        label_smoothing: classification: the cross-entropy's targets put this much probability
-            evenly on all classes (0: one-hot targets).
-        weight_decay: AdamW's decoupled weight decay (0: plain Adam).
-        lr_schedule, lr_step_epochs, lr_gamma: ``step`` (StepLR: lr x gamma every
-            lr_step_epochs epochs) or ``cosine`` (to zero over --max-time, else over --epochs).
-        select: the weights the run keeps as ``model.safetensors``: ``last`` (the last
-            validated epoch's) or ``best`` (the highest validation AUC's; ties: lower loss).
-        val_fraction, test_fraction: per-class split fractions.
-        seed: seeds the split, initialisation and augmentation.
-        crop_fraction, rotate, brightness: augmentation (None/False switches a step off).
-        max_time: wall-clock limit ``DD:HH:MM:SS`` (None: none); the best checkpoint so far is
-            kept, and the cosine schedule decays over it when it ends the run first.
-        accelerator, devices, strategy, precision: passed to Lightning's Trainer.
-        num_workers: data-loader processes.
-        init_weights: start from these weights instead of a random initialisation (fine-tuning):
-            a run folder, a ``.safetensors`` file or a shipped model's name (e.g. ``test-iv``).
-            The model (architecture, group, input size, widths) is then the weights' own.
-            ``auto``: the shipped :data:`AUTO_INIT_MODEL` for a training set of fewer than
-            :data:`AUTO_INIT_MAX_TRAIN_IMAGES` images when it is this run's model and classes,
-            else random weights; None: random weights.
-        twin_batches: when ``data`` is a paired simulated folder (``equilens simulate
-            --paired``), every training batch holds both twins of each of its lenses, augmented
-            alike, so that within a batch they differ only by substructure. Other folders
-            ignore it. Without it a model trained from scratch on single truncated-NFW subhalos
-            never left chance in benchmarks/sensitivity.py's budget (documentation: "Sensitivity").
-    """
-
-    data: str
-    test_data: str | None = None
-    classes: list[str] | None = None
-    bands: list[str] | None = None
-    colour: bool = False
-    hdu: str | None = None
-    scaling: str = DEFAULT_SCALING
-    task: str = "classify"
-    target: str | None = None
-    log_target: bool = False
-    outliers: str | None = None
-    architecture: str = "steerable"
-    group: str = DEFAULT_GROUP
-    input_size: int = DEFAULT_INPUT_SIZE
-    widths: list[int] | None = None
-    pooled_blocks: int = DEFAULT_POOLED_BLOCKS
-    recipe: str = DEFAULT_RECIPE
-    epochs: int = UNSET
-    batch_size: int = UNSET
-    min_batches_per_epoch: int = UNSET
-    min_images_per_epoch: int = UNSET
-    label_smoothing: float = UNSET
-    lr: float = UNSET
-    weight_decay: float = UNSET
-    lr_schedule: str = UNSET
-    select: str = UNSET
-    lr_step_epochs: int = 5
-    lr_gamma: float = 0.7
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    seed: int = 0
-    crop_fraction: float | None = UNSET
-    rotate: bool = UNSET
-    brightness: list[float] | None = UNSET
-    max_time: str | None = UNSET
-    accelerator: str = "auto"
-    devices: str = "auto"
-    strategy: str = "auto"
-    precision: str = "32-true"
-    num_workers: int = 0
-    init_weights: str | None = UNSET
-    twin_batches: bool = True
-
-    def __post_init__(self) -> None:
+    def __post_init__(self, bands: list[str] | None, colour: bool | None, hdu: str | None, scaling: str | None) -> None:
+        given = {k: v for k, v in {"bands": bands, "colour": colour, "hdu": hdu, "scaling": scaling}.items() if v is not None}
+        if isinstance(self.reading, dict):  # as saved in config.json
+            self.reading = Reading.from_dict(self.reading)
+        if given:
+            self.reading = Reading.from_dict({**self.reading.to_dict(), **given})
         # An unknown recipe or task takes the default's; validate() rejects it by name.
         from equilens.tasks import TASKS, get_task
 
@@ -262,11 +258,11 @@ class TrainConfig:
         return max(1, math.ceil(self.min_images_per_epoch / max(1, n_train)))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "reading": self.reading.to_dict()}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} | set(READING_OPTIONS)
         unknown = set(values) - known
         if unknown:
             raise InputError(f"unknown training options {sorted(unknown)}")
@@ -287,7 +283,7 @@ class QuickstartConfig:
         n_test_per_class: simulated test images per class (a different seed: unseen lenses).
         preset: simulation preset.
         epochs, max_time, lr, batch_size: training options; None takes ``equilens train``'s
-            default (:data:`RECIPES`), as a user's own run would.
+            default (its task's recipe), as a user's own run would.
         workers: simulation processes.
         seed: seeds simulation and training.
     """

@@ -1,5 +1,4 @@
-"""Device spellings (``--device``: ``auto``, ``cpu``, ``gpu``, ``cuda:1``, ``gpu:1``, ``mps``) mapped
-to torch and to Lightning's accelerator and device list."""
+"""``--device`` spellings (``auto``, ``cpu``, ``gpu``, ``cuda:1``, ``gpu:1``, ``mps``) as torch and Lightning devices."""
 
 from __future__ import annotations
 
@@ -27,8 +26,7 @@ def torch_device(spelling: str = "auto") -> torch.device:
 
 
 def lightning_devices(spelling: str = "auto") -> tuple[str, str]:
-    """(accelerator, devices) for Lightning's Trainer: ``auto`` -> ("auto", "auto"), ``gpu`` -> ("cuda",
-    "auto"), ``cuda:1`` -> ("cuda", "1,"), a trailing comma making a list of indices."""
+    """(accelerator, devices) for Lightning: ``cuda:1`` -> ("cuda", "1,"), the comma making it a list of indices."""
     if spelling.strip().lower() == "auto":
         return "auto", "auto"
     name, index = _parse(spelling)

@@ -1,6 +1,4 @@
-"""Keep freed heap memory in the process, so CPU training does not page-fault every step: glibc
-returns large freed blocks to the kernel, so each step faults its activations in anew. ``mallopt``
-keeps them (as jemalloc would), at the cost of the peak heap; only processes equilens owns call it."""
+"""Keep freed heap memory in the process (glibc ``mallopt``, costing the peak heap): CPU training stops page-faulting."""
 
 from __future__ import annotations
 
@@ -15,7 +13,7 @@ _M_MMAP_MAX = -4
 
 @functools.cache
 def keep_freed_memory() -> bool:
-    """Serve large blocks from the heap and never trim it (process-wide, once); False where libc is not glibc."""
+    """Keep large freed blocks in a never-trimmed heap (process-wide, once; equilens processes only); False unless glibc."""
     if not sys.platform.startswith("linux"):
         return False
     try:

@@ -1,5 +1,4 @@
-"""``equilens quickstart``: simulate (test-iv, JPEG), train the default model and evaluate on a separate
-simulated test set, in minutes on a CPU; every budget is a flag."""
+"""``equilens quickstart``: simulate test-iv JPEGs, train the default model, evaluate on a separate simulated set."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Benchmark tables for the documentation: what a benchmark's ``--docs-table FILE`` writes and
-``docs/hooks/results_tables.py`` renders, so that no figure on a benchmark page is retyped."""
+"""Benchmark tables (``--docs-table FILE``) that ``docs/hooks/results_tables.py`` renders: no figure is retyped."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Run and report folders: new ones that never overwrite what a user already has, and reading
-a training run's record and splits (without importing Lightning)."""
+"""Run and report folders: new ones that never overwrite, and a run's record and splits (without Lightning)."""
 
 from __future__ import annotations
 

@@ -1,23 +1,5 @@
-"""``equilens sensitivity``: the lightest subhalo a trained model detects.
-
-For each subhalo mass bin, the model scores paired twins (:mod:`equilens.simulation.twins`):
-``n`` images without a subhalo and the same lenses, sources and noise with one subhalo whose
-mass is log-uniform in the bin. The AUC of "with" against "without", its bootstrap interval, the
-true-positive rates at 10% and 1% false-positive rate, and the mass at which the AUC reaches 0.9
-follow from the scores (:mod:`equilens.evaluation.mass_bins`).
-
-The observation, lens and source are those of a preset, by default the simulation the model
-was trained on (when its run's data folder holds a ``simulation.json``); the subhalo's profile,
-concentration and placement are options, stated in the report. The report folder holds:
-
-    sensitivity.json   every number, and the physics and seeds that produced them
-    sensitivity.png    AUC and true-positive rates against subhalo mass
-    scores.csv         one row per twin pair and bin: its seed, subhalo mass and position, and
-                       the scores without and with the subhalo
-
-Images are scored as rendered (float32, min–max normalised per image, as the ``.npy`` files of
-``equilens simulate``); a model trained on 8-bit files sees them unquantised here.
-"""
+"""``equilens sensitivity``: the lightest subhalo a trained model detects, from its scores of twins (the same lenses
+without and with one subhalo, per mass bin); the Sensitivity benchmark page describes the method and the report."""
 
 from __future__ import annotations
 
@@ -51,13 +33,11 @@ from equilens.simulation.twins import (
     twin_seeds,
 )
 
-#: 0.5-dex bins from 10^7.5 to 10^10.5 M☉.
 DEFAULT_MASS_EDGES_MSUN = tuple(10 ** (7.5 + 0.5 * k) for k in range(7))
 
 
 def training_simulation(weights: Path, info: dict[str, Any]) -> tuple[LensSimulationConfig, Path] | None:
-    """(simulation config, its ``simulation.json``) of the data the model at ``weights`` was
-    trained on, when its training run is at hand and its data folder was simulated; else None."""
+    """(config, its ``simulation.json``) of the simulation the model was trained on, if its run is at hand; else None."""
     candidates = [Path(info["run"])] if info.get("run") else []
     candidates.append(weights.parent)
     for run in candidates:
@@ -118,9 +98,8 @@ def sensitivity(
         preset: observation preset; default: the simulation the model was trained on.
         mass_edges_msun: increasing subhalo mass bin edges in M☉.
         n_per_bin: twin pairs per bin (the same lenses in every bin).
-        profile: ``tnfw`` (tidally truncated NFW), ``nfw`` or ``point``; placement: ``ring``
-            or ``annulus`` (the preset's subhalo radius range); concentration: ``duffy2008`` or
-            a fixed c200 (NFW only).
+        profile: ``tnfw`` (tidally truncated NFW), ``nfw`` or ``point``; placement: ``ring`` or ``annulus``
+            (the preset's radius range); concentration: ``duffy2008`` or a fixed c200 (NFW only).
         seed: seeds the twins (never those of a simulated dataset) and the bootstrap.
         out: report folder; default: a new ``sensitivity*`` folder in the run (or here).
         n_bootstrap: bootstrap replicates (pairs resampled).
@@ -130,8 +109,7 @@ def sensitivity(
         compiled: ``torch.compile`` the exported model.
 
     Returns:
-        (report folder, the dict written to sensitivity.json).
-    """
+        (report folder, the dict written to sensitivity.json)."""
     edges = check_mass_edges(mass_edges_msun)
     if not (isinstance(n_per_bin, int) and n_per_bin >= 2):
         raise InputError(f"--per-mass {n_per_bin!r}: need at least 2 twin pairs per mass bin")
@@ -150,8 +128,7 @@ def sensitivity(
         raise InputError(f"{weights}: its training data has no simulation.json to take the observation from: "
                          "pass --preset (e.g. hst-like)")
     physics = subhalo_physics(base, profile, placement, concentration)
-    # lenstronomy jit-compiles a few small functions with numba unless told not to: slower to
-    # start than it saves here (see equilens.simulation.cli).
+    # lenstronomy's numba jit costs more start-up than it saves on these renders (as in equilens.simulation.cli).
     os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
 
     seeds = twin_seeds(seed, n_per_bin)
@@ -198,7 +175,6 @@ def _write_scores(
     path: Path, seeds: list[int], edges: np.ndarray, scores_without: np.ndarray, twins: list[Twins],
     scores_with: list[np.ndarray],
 ) -> None:
-    """One row per twin pair and bin (see the module docstring)."""
     rows = io.StringIO()
     writer = csv.writer(rows, lineterminator="\n")
     writer.writerow(["bin", "mass_low_msun", "mass_high_msun", "twin", "seed", "mass_msun", "x_arcsec", "y_arcsec",

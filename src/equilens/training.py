@@ -44,6 +44,7 @@ from equilens.datasets.split import write_split
 from equilens.errors import InputError
 from equilens.log import logger
 from equilens.pretrained import find_weights, pretrained_weights
+from equilens.registry import model_spec
 from equilens.runs import CONFIG_NAME, new_folder, read_run_config, read_split_folders
 from equilens.tasks.lightning.base import LensModule, max_time_timer
 from equilens.weights import WEIGHTS_NAME, read_info, save_weights
@@ -70,7 +71,7 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
         return child
     config, data, test, splits, model, reading, channels, infos = _prepare(config)
     task = config.training_task
-    default_name = f"{task.run_name}-{config.architecture}" + (f"-{config.group}" if config.architecture == "steerable" else "")
+    default_name = f"{task.run_name}-{config.architecture}" + (f"-{config.group}" if model_spec(config.architecture).equivariant else "")
     run_dir = new_folder(runs_dir, name or f"{default_name}-{time.strftime('%Y%m%d-%H%M%S')}")
     config.data = str(data.root.resolve())
     config.test_data = str(test.root.resolve()) if test else None
@@ -104,7 +105,7 @@ def _prepare(config: TrainConfig) -> tuple[TrainConfig, LensFolder, LensFolder |
     number of bands, and what the check of every file found."""
     config = dataclasses.replace(config)
     config.validate()
-    reading = Reading.from_dict(config.to_dict())
+    reading = config.reading
     task = config.training_task
     data = scan_lens_folder(config.data, reading=reading, **class_choice(config.classes, every=task.reads_every_class))
     test = scan_lens_folder(config.test_data, classes=data.classes, reading=reading) if config.test_data else None

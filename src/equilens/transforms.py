@@ -1,6 +1,4 @@
-"""Batched image operations on (N, 1, H, W) tensors, on the batch's device: the model's input
-geometry and the training augmentation. The model always takes a centred crop resized to its
-input; training shifts the image first, so it sees random crops of the same scale."""
+"""Batched image operations on (N, C, H, W) tensors, on their device: the model's input geometry and the augmentation."""
 
 from __future__ import annotations
 
@@ -13,8 +11,7 @@ from torch import nn
 
 
 def resize(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize (N, C, H, W) to (N, C, size, size), antialiased bilinear on a grid symmetric about the
-    centre, so that 90-degree rotations and flips stay exact."""
+    """(N, C, H, W) -> (N, C, size, size): antialiased bilinear on a centre-symmetric grid, keeping rotations exact."""
     if images.shape[-2:] == (size, size):
         return images
     return F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
@@ -38,13 +35,8 @@ def model_input(images: torch.Tensor, crop_fraction: float, size: int) -> torch.
 
 @dataclass
 class AugmentConfig:
-    """Training augmentation; None/False switches a step off (values per recipe: :data:`equilens.config.RECIPES`).
-
-    Attributes:
-        crop_fraction: side of the random square crop, a fraction of the image side.
-        rotate: rotate by an angle uniform over the full circle.
-        brightness: multiply each image by a factor uniform in this range.
-    """
+    """Training augmentation; None/False switches a step off (values per recipe: each task's ``recipes``, :mod:`equilens.tasks`).
+    ``crop_fraction``: random crop side / image side; ``rotate``: by a uniform angle; ``brightness``: uniform factor range."""
 
     crop_fraction: float | None
     rotate: bool

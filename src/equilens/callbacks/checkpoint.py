@@ -12,17 +12,11 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 
 class BestAUCCheckpoint(ModelCheckpoint):
-    """Saves ``best-epoch=NNN.ckpt`` (highest ``val_auc``, or another ``monitor`` and ``mode``)
-    and ``last.ckpt`` (for resuming).
-
-    On easy data the validation AUC saturates at 1.0 within an epoch or two; a plain
-    "strictly greater" rule would then keep the first, least-trained model. Ties therefore go to
-    the lower ``val_loss``.
-    """
+    """Saves ``best-epoch=NNN.ckpt`` (highest ``val_auc``, or ``monitor`` and ``mode``) and ``last.ckpt`` for resuming;
+    ties go to the lower ``val_loss``, since on easy data the AUC saturates at 1.0 within an epoch or two."""
 
     def __init__(self, dirpath: str | Path, monitor: str = "val_auc", mode: str = "max"):
-        # Both saves at validation end: saving last.ckpt there (below) marks the step as saved,
-        # which would make Lightning skip a best checkpoint due at the train epoch's end.
+        # Both at validation end: saving last.ckpt there marks the step saved, which would skip a best one due later.
         super().__init__(
             dirpath=dirpath, filename="best-{epoch:03d}", monitor=monitor, mode=mode, save_top_k=1, save_last=True,
             save_on_train_epoch_end=False,
@@ -46,8 +40,7 @@ class BestAUCCheckpoint(ModelCheckpoint):
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_validation_end(trainer, pl_module)
-        # Lightning >= 2.6 writes last.ckpt only with a new best; a resume needs the latest epoch.
-        # (Skipped when the best checkpoint was just saved at this step: last.ckpt came with it.)
+        # Lightning >= 2.6 writes last.ckpt only with a new best (then skipped here); a resume needs the latest.
         if self.save_last and not self._should_skip_saving_checkpoint(trainer):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 

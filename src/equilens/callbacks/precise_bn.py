@@ -1,13 +1,5 @@
-"""Batch-norm statistics recomputed for the current weights before every validation.
-
-BatchNorm's running statistics are an exponential average over the last ~10 batches (momentum
-0.1), taken while the weights were still changing; at a high learning rate they lag the
-weights, and the model's outputs drift by a constant offset from epoch to epoch (seen as
-validation-loss spikes at a steady AUC, and a poor threshold). "Precise BN" replaces them, just
-before validation (and so in every checkpoint), with plain averages over un-augmented training
-batches under the current weights, which mends the threshold at the same AUC (measured on a
-quickstart run; the figures are in the documentation's history page).
-"""
+"""Precise BN: batch-norm statistics recomputed for the current weights before every validation. Running averages lag
+fast-changing weights, shifting outputs and threshold between epochs; plain averages over un-augmented batches mend it."""
 
 from __future__ import annotations
 
@@ -28,7 +20,7 @@ class PreciseBatchNorm(L.Callback):
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
             return
-        loader = trainer.train_dataloader  # yields un-augmented images; augmentation is in the module
+        loader = trainer.train_dataloader
         # Twin groups (G, K x C, H, W) (see LensDataModule) as K single images of C bands each.
         images = (batch[0].to(pl_module.device).reshape(-1, pl_module.channels, *batch[0].shape[-2:])
                   for batch in islice(loader, self.batches))

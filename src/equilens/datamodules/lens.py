@@ -17,26 +17,23 @@ from equilens.errors import InputError
 from equilens.log import logger
 
 IN_MEMORY_ENV = "EQUILENS_IN_MEMORY_GB"
-IN_MEMORY_GB = 2.0  # larger splits (as float32) are served from the disk cache
+IN_MEMORY_GB = 2.0
 
 
 class LensDataModule(L.LightningDataModule):
-    """Serves batches of images (B, C, H, W) float32 (each band about [0, 1]) and labels (B,) int64.
-
-    Images are decoded once: into memory when a split fits ``IN_MEMORY_GB`` (``$EQUILENS_IN_MEMORY_GB``),
-    else into a memory-mapped disk cache shared by later runs, loader workers and DDP ranks.
+    """Serves images (B, C, H, W) float32 (bands about [0, 1]) and labels (B,) int64, decoded once: into memory
+    if a split fits ``IN_MEMORY_GB`` GB ($EQUILENS_IN_MEMORY_GB), else into a memory-mapped disk cache.
 
     Args:
         splits: ``train``, ``val`` and optionally ``test`` subsets of a labelled folder.
         batch_size: images per batch.
         num_workers: loader processes (0 is best for in-memory tensors).
         passes_per_epoch: training epoch length in shuffled passes, so a small set validates less often.
-        train_twins: (N,) twin ids of a paired folder's training images: batches then hold whole twin
-            groups, images (B / K, K x C, H, W) and labels (B / K, K), given one augmentation each.
+        train_twins: (N,) twin ids of a paired folder's training images: batches then hold whole twin groups,
+            images (B / K, K x C, H, W) and labels (B / K, K), augmented as one.
         reading: how the files are read (:class:`equilens.datasets.formats.Reading`).
         channels: bands every image must have (None: the first image's).
-        targets: regression: split name -> (N,) float targets, served as float32 labels.
-    """
+        targets: regression: split name -> (N,) float targets, served as float32 labels."""
 
     def __init__(self, splits: dict[str, LensFolder], batch_size: int = 64, num_workers: int = 0, passes_per_epoch: int = 1,
                  train_twins: np.ndarray | None = None, reading: Reading = GREY, channels: int | None = None,
@@ -70,7 +67,6 @@ class LensDataModule(L.LightningDataModule):
         return self._datasets[name]
 
     def _in_memory(self, name: str, part: LensFolder) -> bool:
-        """Whether the split's float32 images fit the in-memory limit (from its first file); logs the choice."""
         info = check_image(part.files[0], self.reading)
         gigabytes = len(part.files) * (self.channels or info.channels) * info.size[0] * info.size[1] * 4 / 1e9
         limit = float(os.environ.get(IN_MEMORY_ENV, IN_MEMORY_GB))

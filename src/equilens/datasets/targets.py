@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from equilens.config import FILE_VALUE_TARGET
+from equilens.tasks.regress import FILE_VALUE_TARGET
 from equilens.datasets.formats import FileInfo
 from equilens.errors import InputError
 from equilens.simulation.writer import METADATA_NAME

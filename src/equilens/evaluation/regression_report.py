@@ -1,13 +1,5 @@
-"""``equilens evaluate`` of a regression model: errors, interval coverage and their figures.
-
-The report folder holds ``metrics.json`` (every number: MAE with its 95% bootstrap interval,
-RMSE, bias, how the run calibrated its sigma, the coverage of the 68% and 95% intervals, the
-calibration curve, the same errors and coverages in bins of the true value, invariance),
-``predictions.csv`` (path, class, true value, predicted mean and sigma), ``predicted_vs_true.png``
-(the means against the truth beside the 1:1 line, and the residuals), ``interval_calibration.png``
-(coverage against nominal) and, for a training run, ``training_curves.png``. Every number is in
-the target's units (log10 of it for a ``--log-target`` model).
-"""
+"""``equilens evaluate`` of a regression model: errors, interval coverage and their figures, in the target's
+units (log10 of it for a ``--log-target`` model); the command-line page lists the report's files."""
 
 from __future__ import annotations
 
@@ -36,8 +28,7 @@ def evaluate_regression(
     model: TrainedModel, folder: LensFolder, out_dir: Path, symmetrize: bool = False, n_bootstrap: int = BOOTSTRAP_REPLICATES,
     invariance_images: int = INVARIANCE_IMAGES, batch_size: int = SCORING_BATCH_SIZE,
 ) -> dict[str, Any]:
-    """Evaluate a regression ``model`` on the labelled ``folder`` (its classes: the model's) and
-    write the report into ``out_dir`` (:mod:`equilens.evaluation.regression_report`); returns the metrics."""
+    """Evaluate a regression ``model`` on the labelled ``folder``, write the report into ``out_dir``; return the metrics."""
     record = model.info["regression"]
     infos = check_images(folder.files, model.reading, model.channels)
     truth = read_targets(folder.root, folder.files, record["target"], record["log10"], infos)
@@ -54,7 +45,7 @@ def evaluate_regression(
         "sigma_calibration": record.get("sigma_calibration", "none: the network's own sigma"),
         **regression_metrics(truth, mean, sigma, n_bootstrap=n_bootstrap),
     }
-    if "training" in model.info:  # how the run's training ended, as a classifier's report says
+    if "training" in model.info:
         metrics["training"] = model.info["training"]
     if invariance_images:
         # How far the predicted mean and sigma (target units) move under the exact symmetries.

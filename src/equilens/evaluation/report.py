@@ -1,19 +1,5 @@
-"""``equilens evaluate``: score a labelled set with a trained model and write the report.
-
-The report folder holds ``metrics.json`` (every number), ``scores.csv`` (one row per image;
-with more than two classes, each class's probability too), ``roc.png``,
-``confusion_matrix.png``, ``score_histogram.png``, ``gallery.png`` (images with
-their scores: the most confident of each class, the misclassified, those nearest the threshold)
-and, for a training run, ``training_curves.png``. ``metrics.json`` holds the true-positive rate
-at the false-alarm rates of :data:`~equilens.config.FALSE_ALARM_RATES` (``tpr_at_fpr``, from the
-ROC curve of this set); for an anomaly model that stores a calibration set, also
-``false_alarm_calibration``: what "flag p <= alpha" does here, the p-values conformal against
-that set (:mod:`equilens.evaluation.calibration`), drawn in ``false_alarm_calibration.png``. On a simulated folder whose ``metadata.csv``
-lists every evaluated image, ``metrics.json`` also holds ``auc_by_mass`` (the AUC per 0.5-dex
-bin of each image's largest subhalo mass, the images without substructure as the negatives of
-every bin; :func:`equilens.evaluation.mass_bins.auc_by_mass`), drawn in ``auc_by_mass.png``.
-The task decides which report a model gets (a regression's: :mod:`equilens.evaluation.regression_report`).
-"""
+"""``equilens evaluate`` of a classifier or anomaly detector: score a labelled set and write the report
+(``metrics.json``, ``scores.csv`` and figures; the command-line page lists them)."""
 
 from __future__ import annotations
 
@@ -45,8 +31,7 @@ if TYPE_CHECKING:
 def evaluate_scores(task: ScoreTask, model: TrainedModel, folder: LensFolder, out_dir: Path, threshold: float | None = None,
                     symmetrize: bool = False, n_bootstrap: int = BOOTSTRAP_REPLICATES, invariance_images: int = INVARIANCE_IMAGES,
                     batch_size: int = SCORING_BATCH_SIZE) -> dict[str, Any]:
-    """Score the labelled ``folder`` with a classifier or anomaly detector and write the report
-    into ``out_dir`` (arguments: :func:`equilens.evaluation.evaluate`'s); returns the metrics."""
+    """Score the labelled ``folder``, write the report into ``out_dir`` (arguments: ``evaluate``'s); return the metrics."""
     images = load_images(folder.files, reading=model.reading, channels=model.channels)
     scores, probabilities = model.scores(images, batch_size=batch_size, symmetrize=symmetrize)
     is_substructure = (folder.labels > 0).astype(int)
@@ -65,7 +50,7 @@ def evaluate_scores(task: ScoreTask, model: TrainedModel, folder: LensFolder, ou
         "threshold_rule": threshold_rule,
         "substructure_vs_none": binary_metrics(is_substructure, scores, threshold, n_bootstrap),
     }
-    if "training" in model.info:  # how the run's training ended: epochs completed, time cap or not
+    if "training" in model.info:
         metrics["training"] = model.info["training"]
     metrics["substructure_vs_none"]["tpr_at_fpr"] = {
         f"{rate:g}": float(tpr) for rate, tpr in zip(FALSE_ALARM_RATES, auc_and_tpr_at_fpr(is_substructure, scores, FALSE_ALARM_RATES)[1:])
@@ -93,9 +78,8 @@ def evaluate_scores(task: ScoreTask, model: TrainedModel, folder: LensFolder, ou
 
 
 def largest_subhalo_masses(folder: LensFolder) -> np.ndarray | None:
-    """(N,) mass (M☉) of the largest subhalo of each of ``folder.files`` (0: none), from the
-    ``metadata.csv`` of ``equilens simulate`` in the folder; None unless it lists every file."""
-    # Here, not at the top: the simulation (lenstronomy) is needed only for simulated folders.
+    """(N,) mass (M☉) of each file's largest subhalo (0: none) from the folder's ``metadata.csv``; None unless complete."""
+    # Imported here: only simulated folders need the simulation (lenstronomy).
     from equilens.simulation.writer import METADATA_NAME
 
     path = folder.root / METADATA_NAME
@@ -113,8 +97,7 @@ def _write_report(
     out_dir: Path, metrics: dict, folder: LensFolder, images: torch.Tensor, scores: np.ndarray, probabilities: np.ndarray | None,
     run_dir: Path | None, reading: Reading,
 ) -> None:
-    """Write the report files; ``images`` (N, C, H, W), ``scores`` (N,) and, for more than two
-    classes, the class ``probabilities`` (N, K) are those of ``folder.files``, read as ``reading``."""
+    """Write the report files of ``folder.files``: ``images`` (N, C, H, W), ``scores`` (N,), ``probabilities`` (N, K)."""
     multiclass = probabilities is not None
     binary = metrics["substructure_vs_none"]
     negative, positive = binary_labels(folder.classes)
@@ -138,7 +121,7 @@ def _write_report(
     write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     rows = io.StringIO()
     writer = csv.writer(rows)
-    # Each class's probability too, as predict writes them, so that models can be compared image by image.
+    # Each class's probability too, as predict writes them, to compare models image by image.
     names, columns = (folder.classes, probabilities) if multiclass else ([], np.empty((len(scores), 0)))
     writer.writerow(["path", "class", "score", *(f"p_{name}" for name in names)])
     for path, label, score, class_p in zip(folder.files, folder.labels, scores, columns):
@@ -147,14 +130,13 @@ def _write_report(
 
 
 def read_class_probabilities(report: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(paths, labels (N,), probabilities (N, K)) from the ``scores.csv`` of a report with more than
-    two classes; labels index the ``p_<class>`` columns in their order."""
+    """(paths, labels (N,), probabilities (N, K)) from a report's ``scores.csv``; labels index its ``p_<class>`` columns."""
     path = Path(report) / "scores.csv"
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
         rows = list(reader)
     classes = [column[2:] for column in reader.fieldnames or [] if column.startswith("p_")]
-    if not classes:  # a two-class or anomaly report writes scores only
+    if not classes:
         raise InputError(f"{path}: no per-class probabilities (p_<class> columns); only a report of more than "
                          "two classes has them")
     probabilities = np.array([[float(row[f"p_{name}"]) for name in classes] for row in rows])

@@ -24,23 +24,20 @@ def evaluate(
     device: str = "auto",
     compiled: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
-    """Evaluate a model on labelled images and write the report (its task's: ROC for a
-    classifier or anomaly detector, errors and coverage for a regression).
+    """Evaluate a model on labelled images and write its task's report (ROC, or errors and interval coverage).
 
     Args:
         model_path: a training run folder, a ``.safetensors`` weights file or a shipped model's name.
         data: labelled folder to evaluate on; default: the run's held-out test split.
         out: report folder (must not exist); default: a new ``evaluation*`` folder in the run.
-        threshold: decision threshold on the score for the confusion matrix; default 0.5 for a
-            classifier (p(substructure)) and the Youden-optimal threshold for an anomaly score.
+        threshold: the confusion matrix's score threshold; default 0.5 for p(substructure), Youden's for an anomaly score.
         symmetrize: average scores over the 8 exact symmetries of the square.
         n_bootstrap: bootstrap replicates of the confidence intervals.
         invariance_images: images used to measure invariance errors (0 skips).
         compiled: run the export through ``torch.compile`` (see :func:`equilens.models.for_inference`).
 
     Returns:
-        (report folder, metrics dict as written to metrics.json).
-    """
+        (report folder, metrics dict as written to metrics.json)."""
     model = TrainedModel.load(model_path, device, compiled)
     folder = evaluation_set(model, data)
     out_dir = Path(out) if out else new_folder(model.run_dir or Path.cwd(), "evaluation")
@@ -64,11 +61,9 @@ def evaluation_set(model: TrainedModel, data: str | Path | None) -> LensFolder:
         if len(with_images) == 1:
             raise InputError(f"{root}: only class '{with_images[0]}' holds images; the ROC AUC needs images of the "
                              f"negative class '{model.classes[0]}' and of another")
-    # The model's negative class first, as in training; the other folders as found, in the
-    # model's label order when they are its classes (so labels match its outputs).
+    # Labels as in training: the negative class first, under the folder's name for it (Test IV's no_sub, Test I's no).
     negative = model.classes[0]
     if negative in NEGATIVE_CLASS_NAMES:
-        # The folder's own name for the class without substructure (Test IV's no_sub, Test I's no).
         negative = next((name for name in (negative, *NEGATIVE_CLASS_NAMES) if (root / name).is_dir()), negative)
     folder = scan_lens_folder(root, negative=negative, reading=model.reading)
     if list(folder.classes) != model.classes and sorted(folder.classes) == sorted(model.classes):

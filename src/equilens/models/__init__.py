@@ -70,10 +70,11 @@ def score_and_probabilities(model: nn.Module, images: torch.Tensor) -> tuple[tor
     """(N,) score that is high for substructure, and (N, C) class probabilities (None for an
     anomaly detector). A classifier's score is p(not ``no_sub``); an anomaly detector's is its
     anomaly score."""
-    if model.task == "classify":
-        probabilities = torch.softmax(model(images).float(), dim=1)
-        return 1.0 - probabilities[:, 0], probabilities
-    return model.anomaly_score(images).float(), None
+    # An anomaly detector is the network with an anomaly score (a compiled classifier forwards attributes).
+    if hasattr(model, "anomaly_score"):
+        return model.anomaly_score(images).float(), None
+    probabilities = torch.softmax(model(images).float(), dim=1)
+    return 1.0 - probabilities[:, 0], probabilities
 
 
 def substructure_score(model: nn.Module, images: torch.Tensor) -> torch.Tensor:

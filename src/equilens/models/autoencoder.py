@@ -31,7 +31,7 @@ class _Autoencoder(LensNetwork):
     """What both autoencoders share: input geometry, score and loss rings, the anomaly score. Subclasses
     set ``sides`` (:func:`encoder_sides`), implement :meth:`reconstruct` and zero their last conv's
     weights (a flat first reconstruction). The defaults are those of models saved before these
-    options; new runs take :data:`equilens.config.ANOMALY_SCORE_DEFAULTS`.
+    options; new runs take :data:`equilens.tasks.anomaly.ANOMALY_SCORE_DEFAULTS`.
 
     Args:
         score_ring: (inner, outer) radius the score averages over, fractions of S (outer None: all).

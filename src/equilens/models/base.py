@@ -22,7 +22,8 @@ class LensNetwork(nn.Module):
         return None
 
     def invariant_output(self, images: torch.Tensor) -> torch.Tensor:
-        return self.anomaly_score(images) if self.task == "anomaly" else self(images)
+        """The output that must not change under the group: the anomaly score where there is one, else the logits."""
+        return self.anomaly_score(images) if hasattr(self, "anomaly_score") else self(images)
 
     def check_invariance(self, images: torch.Tensor, atol: float = 1e-4, group: str | None = None) -> dict[str, float]:
         """Assert :meth:`invariant_output` is unchanged within ``atol`` by every exact pixel action of

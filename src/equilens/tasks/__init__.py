@@ -6,33 +6,20 @@ A new task is one module defining a :class:`~equilens.tasks.base.Task` and one
 
 from __future__ import annotations
 
-from equilens.errors import InputError
+from equilens.registry import Registry
 from equilens.tasks.base import ScoreTask, Task, TrainingData
 
-TASKS: dict[str, Task] = {}
+TASKS: Registry[Task] = Registry("--task {name!r}: choose one of {names}")
+#: ``register_task(task)`` makes a task available by its name (``--task NAME``, the ``task``
+#: stored with weights); ``get_task(name)`` looks one up.
+register_task, get_task = TASKS.register, TASKS.spec
 
 
-def register_task(task: Task) -> Task:
-    """Make ``task`` available by its name (``--task NAME``, the ``task`` stored with weights)."""
-    TASKS[task.name] = task
-    return task
-
-
-def get_task(name: str) -> Task:
-    if name not in TASKS:
-        raise InputError(f"--task {name!r}: choose one of {list(TASKS)}")
-    return TASKS[name]
-
-
-def task_names() -> list[str]:
-    return list(TASKS)
-
-
-from equilens.tasks.anomaly import ANOMALY  # noqa: E402  (the tasks import this module's base)
+from equilens.tasks.anomaly import ANOMALY  # noqa: E402  (the tasks import the base above)
 from equilens.tasks.classify import CLASSIFY  # noqa: E402
 from equilens.tasks.regress import REGRESS  # noqa: E402
 
 for _task in (CLASSIFY, ANOMALY, REGRESS):
     register_task(_task)
 
-__all__ = ["TASKS", "ScoreTask", "Task", "TrainingData", "get_task", "register_task", "task_names"]
+__all__ = ["TASKS", "ScoreTask", "Task", "TrainingData", "get_task", "register_task"]

@@ -10,18 +10,10 @@ from equilens.tasks.lightning.base import LensModule
 
 
 class AnomalyModule(LensModule):
-    """Trains an autoencoder (``model.task == "anomaly"``) on ``no_sub`` images only.
-
-    The loss is the model's ``reconstruction_loss``, the mean squared reconstruction error
-    inside its loss ring: the pixels outside hold only noise or the lens light, whose gradients
-    slow learning the arcs.
-
-    Logs per epoch: ``train_loss`` and ``val_loss``, that loss on the (augmented) ``no_sub``
-    training and the ``no_sub`` validation images; and
-    ``val_auc``, the ROC AUC of ``model.anomaly_score`` for substructure (label > 0) against
-    ``no_sub`` over the whole validation split (which holds every class). Labels are used only
-    for these validation figures and to refuse a training batch that is not all ``no_sub``.
-    """
+    """Trains an autoencoder (``model.task == "anomaly"``) on ``no_sub`` images only, by its ``reconstruction_loss``
+    inside its ring (outside, noise and lens light slow learning the arcs). Logs ``train_loss`` and ``val_loss`` on
+    ``no_sub`` images and ``val_auc`` of ``model.anomaly_score``, substructure against ``no_sub`` on every validation
+    class; labels serve only these figures and refusing a training batch that is not all ``no_sub``."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -21,24 +21,18 @@ def max_time_timer(trainer: L.Trainer) -> Timer | None:
 
 
 class LensModule(L.LightningModule):
-    """Base Lightning module.
-
-    The optimiser's arguments have no defaults here: a recipe's come from
-    :meth:`equilens.config.TrainConfig.optimizer_options`.
+    """Base Lightning module: the model from its config, augmentation, AdamW and its schedule.
 
     Args:
         model: :func:`equilens.models.build_model` config (with ``input_size``).
         classes: class names of the dataset, ``no_sub`` first.
-        lr: Adam learning rate.
+        lr: Adam learning rate (no optimiser defaults here: :meth:`equilens.config.TrainConfig.optimizer_options`).
         weight_decay: AdamW's decoupled weight decay (0: the same steps as Adam).
-        lr_schedule: ``step``: StepLR, multiply lr by ``lr_gamma`` every ``lr_step_epochs``
-            epochs (the DeepLense recipe); ``cosine``: cosine decay to zero over the run's
-            epochs, or over its ``max_time`` when that cap would end the run first; so a run
-            ends at a small rate however it ends.
+        lr_schedule: ``step``: StepLR (the DeepLense recipe); ``cosine``: decay to zero over the run's epochs,
+            or over its ``max_time`` if that cap ends the run first, so a run always ends at a small rate.
         lr_step_epochs: the step schedule's epochs between decays.
         lr_gamma: the step schedule's factor per decay.
-        augment: :class:`AugmentConfig` fields.
-    """
+        augment: :class:`AugmentConfig` fields."""
 
     #: The logged validation metric by which ``--select best`` chooses, and whether higher is better.
     monitor = ("val_auc", "max")
@@ -59,14 +53,12 @@ class LensModule(L.LightningModule):
         self.save_hyperparameters()
         self.model = build_model(model)
         self.augment = Augment(AugmentConfig(**augment))
-        self._output_spread: torch.Tensor | None = None  # this validation epoch's, see watch_outputs
+        self._output_spread: torch.Tensor | None = None
         self._collapse_reported = False
 
     def augmented(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Training-time augmentation (no gradient flows through it): images (N, C, H, W) and
-        labels (N,), or twin groups (G, K x C, H, W) and (G, K) (see LensDataModule), a group's K
-        images shifted, rotated and scaled as one (as channels of one image); returns
-        (N, C, H, W) images and (N,) labels."""
+        """Augment without gradient: images (N, C, H, W) and labels (N,), or twin groups (G, K x C, H, W) and
+        (G, K) shifted, rotated and scaled as one image (see LensDataModule); returns (N, C, H, W) and (N,)."""
         with torch.no_grad():
             return self.augment(images).reshape(-1, self.channels, *images.shape[-2:]), labels.reshape(-1)
 
@@ -76,8 +68,7 @@ class LensModule(L.LightningModule):
         return self.hparams.model.get("in_channels", 1)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # Checkpoints are written during validation (eval mode), when escnn adds cached-filter
-        # buffers; store the train-mode keys so the checkpoint loads strictly on resume.
+        # Saved during validation, when escnn adds eval-mode buffers: keep train-mode keys so a resume loads strictly.
         checkpoint["state_dict"] = canonical_state_dict(self)
 
     def on_train_epoch_end(self) -> None:
@@ -87,8 +78,7 @@ class LensModule(L.LightningModule):
             self.log("elapsed_s", float(timer.time_elapsed("train")), on_epoch=True, sync_dist=False)
 
     def run_progress(self) -> float:
-        """Fraction of the run done, in [0, 1]: the larger of the steps and the wall-clock time
-        used, so the schedule follows the steps unless the time cap would end the run first."""
+        """Fraction of the run done, in [0, 1]: the larger of the steps and the wall-clock time used."""
         trainer = self.trainer
         progress = trainer.global_step / max(1, trainer.estimated_stepping_batches)
         timer = max_time_timer(self.trainer)
@@ -98,10 +88,8 @@ class LensModule(L.LightningModule):
         return min(1.0, progress)
 
     def watch_outputs(self, outputs: torch.Tensor) -> None:
-        """Note how much a validation batch's (N, K) outputs differ between its images: a model
-        whose outputs no longer depend on the image (all the hidden units of an MLP head inactive
-        after one large step, "dying ReLU") gets no gradient to its features and cannot recover,
-        so it is reported at the epoch's end (:meth:`on_validation_epoch_end`)."""
+        """Track how much a validation batch's (N, K) outputs differ: a model whose outputs no longer depend on
+        the image ("dying ReLU") gets no gradient to its features, so the epoch's end reports it."""
         if len(outputs) > 1:  # kept on the device: no host sync per validation batch
             spread = (outputs.amax(0) - outputs.amin(0)).max().detach()
             self._output_spread = spread if self._output_spread is None else torch.maximum(self._output_spread, spread)

@@ -10,13 +10,9 @@ from equilens.tasks.lightning.base import LensModule
 
 
 class ClassifierModule(LensModule):
-    """Trains a classifier; logs ``train_loss``, ``val_loss`` and ``val_auc`` per epoch.
-
-    ``val_auc`` is the ROC AUC of p(substructure) = 1 - p(no_sub) for two classes, and the
-    macro one-vs-rest AUC of the class probabilities for more; torchmetrics gathers it across
-    processes under DDP. ``label_smoothing`` smooths the training targets only; ``val_loss`` is
-    the plain cross-entropy.
-    """
+    """Trains a classifier; logs ``train_loss``, ``val_loss`` and ``val_auc`` per epoch. ``val_auc`` is of
+    p(substructure) = 1 - p(no_sub) for two classes, macro one-vs-rest for more; ``label_smoothing`` smooths
+    the training targets only."""
 
     def __init__(self, *args, label_smoothing: float = 0.0, **kwargs):
         super().__init__(*args, **kwargs)

@@ -10,16 +10,9 @@ from equilens.tasks.lightning.classify import ClassifierModule
 
 
 class OutlierExposureModule(ClassifierModule):
-    """Trains an :class:`~equilens.models.outlier_exposure.OutlierExposureDetector`.
-
-    Training batches hold the real ``no_sub`` images of the training split (label 0) and the
-    images of the simulated ``--outliers`` folder (label 0 for its plain lenses, 1 for its
-    lenses with substructure): the cross-entropy of :class:`ClassifierModule`. Validation is on
-    the real validation split, every class of it: ``val_auc`` is the ROC AUC of the anomaly
-    score for substructure (label > 0) against ``no_sub``, ``val_loss`` the cross-entropy of
-    the two-class logits on those labels. Real labels other than ``no_sub`` are used only for
-    these validation figures, as by the autoencoder.
-    """
+    """Trains an :class:`~equilens.models.outlier_exposure.OutlierExposureDetector` by cross-entropy on the real
+    ``no_sub`` training images (label 0) and the simulated ``--outliers`` folder (0: plain, 1: substructure).
+    ``val_auc`` and ``val_loss``: substructure (label > 0) against ``no_sub`` on every real validation class."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,5 +1,4 @@
-"""Regression of a number per image (e.g. the axion mass): a Gaussian mean and sigma, trained by
-the Gaussian negative log-likelihood (equilens.regression)."""
+"""Regression of one number per image (e.g. the axion mass) by the Gaussian NLL (:mod:`equilens.regression`)."""
 
 from __future__ import annotations
 
@@ -12,17 +11,12 @@ from equilens.tasks.lightning.base import LensModule
 
 
 class RegressionModule(LensModule):
-    """Trains a two-output invariant model (mean, log sigma) on targets served in place of labels.
+    """Trains a two-output invariant model (mean, log sigma) on targets served in place of labels; logs
+    ``train_loss``, ``val_loss`` (Gaussian NLL) and ``val_mae`` (in the target's units).
 
     Args:
-        regression: :func:`equilens.regression.regression_record` of the training targets: the
-            batches' targets (in the target's units, log10'd if asked) are standardized by its
-            mean and std, so the learning rate means the same for any unit.
-
-    Logs per epoch: ``train_loss`` and ``val_loss`` (the mean Gaussian NLL of the standardized
-    targets; ``--select best`` keeps the lowest ``val_loss``), and ``val_mae``, the validation
-    mean absolute error of the mean, in the target's units.
-    """
+        regression: :func:`equilens.regression.regression_record`, whose mean and std standardize the targets,
+            so the learning rate means the same in any unit."""
 
     monitor = ("val_loss", "min")
 
