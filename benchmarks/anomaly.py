@@ -22,20 +22,17 @@ import torch
 from torchmetrics.functional.classification import binary_auroc
 
 from equilens.config import TrainConfig
-from equilens.datasets.folder import load_images, scan_lens_folder
-from equilens.datasets.split import read_split
+from equilens.datasets.folder import load_images
 from equilens.models import substructure_score
 from equilens.simulation import PRESETS, simulate_dataset
-from equilens.runs import read_run_config
+from equilens.runs import RunRecord
 from equilens.training import train
 from equilens.weights import load_model
 
 
 def test_auc(run_dir: Path, batch_size: int = 250) -> float:
     """ROC AUC of the run's exported model on its test split (label > 0 is positive)."""
-    record = read_run_config(run_dir)
-    data = scan_lens_folder(record["train"]["test_data"] or record["train"]["data"], classes=tuple(record["classes"]))
-    test = data.with_files(read_split(run_dir / "splits" / "test.txt", data.root))
+    test = RunRecord.read(run_dir).split_folders(run_dir)["test"]
     model, _ = load_model(run_dir)
     scores = []
     with torch.no_grad():

@@ -49,7 +49,7 @@ from equilens.results import write_docs_table
 from equilens.datasets.folder import scan_lens_folder
 from equilens.evaluation import evaluate
 from equilens.evaluation.plots import read_epoch_metrics
-from equilens.runs import read_run_config
+from equilens.runs import RunRecord
 from equilens.simulation import PRESETS, simulate_dataset
 from equilens.training import train, training_passes
 
@@ -126,7 +126,7 @@ def holdout_result(name: str, run: Path, seconds: float, seed: int, held_dir: Pa
     out = run / ("eval-holdout" if held_dir is None else f"eval-{held_dir.name}")
     _, metrics = evaluate(run, data=held_dir, out=out, n_bootstrap=1000)
     binary = metrics["substructure_vs_none"]
-    train_dir = Path(read_run_config(run)["train"]["data"])
+    train_dir = Path(RunRecord.read(run).config.data)
     passes = training_passes(run)
     return {
         "model": name, "train_set": train_dir.name, "seed": seed, "run": str(run),

@@ -21,22 +21,14 @@ from equilens.tasks.regress import Regress
 
 
 class EinsteinRadius(Regress):
-    """Each lens's Einstein radius (arcsec), as a regression's Gaussian mean and sigma, learnt
-    from the ``einstein_radius_arcsec`` column of a simulated folder's metadata.csv."""
+    """Each lens's Einstein radius (arcsec, a simulated folder's metadata.csv column) as a Gaussian mean and sigma."""
 
     name = run_name = "einstein_radius"
     description = "einstein_radius: each lens's Einstein radius in arcsec (a simulated folder's metadata.csv)"
-    # Takes no --target: kept, the regress task's options would be refused for regress too.
-    own_options = ()
-    column = "einstein_radius_arcsec"
+    own_options = ()  # no --target: the task fixes it
 
-    def checks(self, config: TrainConfig) -> list[tuple[bool, str]]:
-        return []  # the regress task's check asks for --target, which this task fixes
-
-    def prepare(self, config: TrainConfig, splits, reading, infos) -> None:
-        # Recorded in the run's config.json, so training and the stored model read this column.
-        config.target = self.column
-        super().prepare(config, splits, reading, infos)
+    def target(self, config: TrainConfig) -> tuple[str, bool]:
+        return "einstein_radius_arcsec", False
 # --8<-- [end:task]
 
 
@@ -57,7 +49,7 @@ def test_a_task_from_outside_the_package_trains_loads_and_evaluates(einstein_rad
                          min_images_per_epoch=0, max_time=None, accelerator="cpu")
     run = train(config, runs_dir=tmp_path / "runs")
     assert run.name.startswith("einstein_radius-steerable-D4-")
-    assert json.loads((run / "config.json").read_text())["train"]["target"] == "einstein_radius_arcsec"
+    assert json.loads((run / "model.json").read_text())["regression"]["target"] == "einstein_radius_arcsec"
 
     model = equilens.load(run, device="cpu")
     assert model.task == "einstein_radius" and model.info["regression"]["target"] == "einstein_radius_arcsec"
@@ -73,6 +65,5 @@ def test_a_task_from_outside_the_package_trains_loads_and_evaluates(einstein_rad
     assert metrics["invariance"]["rot90_max_abs_change"] < 1e-4
 
 
-def test_only_the_built_in_tasks_are_registered():
-    """The fixture's teardown removed the task (this runs after the test above)."""
+def test_the_teardown_above_left_the_built_in_tasks_only():
     assert list(TASKS) == ["classify", "anomaly", "regress"]

@@ -14,10 +14,13 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from equilens.cli import main
+from equilens.config import TrainConfig
+from equilens.datasets.formats import GREY
 from equilens.errors import InputError
 from equilens.evaluation import evaluate
 from equilens.evaluation.mass_bins import auc_by_mass, log_mass_at_auc, sensitivity_curve
 from equilens.models import build_model
+from equilens.runs import RunRecord
 from equilens.sensitivity import sensitivity
 from equilens.simulation import PRESETS, LensRenderer, image_seed, simulate_dataset
 from equilens.simulation.twins import one_subhalo, render_twins, subhalo_physics, twin_seeds
@@ -176,7 +179,7 @@ def test_preset_defaults_to_the_training_simulation(tmp_path):
     data = simulate_dataset(tmp_path / "data", 1, TINY.replace(lens_light=True), progress=False)
     run = tmp_path / "run"
     run.mkdir()
-    (run / "config.json").write_text(json.dumps({"train": {"data": str(data)}}))
+    RunRecord(TrainConfig(data=str(data)), ["no_sub", "sub"], {}, GREY, 1, {}).write(run)
     tiny_model(run / "model.safetensors")
     out, report = sensitivity(run, mass_edges_msun=FEW_MASSES, n_per_bin=4, n_bootstrap=5, profile="point")
     assert out.parent == run and out.name.startswith("sensitivity")

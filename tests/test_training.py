@@ -21,13 +21,13 @@ from equilens.evaluation import evaluate
 from equilens.evaluation.metrics import macro_auc, macro_auc_difference
 from equilens.evaluation.plots import read_epoch_metrics
 from equilens.evaluation.report import read_class_probabilities
-from equilens.runs import read_run_config
+from equilens.runs import RunRecord
 from equilens.training import resume, split_dataset, train, training_passes, twin_ids
 
 
 def test_run_folder_contents(toy_run, toy_data):
-    record = read_run_config(toy_run)
-    assert record["classes"] == ["no_sub", "sub"] and record["model"]["group"] == "D4"
+    record = RunRecord.read(toy_run)
+    assert record.classes == ["no_sub", "sub"] and record.model["group"] == "D4"
     parts = {name: set(read_split(toy_run / "splits" / f"{name}.txt", toy_data)) for name in ("train", "val", "test")}
     assert not (parts["train"] & parts["val"] or parts["train"] & parts["test"] or parts["val"] & parts["test"])
     assert sum(map(len, parts.values())) == 240
@@ -53,7 +53,7 @@ def test_small_training_sets_get_smaller_batches(toy_data, tmp_path):
     assert TrainConfig(data="x", task="anomaly").batch_size_for(90) == 32
     # The run's saved config holds the batch size it trained with: 192 training images / 6.
     run = train(TrainConfig(data=str(toy_data), input_size=17, epochs=1, widths=[2, 2], accelerator="cpu"), runs_dir=tmp_path)
-    assert read_run_config(run)["train"]["batch_size"] == 32
+    assert RunRecord.read(run).config.batch_size == 32
 
 
 def test_small_training_sets_get_epochs_of_several_passes(toy_data, tmp_path):
@@ -300,9 +300,9 @@ def test_init_weights_fine_tunes_from_a_run(toy_run, toy_data, tmp_path, monkeyp
     # Options that would build another model are overridden by the weights' own model.
     config = TrainConfig(data=str(toy_data), init_weights=str(toy_run), input_size=17, epochs=1, accelerator="cpu")
     run = train(config, runs_dir=tmp_path)
-    record = read_run_config(run)
-    assert record["model"] == read_run_config(toy_run)["model"]
-    assert record["train"]["init_weights"] == str((toy_run / "model.safetensors").resolve())
+    record = RunRecord.read(run)
+    assert record.model == RunRecord.read(toy_run).model
+    assert record.config.init_weights == str((toy_run / "model.safetensors").resolve())
     start = load_file(str(toy_run / "model.safetensors"))
     assert all(torch.equal(loaded[k], v) for k, v in start.items())
 
@@ -343,13 +343,13 @@ def test_small_sets_of_the_default_model_start_from_the_simulation_model(tmp_pat
     data = write_toy_dataset(tmp_path / "data", n_per_class=10, size=33)
     options = {"data": str(data), "epochs": 1, "min_images_per_epoch": 0, "accelerator": "cpu"}
     run = train(TrainConfig(**options), runs_dir=tmp_path / "runs")
-    assert read_run_config(run)["train"]["init_weights"] == str(pretrained_weights("sim-test-iv").resolve())
+    assert RunRecord.read(run).config.init_weights == str(pretrained_weights("sim-test-iv").resolve())
     # The shipped model's architecture, pooled first block included, is the run's.
-    assert read_run_config(run)["model"] == read_info(pretrained_weights("sim-test-iv"))["model"]
+    assert RunRecord.read(run).model == read_info(pretrained_weights("sim-test-iv"))["model"]
     scratch = train(TrainConfig(**options, init_weights=None), runs_dir=tmp_path / "runs")
-    assert read_run_config(scratch)["train"]["init_weights"] is None
+    assert RunRecord.read(scratch).config.init_weights is None
     other = train(TrainConfig(**options, input_size=17), runs_dir=tmp_path / "runs")
-    assert read_run_config(other)["train"]["init_weights"] is None
+    assert RunRecord.read(other).config.init_weights is None
 
 
 def test_init_weights_rejects_other_tasks_and_classes(toy_run, tmp_path):

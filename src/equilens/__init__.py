@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 _WHERE = {
     "TrainedModel": "equilens.api",
-        "load": "equilens.api",
+    "load": "equilens.api",
     "normalize_images": "equilens.api",
     "train": "equilens.api",
     "lightning_modules": "equilens.training",

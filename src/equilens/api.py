@@ -1,9 +1,4 @@
-"""The Python API for notebooks: load a model, score images held in memory, train.
-
-``equilens.load`` returns a :class:`TrainedModel` that scores NumPy arrays or torch tensors with
-the normalisation the file reader applies (:func:`equilens.datasets.formats.normalize_image`),
-so an array of a file's pixels gets the probabilities ``equilens predict`` writes for that file.
-"""
+"""The Python API: load a model and score images held in memory as ``predict`` scores their files; train."""
 
 from __future__ import annotations
 
@@ -15,7 +10,7 @@ import torch
 
 from equilens.config import SCORING_BATCH_SIZE, TrainConfig
 from equilens.datasets.folder import score_column
-from equilens.datasets.formats import GREY, Reading, normalize_image, saved_reading
+from equilens.datasets.formats import GREY, Reading, normalize_image
 from equilens.errors import InputError
 from equilens.evaluation.calibration import conformal_p_values
 from equilens.evaluation.scoring import pick_device, score_images
@@ -24,21 +19,16 @@ from equilens.pretrained import find_weights
 from equilens.regression import predict_gaussian
 from equilens.runs import CONFIG_NAME
 from equilens.tasks import get_task
-from equilens.weights import load_model
+from equilens.weights import WeightsRecord, load_model
 
 #: What :func:`normalize_images` takes: an array or tensor of images, or a sequence of images.
 Images = np.ndarray | torch.Tensor | Sequence[np.ndarray]
 
 
 def normalize_images(images: Images, reading: Reading = GREY) -> torch.Tensor:
-    """Images in memory -> the float32 tensor (N, C, H, W) in [0, 1] that models take.
-
-    A 2-D array is one image; anything else is a batch along its first axis, each item an
-    image that :func:`~equilens.datasets.formats.normalize_image` accepts ((H, W), or C bands
-    as (C, H, W) or (H, W, C)) and normalised as the file reader normalises a file read as
-    ``reading`` (the default, one grey band: integers divided by their type's maximum, floats
-    in [0, 1] kept, other floats min-max scaled per image). All images must have the same size.
-    """
+    """Images in memory -> the float32 (N, C, H, W) tensor in [0, 1] that models take: a 2-D array
+    is one image, else a batch of (H, W), (C, H, W) or (H, W, C) images of one size, each
+    normalised as a file read as ``reading`` is (:func:`~equilens.datasets.formats.normalize_image`)."""
     if isinstance(images, torch.Tensor):
         images = images.detach().cpu().numpy()
     if isinstance(images, np.ndarray) and images.ndim == 2:
@@ -59,7 +49,8 @@ class TrainedModel:
     Attributes:
         network: the eval-mode torch module that computes the outputs (the plain-torch export
             where the model has one).
-        info: the weights' stored config: ``model``, ``classes``, ``task`` and training details.
+        info: the weights' stored config as saved (``model``, ``classes``, ``task``, training details),
+            and ``record``, the same read into a :class:`~equilens.weights.WeightsRecord`.
         task: its task's name (``classify``, ``anomaly``, ``regress`` ...).
         task_type: its :class:`equilens.tasks.Task`, which says what its outputs mean.
         reading, channels: how its files are read (:class:`~equilens.datasets.formats.Reading`)
@@ -69,9 +60,9 @@ class TrainedModel:
 
     def __init__(self, network: torch.nn.Module, info: dict[str, Any], weights: Path | None = None):
         self.network, self.info, self.weights = network, info, weights
-        self.task_type = get_task(info.get("task", "classify"))
-        self.task = self.task_type.name
-        self.reading, self.channels = saved_reading(info)
+        self.record = WeightsRecord.from_info(info)
+        self.task_type = get_task(self.record.task)
+        self.task, self.reading, self.channels = self.record.task, self.record.reading, self.record.channels
 
     @classmethod
     def load(cls, model: str | Path, device: str = "auto", compiled: bool = False) -> "TrainedModel":
@@ -84,7 +75,7 @@ class TrainedModel:
     @property
     def classes(self) -> list[str]:
         """Class names in output order, the negative class (``no_sub``, ``nonlenses`` ...) first."""
-        return list(self.info.get("classes", []))
+        return self.record.classes
 
     @property
     def score_column(self) -> str:
@@ -94,7 +85,7 @@ class TrainedModel:
     @property
     def calibration(self) -> list[float] | None:
         """An anomaly detector's sorted calibration scores (conformal p-values), if it stores them."""
-        return self.info["calibration"]["scores"] if "calibration" in self.info else None
+        return self.record.calibration["scores"] if self.record.calibration else None
 
     @property
     def run_dir(self) -> Path | None:
@@ -113,7 +104,7 @@ class TrainedModel:
     def scores(self, batch: torch.Tensor, batch_size: int = SCORING_BATCH_SIZE,
                symmetrize: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """(N,) scores and (N, C) class probabilities (None but for a classifier) of a normalised (N, C, H, W) batch."""
-        if "regression" in self.info:
+        if self.record.regression is not None:
             raise InputError("a regression model has no substructure score; use predict_gaussian()")
         scores, probabilities = score_images(self.network, batch, batch_size=batch_size, symmetrize=symmetrize)
         return scores.numpy(), probabilities.numpy() if probabilities is not None else None
@@ -121,22 +112,16 @@ class TrainedModel:
     def gaussian(self, batch: torch.Tensor, batch_size: int = SCORING_BATCH_SIZE,
                  symmetrize: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(N,) means and sigmas of a regression model on a normalised (N, C, H, W) batch."""
-        if "regression" not in self.info:
+        if self.record.regression is None:
             raise InputError(f"a {self.task} model predicts no number; use score()")
-        mean, sigma = predict_gaussian(self.network, batch, self.info["regression"], batch_size, symmetrize)
+        mean, sigma = predict_gaussian(self.network, batch, self.record.regression, batch_size, symmetrize)
         return mean.numpy(), sigma.numpy()
 
     def predict_gaussian(self, images: Images, batch_size: int = SCORING_BATCH_SIZE,
                          symmetrize: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """(N,) predicted means and (N,) standard deviations of a regression model, in its
-        target's units (log10 of them for a ``--log-target`` model), calibrated as the run
-        stored: ``equilens predict``'s columns.
-
-        Args:
-            images: see :func:`normalize_images`.
-            batch_size: images per forward pass.
-            symmetrize: average over the 8 rotations and flips of the square.
-        """
+        """(N,) means and sigmas of a regression model in its target's units (log10 for a
+        ``--log-target`` model), sigma calibrated as the run stored: ``predict``'s columns.
+        ``images``: see :func:`normalize_images`; ``symmetrize``: average over the square's 8 symmetries."""
         return self.gaussian(self.batch(images), batch_size, symmetrize)
 
     def score(self, images: Images, batch_size: int = SCORING_BATCH_SIZE, symmetrize: bool = False) -> np.ndarray:

@@ -204,7 +204,8 @@ class TrainConfig:
             raise InputError(f"--task {self.task!r}: choose one of {list(TASKS)}")
         task = self.training_task
         # Options that only another task takes must be left unset.
-        misplaced = [other for other in TASKS.values() if other.name != task.name and any(getattr(self, o) for o in other.own_options)]
+        misplaced = [other for other in TASKS.values() if other.name != task.name
+                     and any(getattr(self, o) for o in other.own_options if o not in task.own_options)]
         checks = [
             *[(False, " and ".join(f"--{o.replace('_', '-')}" for o in other.own_options)
                + f" {'are' if len(other.own_options) > 1 else 'is'} for --task {other.name}") for other in misplaced],
@@ -239,7 +240,7 @@ class TrainConfig:
         return self.training_task.model_config(self, num_classes, channels)
 
     def optimizer_options(self) -> dict[str, Any]:
-        """The optimiser's arguments of :class:`equilens.trainers.LensModule`."""
+        """The optimiser's arguments of :class:`equilens.tasks.lightning.base.LensModule`."""
         return {"lr": self.lr, "weight_decay": self.weight_decay, "lr_schedule": self.lr_schedule,
                 "lr_step_epochs": self.lr_step_epochs, "lr_gamma": self.lr_gamma}
 

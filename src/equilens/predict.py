@@ -19,7 +19,7 @@ from equilens.api import TrainedModel
 from equilens.atomic import write_text_atomic
 from equilens.config import SCORING_BATCH_SIZE
 from equilens.datasets.folder import list_images, object_file
-from equilens.datasets.formats import GREY, IMAGE_SUFFIXES, Reading, check_image
+from equilens.datasets.formats import FORMATS, GREY, Reading, check_image
 from equilens.datasets.stream import ImageFiles, collate_files
 from equilens.errors import InputError
 from equilens.log import logger
@@ -38,7 +38,7 @@ def expand_paths(paths: list[str | Path], reading: Reading = GREY) -> list[Path]
             raise InputError(f"{entry}: no such file or folder")
     files = list(dict.fromkeys(files))
     if not files:
-        raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {', '.join(map(str, paths))}")
+        raise InputError(f"no images ({', '.join(FORMATS)}) found in {', '.join(map(str, paths))}")
     return files
 
 

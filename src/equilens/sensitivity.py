@@ -17,10 +17,10 @@ from equilens.api import TrainedModel
 from equilens.atomic import write_text_atomic
 from equilens.config import BOOTSTRAP_REPLICATES, SCORING_BATCH_SIZE, TWIN_PAIRS_PER_MASS_BIN
 from equilens.errors import InputError
-from equilens.evaluation.plots import plot_by_mass
 from equilens.evaluation.mass_bins import AUC_TARGET, FPR_LEVELS, bin_centres, check_mass_edges, sensitivity_curve
-from equilens.runs import CONFIG_NAME, new_folder
+from equilens.evaluation.plots import plot_by_mass
 from equilens.log import logger
+from equilens.runs import CONFIG_NAME, RunRecord, new_folder
 from equilens.simulation.config import LensSimulationConfig
 from equilens.simulation.presets import get_preset
 from equilens.simulation.twins import (
@@ -42,8 +42,7 @@ def training_simulation(weights: Path, info: dict[str, Any]) -> tuple[LensSimula
     candidates.append(weights.parent)
     for run in candidates:
         if (run / CONFIG_NAME).is_file():
-            data = json.loads((run / CONFIG_NAME).read_text())["train"]["data"]
-            manifest = Path(data) / "simulation.json"
+            manifest = Path(RunRecord.read(run).config.data) / "simulation.json"
             if manifest.is_file():
                 return LensSimulationConfig.from_dict(json.loads(manifest.read_text())["config"]), manifest
             return None

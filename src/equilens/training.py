@@ -32,22 +32,21 @@ import torch
 from lightning.pytorch.loggers import CSVLogger
 from safetensors.torch import load_file
 
-from equilens import __version__
 from equilens.atomic import write_text_atomic
 from equilens.callbacks.checkpoint import BestAUCCheckpoint
 from equilens.callbacks.precise_bn import PreciseBatchNorm
 from equilens.config import AUTO_INIT, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, DEFAULT_POOLED_BLOCKS, TrainConfig
 from equilens.datamodules import LensDataModule
 from equilens.datasets.folder import LensFolder, check_images, scan_lens_folder
-from equilens.datasets.formats import FileInfo, Reading, saved_reading
+from equilens.datasets.formats import FileInfo, Reading
 from equilens.datasets.split import write_split
 from equilens.errors import InputError
 from equilens.log import logger
 from equilens.pretrained import find_weights, pretrained_weights
 from equilens.registry import model_spec
-from equilens.runs import CONFIG_NAME, new_folder, read_run_config, read_split_folders
+from equilens.runs import RunRecord, new_folder
 from equilens.tasks.lightning.base import LensModule, max_time_timer
-from equilens.weights import WEIGHTS_NAME, read_info, save_weights
+from equilens.weights import WEIGHTS_NAME, WeightsRecord, read_info, save_weights
 
 VALUES_NAME = "values.csv"
 # Lightning's DDP launcher re-runs the user's command in one process per extra device; those
@@ -67,7 +66,8 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
     ``config`` is not changed: the run's folder records the options as resolved."""
     child = _ddp_child_run()
     if child is not None:
-        _fit(child, resume=False)
+        record = RunRecord.read(child)
+        _fit(child, record, record.split_folders(child))
         return child
     config, data, test, splits, model, reading, channels, infos = _prepare(config)
     task = config.training_task
@@ -77,24 +77,18 @@ def train(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None =
     config.test_data = str(test.root.resolve()) if test else None
     for part, folder in splits.items():
         write_split(run_dir / "splits" / f"{part}.txt", list(folder.files), folder.root)
-    record = {
-        "equilens_version": __version__,
-        "train": config.to_dict(),
-        "classes": list(data.classes),
-        "model": model,
-        "input": {**reading.to_dict(), "channels": channels},
-        "split_sizes": {part: int(len(folder.files)) for part, folder in splits.items()},
-    }
+    record = RunRecord(config, list(data.classes), model, reading, channels,
+                       {part: int(len(folder.files)) for part, folder in splits.items()})
     extra = task.extra_training_images(config, reading)
     if extra:
-        record["split_sizes"]["outliers"] = extra
+        record.split_sizes["outliers"] = extra
     n_train = len(splits["train"].files) + extra
-    write_text_atomic(run_dir / CONFIG_NAME, json.dumps(record, indent=2) + "\n")
+    record.write(run_dir)
     write_values(run_dir / VALUES_NAME, splits, infos)
     logger.warning("run folder: %s", run_dir)
     logger.warning("training: %d epochs of %d images%s", config.epochs, config.passes_per_epoch(n_train) * n_train,
                    f" (time cap {config.max_time})" if config.max_time else "")
-    _fit(run_dir, resume=False)
+    _fit(run_dir, record, splits, infos)
     return run_dir
 
 
@@ -163,13 +157,16 @@ def write_values(path: Path, splits: dict[str, LensFolder], infos: dict[Path, Fi
 def resume(run_dir: str | Path, epochs: int | None = None, max_time: str | None = None) -> Path:
     """Continue an interrupted run from its last checkpoint (optionally with a new epoch or time limit)."""
     run_dir = Path(run_dir)
-    record = read_run_config(run_dir)
+    record = RunRecord.read(run_dir)
+    splits = record.split_folders(run_dir)
+    infos = None
     if _ddp_child_run() is None:
-        check_split_files(read_split_folders(run_dir), saved_reading(record)[0])
+        infos = check_split_files(splits, record.reading)
         if epochs is not None or max_time is not None:
-            record["train"].update({k: v for k, v in {"epochs": epochs, "max_time": max_time}.items() if v is not None})
-            write_text_atomic(run_dir / CONFIG_NAME, json.dumps(record, indent=2) + "\n")
-    _fit(run_dir, resume=True)
+            record.config.epochs = epochs if epochs is not None else record.config.epochs
+            record.config.max_time = max_time if max_time is not None else record.config.max_time
+            record.write(run_dir)
+    _fit(run_dir, record, splits, infos, resume=True)
     return run_dir
 
 
@@ -180,12 +177,12 @@ def auto_initial_weights(task: str, model: dict, classes: list[str], n_train: in
     else None (random weights)."""
     if n_train >= AUTO_INIT_MAX_TRAIN_IMAGES:
         return None
-    info = read_info(pretrained_weights(AUTO_INIT_MODEL))
-    # The shipped model predates the default without a pooled first block (issue #31): a run of
-    # the default downsampling still starts from it, and so trains its (pooled) architecture.
+    shipped = WeightsRecord.from_info(read_info(pretrained_weights(AUTO_INIT_MODEL)))
+    # The shipped model predates the default without a pooled first block: a run of the default
+    # downsampling still starts from it, and so trains its (pooled) architecture.
     if model.get("pooled_blocks") == DEFAULT_POOLED_BLOCKS:
-        model = {**model, "pooled_blocks": info["model"].get("pooled_blocks")}
-    if info.get("task") != task or info.get("classes") != classes or info["model"] != model:
+        model = {**model, "pooled_blocks": shipped.model.get("pooled_blocks")}
+    if shipped.task != task or shipped.classes != classes or shipped.model != model:
         logger.info("init weights: random (%s is another model or other classes than this run's)", AUTO_INIT_MODEL)
         return None
     logger.warning("init weights: %s (%d training images: fewer than %d start from the model trained on "
@@ -197,19 +194,19 @@ def auto_initial_weights(task: str, model: dict, classes: list[str], n_train: in
 def _initial_model(config: TrainConfig, classes: list[str], channels: int, reading: Reading) -> dict:
     """The model config of ``config.init_weights``, checked against this run's task, classes and bands
     (and its ``reading`` of the files against the weights')."""
-    info = read_info(config.init_weights)
-    if info["model"].get("in_channels", 1) != channels:
-        raise InputError(f"--init-weights {config.init_weights}: a model of {info['model'].get('in_channels', 1)} band(s); "
+    start = WeightsRecord.from_info(read_info(config.init_weights))
+    if start.channels != channels:
+        raise InputError(f"--init-weights {config.init_weights}: a model of {start.channels} band(s); "
                          f"this dataset's images have {channels}")
-    if info.get("task") != config.task:
-        raise InputError(f"--init-weights {config.init_weights}: a {info.get('task')} model; this run's task is {config.task}")
-    config.training_task.check_initial_weights(info, config, classes)
-    trained_on = saved_reading(info)[0]
+    if start.task != config.task:
+        raise InputError(f"--init-weights {config.init_weights}: a {start.task} model; this run's task is {config.task}")
+    config.training_task.check_initial_weights(start, config, classes)
+    trained_on = start.reading
     if trained_on != reading:  # allowed (the weights are only a start), but rarely meant
         logger.warning("--init-weights %s learnt images read as %s; this run reads them as %s: give the same "
                        "--scaling/--bands/--colour/--hdu to fine-tune on what the weights know", config.init_weights,
                        trained_on.to_dict(), reading.to_dict())
-    return info["model"]
+    return start.model
 
 
 def _load_initial_weights(model: torch.nn.Module, path: Path) -> None:
@@ -225,8 +222,8 @@ def training_passes(run_dir: Path) -> int:
     makes an epoch of a small set several passes), for images/s figures."""
     from equilens.evaluation.plots import read_epoch_metrics  # matplotlib: not needed to train
 
-    record = read_run_config(run_dir)
-    passes = TrainConfig.from_dict(record["train"]).passes_per_epoch(record["split_sizes"]["train"])
+    record = RunRecord.read(run_dir)
+    passes = record.config.passes_per_epoch(record.split_sizes["train"])
     return len(read_epoch_metrics(Path(run_dir))) * passes
 
 
@@ -266,13 +263,13 @@ def check_split_files(splits: dict[str, LensFolder], reading: Reading) -> dict[P
     return dict(zip(files, check_images(files, reading)))
 
 
-def _fit(run_dir: Path, resume: bool) -> None:
-    record = read_run_config(run_dir)
-    config = TrainConfig.from_dict(record["train"])
-    splits = read_split_folders(run_dir)
+def _fit(run_dir: Path, record: RunRecord, splits: dict[str, LensFolder], infos: dict[Path, FileInfo] | None = None,
+         resume: bool = False) -> None:
+    """Fit the run ``record`` describes on its ``splits`` (``infos``: what checking their files found, when at hand)."""
+    config = record.config
     L.seed_everything(config.seed, workers=True, verbose=False)
-    module, datamodule = _modules(config, record["model"], record["classes"], {k: v for k, v in splits.items() if k != "test"},
-                                  *saved_reading(record))
+    module, datamodule = _modules(config, record.model, record.classes, {k: v for k, v in splits.items() if k != "test"},
+                                  record.reading, record.channels, infos)
     if config.init_weights and not resume:
         _load_initial_weights(module.model, find_weights(config.init_weights))
     checkpoint = BestAUCCheckpoint(run_dir / "checkpoints", *module.monitor)
@@ -297,7 +294,7 @@ def _fit(run_dir: Path, resume: bool) -> None:
     trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume else None, weights_only=True)
     if trainer.is_global_zero:
         val_targets = datamodule.targets["val"] if datamodule.targets is not None else None
-        _export(run_dir, module, checkpoint, record, config, splits["val"], val_targets, training_ending(trainer, config))
+        _export(run_dir, module, checkpoint, record, splits["val"], val_targets, training_ending(trainer, config))
 
 
 def training_ending(trainer: L.Trainer, config: TrainConfig) -> dict[str, Any]:
@@ -321,11 +318,11 @@ def training_ending(trainer: L.Trainer, config: TrainConfig) -> dict[str, Any]:
 
 
 def _modules(config: TrainConfig, model: dict, classes: list[str], splits: dict[str, LensFolder], reading: Reading,
-             channels: int) -> tuple[LensModule, LensDataModule]:
+             channels: int, infos: dict[Path, FileInfo] | None = None) -> tuple[LensModule, LensDataModule]:
     """The task's LightningModule and the data module of ``splits`` (files read as ``reading``,
     ``channels`` bands), as ``config`` says."""
     task = config.training_task
-    data = task.training_data(config, splits, reading)
+    data = task.training_data(config, splits, reading, infos)
     datamodule = LensDataModule(
         data.splits, batch_size=config.batch_size, num_workers=config.num_workers,
         passes_per_epoch=config.passes_per_epoch(len(data.splits["train"].files)),
@@ -337,25 +334,26 @@ def _modules(config: TrainConfig, model: dict, classes: list[str], splits: dict[
     return module, datamodule
 
 
-def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpoint, record: dict, config: TrainConfig,
+def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpoint, record: RunRecord,
             val: LensFolder, val_targets: np.ndarray | None, ending: dict[str, Any]) -> None:
     """Write the last or the best checkpoint's model (``config.select``) as ``model.safetensors``,
     with how the training ended (:func:`training_ending`) and what the task calibrated after training."""
+    config = record.config
     last = str(run_dir / "checkpoints" / "last.ckpt")
     chosen = (checkpoint.best_model_path or last) if config.select == "best" else last
     state = torch.load(chosen, map_location="cpu", weights_only=True)["state_dict"]
     module.train()  # checkpoints hold train-mode keys (see LensModule.on_save_checkpoint)
     module.load_state_dict(state, strict=True)
     info = {
-        "model": record["model"],
-        "classes": record["classes"],
-        "task": record["train"]["task"],
+        "model": record.model,
+        "classes": record.classes,
+        "task": config.task,
         "run": str(run_dir.resolve()),
         "checkpoint": Path(chosen).name,
         f"best_{checkpoint.monitor}": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
         "training": ending,
-        **({"input": record["input"]} if "input" in record else {}),
-        **config.training_task.calibration(module, val, val_targets, config.select, *saved_reading(record)),
+        "input": {**record.reading.to_dict(), "channels": record.channels},
+        **config.training_task.calibration(module, val, val_targets, config.select, record.reading, record.channels),
     }
     save_weights(module.model, run_dir / WEIGHTS_NAME, info)
 

@@ -11,7 +11,7 @@ from torch import nn
 
 
 def resize(images: torch.Tensor, size: int) -> torch.Tensor:
-    """(N, C, H, W) -> (N, C, size, size): antialiased bilinear on a centre-symmetric grid, keeping rotations exact."""
+    """(N, C, H, W) -> (N, C, size, size): antialiased bilinear on a centre-symmetric grid (exact rotations, flips)."""
     if images.shape[-2:] == (size, size):
         return images
     return F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)

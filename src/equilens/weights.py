@@ -5,6 +5,7 @@ escnn adds buffers to the state dict in eval mode only: weights are taken in tra
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,37 @@ from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
 from equilens.atomic import atomic_path, write_text_atomic
+from equilens.datasets.formats import Reading, saved_reading
 from equilens.errors import InputError
 from equilens.models import build_model
 
 FORMAT = "equilens-weights/1"
 WEIGHTS_NAME = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class WeightsRecord:
+    """What a weights file stores beside its tensors, read once: the task, the classes in output
+    order, the model config, how its files are read (and their bands), and what the task
+    calibrated after training (``regression``: the Gaussian's units and sigma scale;
+    ``calibration``: an anomaly detector's validation scores)."""
+
+    task: str
+    classes: list[str]
+    model: dict[str, Any]
+    reading: Reading
+    channels: int
+    regression: dict[str, Any] | None = None
+    calibration: dict[str, Any] | None = None
+    training: dict[str, Any] | None = None
+    run: str | None = None
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any]) -> "WeightsRecord":
+        reading, channels = saved_reading(info)
+        # Weights saved before tasks were stored are classifiers.
+        return cls(info.get("task", "classify"), list(info.get("classes", [])), info.get("model", {}), reading, channels,
+                   info.get("regression"), info.get("calibration"), info.get("training"), info.get("run"))
 
 
 def canonical_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from equilens.config import NEGATIVE_CLASS_NAMES
-from equilens.datasets.formats import FITS_SUFFIXES, GREY, IMAGE_SUFFIXES, FileInfo, Reading, check_image, read_bands
+from equilens.datasets.formats import FITS_SUFFIXES, FORMATS, GREY, FileInfo, Reading, check_image, read_bands
 from equilens.errors import InputError
 from equilens.log import logger
 
@@ -67,7 +67,7 @@ def list_images(folder: Path, recursive: bool = False, reading: Reading = GREY) 
     """Image files inside ``folder`` (and its sub-folders if ``recursive``), hidden ones ignored,
     sorted; one object's band files (:func:`object_file`) count once."""
     entries = folder.rglob("*") if recursive else folder.iterdir()
-    files = {p for p in entries if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES}
+    files = {p for p in entries if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in FORMATS}
     return sorted({object_file(p, reading) for p in files})
 
 
@@ -113,7 +113,7 @@ def scan_lens_folder(root: str | Path, classes: tuple[str, ...] | None = None, n
             raise InputError(f"{folder}: class folder is missing (expected classes {list(classes)}; found {found})")
         images = list_images(folder, reading=reading)
         if not images:
-            raise InputError(f"{folder}: class folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            raise InputError(f"{folder}: class folder holds no images ({', '.join(FORMATS)})")
         files += images
         labels += [label] * len(images)
     return LensFolder(root, tuple(classes), tuple(files), np.asarray(labels, dtype=np.int64))

@@ -11,10 +11,10 @@ from typing import Sequence
 
 import numpy as np
 
-from equilens.tasks.regress import FILE_VALUE_TARGET
 from equilens.datasets.formats import FileInfo
 from equilens.errors import InputError
 from equilens.simulation.writer import METADATA_NAME
+from equilens.tasks.regress import FILE_VALUE_TARGET
 
 
 def target_label(target: str, log10: bool) -> str:

@@ -29,7 +29,7 @@ def evaluate_regression(
     invariance_images: int = INVARIANCE_IMAGES, batch_size: int = SCORING_BATCH_SIZE,
 ) -> dict[str, Any]:
     """Evaluate a regression ``model`` on the labelled ``folder``, write the report into ``out_dir``; return the metrics."""
-    record = model.info["regression"]
+    record = model.record.regression
     infos = check_images(folder.files, model.reading, model.channels)
     truth = read_targets(folder.root, folder.files, record["target"], record["log10"], infos)
     images = load_images(folder.files, reading=model.reading, channels=model.channels)
@@ -45,8 +45,8 @@ def evaluate_regression(
         "sigma_calibration": record.get("sigma_calibration", "none: the network's own sigma"),
         **regression_metrics(truth, mean, sigma, n_bootstrap=n_bootstrap),
     }
-    if "training" in model.info:
-        metrics["training"] = model.info["training"]
+    if model.record.training is not None:
+        metrics["training"] = model.record.training
     if invariance_images:
         # How far the predicted mean and sigma (target units) move under the exact symmetries.
         network = model.network

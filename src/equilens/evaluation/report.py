@@ -50,8 +50,8 @@ def evaluate_scores(task: ScoreTask, model: TrainedModel, folder: LensFolder, ou
         "threshold_rule": threshold_rule,
         "substructure_vs_none": binary_metrics(is_substructure, scores, threshold, n_bootstrap),
     }
-    if "training" in model.info:
-        metrics["training"] = model.info["training"]
+    if model.record.training is not None:
+        metrics["training"] = model.record.training
     metrics["substructure_vs_none"]["tpr_at_fpr"] = {
         f"{rate:g}": float(tpr) for rate, tpr in zip(FALSE_ALARM_RATES, auc_and_tpr_at_fpr(is_substructure, scores, FALSE_ALARM_RATES)[1:])
     }
@@ -59,7 +59,7 @@ def evaluate_scores(task: ScoreTask, model: TrainedModel, folder: LensFolder, ou
         p_values = conformal_p_values(model.calibration, scores)
         metrics["false_alarm_calibration"] = {
             "rule": "flag p <= nominal; p = (1 + #{calibration scores >= score}) / (n + 1)",
-            "calibration": {k: v for k, v in model.info["calibration"].items() if k != "scores"},
+            "calibration": {k: v for k, v in model.record.calibration.items() if k != "scores"},
             "rates": false_alarm_table(p_values, folder.labels),
         }
     multiclass = probabilities is not None and len(folder.classes) > 2 and list(folder.classes) == model.classes

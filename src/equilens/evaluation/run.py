@@ -9,7 +9,7 @@ from equilens.api import TrainedModel
 from equilens.config import BOOTSTRAP_REPLICATES, INVARIANCE_IMAGES, NEGATIVE_CLASS_NAMES, SCORING_BATCH_SIZE
 from equilens.datasets.folder import LensFolder, list_images, scan_lens_folder
 from equilens.errors import InputError
-from equilens.runs import new_folder, read_split_folders
+from equilens.runs import RunRecord, new_folder
 
 
 def evaluate(
@@ -52,7 +52,7 @@ def evaluation_set(model: TrainedModel, data: str | Path | None) -> LensFolder:
     if data is None:
         if model.run_dir is None:
             raise InputError("evaluating a weights file outside its run folder needs --data DIR")
-        return read_split_folders(model.run_dir)["test"]
+        return RunRecord.read(model.run_dir).split_folders(model.run_dir)["test"]
     if model.task_type.reads_every_class:
         return scan_lens_folder(data, classes=tuple(model.classes), reading=model.reading)
     root = Path(data)

@@ -55,7 +55,7 @@ class Anomaly(ScoreTask):
                  **({"in_channels": channels} if channels != 1 else {})}
         if config.widths:
             model["widths"] = list(config.widths)
-        if config.architecture == "steerable":
+        if model_spec(config.architecture).equivariant:
             model["group"] = config.group.upper()
         return model
 
@@ -74,7 +74,7 @@ class Anomaly(ScoreTask):
         return {name: np.sort(np.concatenate([negative[negative_parts[name]], positive[positive_parts.get(name, np.array([], int))]]))
                 for name in fractions}
 
-    def training_data(self, config: TrainConfig, splits: dict, reading) -> TrainingData:
+    def training_data(self, config: TrainConfig, splits: dict, reading, infos: dict | None = None) -> TrainingData:
         train = splits["train"]
         if (train.labels != 0).any():
             raise InputError(f"{config.data}: the anomaly training split holds images that are not '{train.classes[0]}'")
@@ -128,7 +128,7 @@ class Anomaly(ScoreTask):
         return youden_threshold(labels, scores), "Youden's J maximum on this set"
 
     def score_description(self, model) -> str:
-        if model.info["model"].get("architecture") == "outlier_exposure":
+        if model.record.model.get("architecture") == "outlier_exposure":
             return ("anomaly score (outlier exposure: log-odds of simulated substructure against plain lenses; "
                     "trained on real no_sub and simulated images only)")
         return "anomaly score (reconstruction error)"

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from equilens.config import TrainConfig
     from equilens.datasets.folder import LensFolder
     from equilens.datasets.formats import FileInfo, Reading
+    from equilens.weights import WeightsRecord
 
 
 @dataclass
@@ -44,7 +45,6 @@ class Task:
     reads_every_class: ClassVar[bool] = False
     #: Paired simulated folders batch both twins of a lens together (see LensDataModule).
     uses_twin_batches: ClassVar[bool] = False
-    #: The logged metric that ``--select best`` maximises or minimises.
     #: TrainConfig fields that only this task takes (others must leave them unset).
     own_options: ClassVar[tuple[str, ...]] = ()
     #: Stem of its run folders' names.
@@ -76,7 +76,7 @@ class Task:
         """Training images beyond the training split's (outlier exposure's simulated folder)."""
         return 0
 
-    def training_data(self, config: TrainConfig, splits: dict[str, LensFolder], reading: Reading) -> TrainingData:
+    def training_data(self, config: TrainConfig, splits: dict[str, LensFolder], reading: Reading, infos: dict | None = None) -> TrainingData:
         return TrainingData(splits)
 
     def module_class(self) -> type:
@@ -87,8 +87,8 @@ class Task:
         """Arguments of the LightningModule beyond the model, classes, optimiser and augmentation."""
         return {}
 
-    def check_initial_weights(self, info: dict[str, Any], config: TrainConfig, classes: list[str]) -> None:
-        """Raise InputError if ``--init-weights`` (stored ``info``) cannot start this run."""
+    def check_initial_weights(self, start: WeightsRecord, config: TrainConfig, classes: list[str]) -> None:
+        """Raise InputError if the ``--init-weights`` (their ``start`` record) cannot start this run."""
 
     def calibration(self, module: Any, val: LensFolder, val_targets: np.ndarray | None, select: str, reading: Reading,
                     channels: int) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from equilens.config import AUTO_INIT, TrainConfig
-from equilens.registry import default_widths
+from equilens.registry import default_widths, model_spec
 from equilens.errors import InputError
 from equilens.tasks.base import ScoreTask, TrainingData
 
@@ -32,7 +32,7 @@ def classifier_config(config: TrainConfig, num_classes: int, channels: int) -> d
         # Grey models keep the config they always had (shipped models compare equal to it).
         **({"in_channels": channels} if channels != 1 else {}),
     }
-    if config.architecture == "steerable":
+    if model_spec(config.architecture).equivariant:
         model["group"] = config.group.upper()
         model["pooled_blocks"] = config.pooled_blocks
     return model
@@ -56,11 +56,11 @@ class Classify(ScoreTask):
     def module_options(self, config: TrainConfig, data: TrainingData) -> dict[str, Any]:
         return {"label_smoothing": config.label_smoothing}
 
-    def check_initial_weights(self, info: dict[str, Any], config: TrainConfig, classes: list[str]) -> None:
-        if info["model"].get("num_classes") != len(classes):
+    def check_initial_weights(self, start, config: TrainConfig, classes: list[str]) -> None:
+        if start.model.get("num_classes") != len(classes):
             raise InputError(
-                f"--init-weights {config.init_weights}: a model of {info['model'].get('num_classes')} classes "
-                f"({', '.join(info.get('classes', []))}); this dataset has {len(classes)} ({', '.join(classes)})")
+                f"--init-weights {config.init_weights}: a model of {start.model.get('num_classes')} classes "
+                f"({', '.join(start.classes)}); this dataset has {len(classes)} ({', '.join(classes)})")
 
     def columns(self, model) -> list[str]:
         score = model.score_column

@@ -59,12 +59,12 @@ class OutlierExposure(Anomaly):
 
         return len(scan_lens_folder(config.outliers, reading=reading).files)
 
-    def training_data(self, config: TrainConfig, splits: dict, reading) -> TrainingData:
+    def training_data(self, config: TrainConfig, splits: dict, reading, infos: dict | None = None) -> TrainingData:
         """The real training split (its negatives only) and the simulated folder as one two-class
         set: label 0 plain lenses (real and simulated), 1 simulated substructure."""
         from equilens.datasets.folder import LensFolder
 
-        super().training_data(config, splits, reading)
+        super().training_data(config, splits, reading, infos)
         train, outliers = splits["train"], outlier_folder(config.outliers, splits["train"].root, reading)
         logger.warning("outlier exposure: training on %d real '%s' images of %s and %d simulated images of %s "
                        "(%d with substructure); no image of the data's other classes is trained on",

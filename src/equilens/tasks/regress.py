@@ -23,18 +23,18 @@ REGRESS_RECIPES = {recipe: {**values, "label_smoothing": 0.0, "init_weights": No
 REGRESS_RECIPES["equilens"]["epochs"] = 128
 
 
-def split_targets(config: TrainConfig, splits: dict, reading, infos: dict | None = None) -> dict[str, np.ndarray]:
-    """Split name -> (N,) float64 targets of its files (log10'd with ``log_target``); ``infos``
-    (what the check of every file found) saves reading files again for :data:`FILE_VALUE_TARGET`."""
+def split_targets(target: str, log10: bool, splits: dict, reading, infos: dict | None = None) -> dict[str, np.ndarray]:
+    """Split name -> (N,) float64 targets of its files (log10'd if asked); ``infos`` (what the
+    check of every file found) saves reading files again for :data:`FILE_VALUE_TARGET`."""
     from equilens.datasets.folder import check_images
     from equilens.datasets.targets import read_targets
 
     targets = {}
     for name, part in splits.items():
         found = None
-        if config.target == FILE_VALUE_TARGET:
+        if target == FILE_VALUE_TARGET:
             found = [infos[f] for f in part.files] if infos is not None else check_images(part.files, reading)
-        targets[name] = read_targets(part.root, part.files, config.target, config.log_target, found)
+        targets[name] = read_targets(part.root, part.files, target, log10, found)
     return targets
 
 
@@ -46,8 +46,12 @@ class Regress(Task):
     reads_every_class = True
     own_options = ("target", "log_target")
 
+    def target(self, config: TrainConfig) -> tuple[str | None, bool]:
+        """What this task learns: a ``metadata.csv`` column or :data:`FILE_VALUE_TARGET`, and whether as log10."""
+        return config.target, config.log_target
+
     def checks(self, config: TrainConfig) -> list[tuple[bool, str]]:
-        return [(bool(config.target), "--task regress needs --target NAME (a metadata.csv column, "
+        return [(bool(self.target(config)[0]), "--task regress needs --target NAME (a metadata.csv column, "
                  f"or '{FILE_VALUE_TARGET}': the number stored in each data file)")]
 
     def model_config(self, config: TrainConfig, num_classes: int, channels: int) -> dict[str, Any]:
@@ -55,10 +59,10 @@ class Regress(Task):
         return classifier_config(config, 2, channels)
 
     def prepare(self, config: TrainConfig, splits: dict, reading, infos: dict) -> None:
-        split_targets(config, splits, reading, infos)  # a bad target fails now, naming its file
+        split_targets(*self.target(config), splits, reading, infos)  # a bad target fails now, naming its file
 
-    def training_data(self, config: TrainConfig, splits: dict, reading) -> TrainingData:
-        return TrainingData(splits, split_targets(config, splits, reading))
+    def training_data(self, config: TrainConfig, splits: dict, reading, infos: dict | None = None) -> TrainingData:
+        return TrainingData(splits, split_targets(*self.target(config), splits, reading, infos))
 
     def module_class(self) -> type:
         from equilens.tasks.lightning.regress import RegressionModule
@@ -68,7 +72,7 @@ class Regress(Task):
     def module_options(self, config: TrainConfig, data: TrainingData) -> dict[str, Any]:
         from equilens.regression import regression_record
 
-        return {"regression": regression_record(config.target, config.log_target, data.targets["train"])}
+        return {"regression": regression_record(*self.target(config), data.targets["train"])}
 
     def calibration(self, module, val, val_targets, select: str, reading, channels: int) -> dict[str, Any]:
         """The regression record, with ``sigma_scale`` fitted on the validation images (split
@@ -100,7 +104,7 @@ class Regress(Task):
         """``<target>_mean``, ``<target>_sigma`` (``log10_<target>_...`` for a log-target model)."""
         from equilens.datasets.targets import target_label
 
-        record = model.info["regression"]
+        record = model.record.regression
         label = target_label(record["target"], record["log10"])
         return [f"{label}_mean", f"{label}_sigma"]
 

@@ -17,7 +17,7 @@ from equilens.datasets.formats.scaling import integer_to_unit, scale
 from equilens.errors import InputError
 
 __all__ = [
-    "FITS_SUFFIXES", "FORMATS", "GREY", "IMAGE_SUFFIXES", "MAX_BANDS", "PICTURE_SUFFIXES", "FileInfo", "ImageFormat",
+    "FITS_SUFFIXES", "FORMATS", "GREY", "MAX_BANDS", "PICTURE_SUFFIXES", "FileInfo", "ImageFormat",
     "Reading", "check_image", "format_of", "normalize_image", "read_bands", "read_image", "register_format", "saved_reading",
 ]
 
@@ -46,7 +46,6 @@ def register_format(image_format: ImageFormat) -> ImageFormat:
 register_format(Picture())
 register_format(NumpyArray())
 register_format(Fits())
-IMAGE_SUFFIXES = tuple(FORMATS)
 PICTURE_SUFFIXES = Picture.suffixes
 FITS_SUFFIXES = Fits.suffixes
 
@@ -55,7 +54,7 @@ def format_of(path: Path) -> ImageFormat:
     """The format that reads ``path``, by its suffix; InputError naming the file for any other."""
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise InputError(f"{path}: unsupported file type {suffix!r} (expected one of {', '.join(IMAGE_SUFFIXES)})")
+        raise InputError(f"{path}: unsupported file type {suffix!r} (expected one of {', '.join(FORMATS)})")
     return FORMATS[suffix]
 
 
