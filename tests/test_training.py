@@ -290,13 +290,13 @@ def test_init_weights_fine_tunes_from_a_run(toy_run, toy_data, tmp_path, monkeyp
     from safetensors.torch import load_file
 
     loaded = {}
-    original = training._load_initial_weights
+    original = training.load_initial_weights
 
     def spy(model, path):
         original(model, path)
         loaded.update({k: v.clone() for k, v in model.state_dict().items()})
 
-    monkeypatch.setattr(training, "_load_initial_weights", spy)
+    monkeypatch.setattr(training, "load_initial_weights", spy)
     # Options that would build another model are overridden by the weights' own model.
     config = TrainConfig(data=str(toy_data), init_weights=str(toy_run), input_size=17, epochs=1, accelerator="cpu")
     run = train(config, runs_dir=tmp_path)
@@ -324,7 +324,7 @@ def test_small_sets_of_the_default_model_start_from_the_simulation_model(tmp_pat
     from toy import write_toy_dataset
 
     from equilens.pretrained import pretrained_weights
-    from equilens.training import auto_initial_weights
+    from equilens.initial_weights import auto_initial_weights
     from equilens.weights import read_info
 
     assert TrainConfig(data="x").init_weights == "auto"

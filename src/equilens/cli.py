@@ -118,9 +118,18 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, gpu (or cuda), gpu:1 (or cuda:1), mps")
     parser.add_argument("--compile", action="store_true", help="torch.compile the exported model: faster on many "
                         "images, after a one-off compile of seconds (needs a C++ compiler on a CPU)")
+    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: the CPUs other programs leave free)")
+
+
+def _choose_threads(args: argparse.Namespace) -> None:
+    """The command owns its process: its threads fit the CPUs free now (equilens.threads), or --threads."""
+    from equilens.threads import choose_threads
+
+    choose_threads(args.threads)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
+    _choose_threads(args)
     from equilens.evaluation import evaluate
 
     if args.pretrained and not args.data:
@@ -149,6 +158,7 @@ def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
+    _choose_threads(args)
     from equilens.predict import predict
 
     model, paths = (None, args.inputs) if args.pretrained else (args.inputs[0], args.inputs[1:])
@@ -187,6 +197,7 @@ def _add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_sensitivity(args: argparse.Namespace) -> int:
+    _choose_threads(args)
     from equilens.sensitivity import DEFAULT_MASS_EDGES_MSUN, print_summary, sensitivity
 
     out, report = sensitivity(

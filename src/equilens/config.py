@@ -162,6 +162,8 @@ class TrainConfig:
     strategy: str = option("auto", "Lightning strategy (auto, ddp ...)")
     precision: str = option("32-true", "Lightning precision: 32-true, 16-mixed, bf16-mixed")
     num_workers: int = option(0, "data-loader processes", type=int)
+    threads: int | None = option(None, "CPU threads of the fit (default: the CPUs other programs leave free at the start, "
+                                 "then followed as they start and stop; equilens.threads)", type=int, metavar="N")
     init_weights: str | None = option(
         UNSET, "fine-tune: start from a trained run, a .safetensors file or a shipped model (e.g. test-iv) instead of a "
         "random initialisation; the model settings are the weights' (give their --scaling/--bands too: a run that "
@@ -216,6 +218,7 @@ class TrainConfig:
             (self.pooled_blocks >= 0, f"--pooled-blocks {self.pooled_blocks}: must be at least 0"),
             (self.epochs >= 1, f"--epochs {self.epochs}: must be at least 1"),
             (self.batch_size >= 1, f"--batch-size {self.batch_size}: must be at least 1"),
+            (self.threads is None or self.threads >= 1, f"--threads {self.threads}: must be at least 1"),
             (self.min_batches_per_epoch >= 0, f"--min-batches-per-epoch {self.min_batches_per_epoch}: must be at least 0"),
             (self.min_images_per_epoch >= 0, f"--min-images-per-epoch {self.min_images_per_epoch}: must be at least 0"),
             (0 <= self.label_smoothing < 1, f"--label-smoothing {self.label_smoothing}: must be in [0, 1)"),

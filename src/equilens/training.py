@@ -29,24 +29,27 @@ from typing import Any
 import lightning.pytorch as L
 import numpy as np
 import torch
+from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.loggers import CSVLogger
-from safetensors.torch import load_file
 
 from equilens.atomic import write_text_atomic
 from equilens.callbacks.checkpoint import BestAUCCheckpoint
+from equilens.callbacks.cpu_load import FollowCpuLoad
 from equilens.callbacks.precise_bn import PreciseBatchNorm
-from equilens.config import AUTO_INIT, AUTO_INIT_MAX_TRAIN_IMAGES, AUTO_INIT_MODEL, DEFAULT_POOLED_BLOCKS, TrainConfig
+from equilens.config import AUTO_INIT, TrainConfig
 from equilens.datamodules import LensDataModule
 from equilens.datasets.folder import LensFolder, check_images, scan_lens_folder
 from equilens.datasets.formats import FileInfo, Reading
 from equilens.datasets.split import write_split
 from equilens.errors import InputError
+from equilens.initial_weights import auto_initial_weights, initial_model_config, load_initial_weights
 from equilens.log import logger
-from equilens.pretrained import find_weights, pretrained_weights
+from equilens.pretrained import find_weights
 from equilens.registry import model_spec
 from equilens.runs import RunRecord, new_folder
 from equilens.tasks.lightning.base import LensModule, max_time_timer
-from equilens.weights import WEIGHTS_NAME, WeightsRecord, read_info, save_weights
+from equilens.threads import choose_threads
+from equilens.weights import WEIGHTS_NAME, save_weights
 
 VALUES_NAME = "values.csv"
 # Lightning's DDP launcher re-runs the user's command in one process per extra device; those
@@ -113,7 +116,7 @@ def _prepare(config: TrainConfig) -> tuple[TrainConfig, LensFolder, LensFolder |
         config.init_weights = auto_initial_weights(config.task, model, list(data.classes), len(splits["train"].files))
     if config.init_weights:
         config.init_weights = str(find_weights(config.init_weights).resolve())
-        model = _initial_model(config, list(data.classes), channels, reading)
+        model = initial_model_config(config, list(data.classes), channels, reading)
     return config, data, test, splits, model, reading, channels, infos
 
 
@@ -130,7 +133,7 @@ def lightning_modules(config: TrainConfig) -> tuple[LensModule, LensDataModule]:
     config, data, _, splits, model, reading, channels, _ = _prepare(config)
     module, datamodule = _modules(config, model, list(data.classes), splits, reading, channels)
     if config.init_weights:
-        _load_initial_weights(module.model, Path(config.init_weights))
+        load_initial_weights(module.model, Path(config.init_weights))
     return module, datamodule
 
 
@@ -168,53 +171,6 @@ def resume(run_dir: str | Path, epochs: int | None = None, max_time: str | None 
             record.write(run_dir)
     _fit(run_dir, record, splits, infos, resume=True)
     return run_dir
-
-
-def auto_initial_weights(task: str, model: dict, classes: list[str], n_train: int) -> str | None:
-    """What ``--init-weights auto`` starts from: the shipped :data:`AUTO_INIT_MODEL` (trained on
-    simulated Test IV-like images) for a training set of fewer than
-    :data:`AUTO_INIT_MAX_TRAIN_IMAGES` images, if it is the model and classes this run trains;
-    else None (random weights)."""
-    if n_train >= AUTO_INIT_MAX_TRAIN_IMAGES:
-        return None
-    shipped = WeightsRecord.from_info(read_info(pretrained_weights(AUTO_INIT_MODEL)))
-    # The shipped model predates the default without a pooled first block: a run of the default
-    # downsampling still starts from it, and so trains its (pooled) architecture.
-    if model.get("pooled_blocks") == DEFAULT_POOLED_BLOCKS:
-        model = {**model, "pooled_blocks": shipped.model.get("pooled_blocks")}
-    if shipped.task != task or shipped.classes != classes or shipped.model != model:
-        logger.info("init weights: random (%s is another model or other classes than this run's)", AUTO_INIT_MODEL)
-        return None
-    logger.warning("init weights: %s (%d training images: fewer than %d start from the model trained on "
-                   "simulated images; --init-weights none starts from random weights)",
-                   AUTO_INIT_MODEL, n_train, AUTO_INIT_MAX_TRAIN_IMAGES)
-    return AUTO_INIT_MODEL
-
-
-def _initial_model(config: TrainConfig, classes: list[str], channels: int, reading: Reading) -> dict:
-    """The model config of ``config.init_weights``, checked against this run's task, classes and bands
-    (and its ``reading`` of the files against the weights')."""
-    start = WeightsRecord.from_info(read_info(config.init_weights))
-    if start.channels != channels:
-        raise InputError(f"--init-weights {config.init_weights}: a model of {start.channels} band(s); "
-                         f"this dataset's images have {channels}")
-    if start.task != config.task:
-        raise InputError(f"--init-weights {config.init_weights}: a {start.task} model; this run's task is {config.task}")
-    config.training_task.check_initial_weights(start, config, classes)
-    trained_on = start.reading
-    if trained_on != reading:  # allowed (the weights are only a start), but rarely meant
-        logger.warning("--init-weights %s learnt images read as %s; this run reads them as %s: give the same "
-                       "--scaling/--bands/--colour/--hdu to fine-tune on what the weights know", config.init_weights,
-                       trained_on.to_dict(), reading.to_dict())
-    return start.model
-
-
-def _load_initial_weights(model: torch.nn.Module, path: Path) -> None:
-    """Load ``path`` into the freshly built ``model``, strictly."""
-    try:
-        model.load_state_dict(load_file(str(path)), strict=True)
-    except RuntimeError as error:
-        raise InputError(f"--init-weights {path}: weights do not match the model ({str(error).splitlines()[0]})") from None
 
 
 def training_passes(run_dir: Path) -> int:
@@ -271,8 +227,9 @@ def _fit(run_dir: Path, record: RunRecord, splits: dict[str, LensFolder], infos:
     module, datamodule = _modules(config, record.model, record.classes, {k: v for k, v in splits.items() if k != "test"},
                                   record.reading, record.channels, infos)
     if config.init_weights and not resume:
-        _load_initial_weights(module.model, find_weights(config.init_weights))
+        load_initial_weights(module.model, find_weights(config.init_weights))
     checkpoint = BestAUCCheckpoint(run_dir / "checkpoints", *module.monitor)
+    choose_threads(config.threads)
     trainer = L.Trainer(
         max_epochs=config.epochs,
         max_time=config.max_time,
@@ -287,6 +244,8 @@ def _fit(run_dir: Path, record: RunRecord, splits: dict[str, LensFolder], infos:
         num_sanity_val_steps=0,
         enable_model_summary=False,
     )
+    if config.threads is None and trainer.world_size == 1 and isinstance(trainer.accelerator, CPUAccelerator):
+        trainer.callbacks.append(FollowCpuLoad())
     os.environ[RUN_DIR_ENV] = str(run_dir.resolve())
     last = run_dir / "checkpoints" / "last.ckpt"
     if resume and not last.is_file():
