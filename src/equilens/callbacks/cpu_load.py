@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import lightning.pytorch as L
 import torch
 
@@ -23,9 +25,12 @@ class FollowCpuLoad(L.Callback):
         self._proposed: int | None = None
 
     def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
+        # Only the wall clock per batch: /proc/stat is read once a window.
+        if self._clock is not None and time.monotonic() - self._clock.wall < self.window_s:
+            return
         now = CpuClock.now()
-        if self._clock is None or now.wall - self._clock.wall < self.window_s:
-            self._clock = self._clock or now
+        if self._clock is None:
+            self._clock = now
             return
         threads = free_cpus(now.others_since(self._clock))
         self._clock = now

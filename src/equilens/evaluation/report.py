@@ -25,13 +25,13 @@ from equilens.evaluation.metrics import auc_and_tpr_at_fpr, binary_metrics, inva
 
 if TYPE_CHECKING:
     from equilens.api import TrainedModel
-    from equilens.tasks import ScoreTask
 
 
-def evaluate_scores(task: ScoreTask, model: TrainedModel, folder: LensFolder, out_dir: Path, threshold: float | None = None,
+def evaluate_scores(model: TrainedModel, folder: LensFolder, out_dir: Path, threshold: float | None = None,
                     symmetrize: bool = False, n_bootstrap: int = BOOTSTRAP_REPLICATES, invariance_images: int = INVARIANCE_IMAGES,
                     batch_size: int = SCORING_BATCH_SIZE) -> dict[str, Any]:
     """Score the labelled ``folder``, write the report into ``out_dir`` (arguments: ``evaluate``'s); return the metrics."""
+    task = model.task_type
     images = load_images(folder.files, reading=model.reading, channels=model.channels)
     scores, probabilities = model.scores(images, batch_size=batch_size, symmetrize=symmetrize)
     is_substructure = (folder.labels > 0).astype(int)

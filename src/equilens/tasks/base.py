@@ -127,7 +127,7 @@ class ScoreTask(Task):
     def evaluate(self, model: TrainedModel, folder: LensFolder, out: Path, options: dict[str, Any]) -> dict[str, Any]:
         from equilens.evaluation.report import evaluate_scores
 
-        return evaluate_scores(self, model, folder, out, **options)
+        return evaluate_scores(model, folder, out, **options)
 
     def summary(self, out: Path, metrics: dict[str, Any]) -> None:
         from equilens.evaluation.report import print_summary
