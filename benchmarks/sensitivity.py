@@ -18,9 +18,10 @@ images and the twins are rendered in the preset's one geometry (lens centred, on
 one source brightness), so augmentation only adds variation the twins never have; measured, it
 slowed learning several-fold (documentation: "Sensitivity"). Without the shift the model takes the
 whole image (``crop_fraction`` 1). Then measures both with ``equilens sensitivity`` on the same
-twins (which are never training images) and prints the curves side by side, the mass at AUC 0.9
-of each, and the true-positive rate at 10% false-positive rate for 10^9-10^9.5 Msun (Tsang et al.
-2024: 71%). Also prints each run's epochs, training images/s and the machine's load average over
+twins (which are never training images) and prints the curves side by side, beside the ideal
+observer's on the same twins (known subhalo position, and the matched-filter scan over positions),
+the mass at AUC 0.9 of each, and the true-positive rate at 10% false-positive rate for
+10^9-10^9.5 Msun (Tsang et al. 2024: 71%). Also prints each run's epochs, training images/s and the machine's load average over
 the run (the CPU may be shared). Writes ``results.json`` in ``--work``.
 
 ``--init-weights steerable=RUN cnn=RUN`` starts each model from an earlier run of its own kind:
@@ -42,7 +43,7 @@ from equilens.results import write_docs_table
 from equilens.config import TrainConfig
 from equilens.evaluation import evaluate
 from equilens.evaluation.plots import read_epoch_metrics
-from equilens.sensitivity import DEFAULT_MASS_EDGES_MSUN, sensitivity
+from equilens.sensitivity import BOUNDS, DEFAULT_MASS_EDGES_MSUN, bound_mass_key, sensitivity
 from equilens.simulation import get_preset, simulate_dataset
 from equilens.simulation.twins import one_subhalo, subhalo_physics
 from equilens.training import train, training_passes
@@ -89,6 +90,7 @@ def run_one(name: str, options: dict[str, Any], data: Path, args) -> dict[str, A
         "held_out_auc_by_mass": held_out.get("auc_by_mass"),
         "bins": report["bins"], "mass_at_auc_0.9_msun": report["mass_at_auc_0.9_msun"],
         "mass_at_auc_0.9_range68_msun": report["mass_at_auc_0.9_range68_msun"],
+        **{bound_mass_key(key): report[bound_mass_key(key)] for key, _ in BOUNDS},
         "tpr_at_fpr_0.1_1e9_1e9.5": tsang["tpr_at_fpr_0.1"], "tpr_at_fpr_0.1_1e9_1e9.5_ci95": tsang["tpr_at_fpr_0.1_ci95"],
         "rot90_max_abs_change": held_out["invariance"]["rot90_max_abs_change"],
     }
@@ -100,10 +102,13 @@ def mass_text(mass: float | None, span: list[float | None]) -> str:
 
 
 def comparison_rows(results: list[dict[str, Any]]) -> list[list[str]]:
-    """Per mass bin AUC [TPR at FPR 10%], then the summary lines; a cell per model."""
+    """Per mass bin AUC [TPR at FPR 10%], then the summary lines; a cell per model, then the ideal
+    observer's AUC (known position, then the scan's: the same twins for every model)."""
+    bound_cells = [[f"{row[key]:.3f}" if row[key] is not None else "-" for key, _ in BOUNDS] for row in results[0]["bins"]]
     rows = [[f"{row['mass_low_msun']:.3g} - {row['mass_high_msun']:.3g} Msun",
-             *(f"{r['bins'][b]['auc']:.3f} [{r['bins'][b]['tpr_at_fpr_0.1']:.2f}]" for r in results)]
+             *(f"{r['bins'][b]['auc']:.3f} [{r['bins'][b]['tpr_at_fpr_0.1']:.2f}]" for r in results), *bound_cells[b]]
             for b, row in enumerate(results[0]["bins"])]
+    bound_masses = [results[0][bound_mass_key(key)] for key, _ in BOUNDS]
     lines = [
         ("mass at AUC 0.9 (68% range)", lambda r: mass_text(r["mass_at_auc_0.9_msun"], r["mass_at_auc_0.9_range68_msun"])),
         ("TPR at FPR 10%, 1e9-10^9.5", lambda r: f"{r['tpr_at_fpr_0.1_1e9_1e9.5']:.3f}"),
@@ -115,12 +120,19 @@ def comparison_rows(results: list[dict[str, Any]]) -> list[list[str]]:
         ("load (5-min avg at end)", lambda r: f"{r['load_5min_end']:.1f} on {r['cpus']} CPUs"),
         ("max |dp| under 90-degree turns", lambda r: f"{r['rot90_max_abs_change']:.1e}"),
     ]
-    return rows + [[label, *(cell(r) for r in results)] for label, cell in lines]
+    return rows + [[label, *(cell(r) for r in results),
+                    *(("none" if mass is None else f"{mass:.2g}") if k == 0 else "" for mass in bound_masses)]
+                   for k, (label, cell) in enumerate(lines)]
+
+
+def model_columns(results: list[dict[str, Any]]) -> list[str]:
+    """The table's column names after the first: the models, then the ideal observer's figures."""
+    return [*(r["model"] for r in results), "ideal (known position)", "scan (position unknown)"]
 
 
 def print_comparison(preset: str, results: list[dict[str, Any]]) -> None:
     print(f"\n{preset}: one subhalo on the Einstein ring; AUC [TPR at FPR 10%] per mass bin")
-    print(f"{'':<32}" + "".join(f"{r['model']:>24}" for r in results))
+    print(f"{'':<32}" + "".join(f"{name:>24}" for name in model_columns(results)))
     for label, *cells in comparison_rows(results):
         print(f"{label:<32}" + "".join(f"{cell:>24}" for cell in cells))
     for r in results:
@@ -163,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     (args.work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     if args.docs_table:
         first = results[args.presets[0]]
-        write_docs_table(args.docs_table, [args.presets[0], *(r["model"] for r in first)], comparison_rows(first))
+        write_docs_table(args.docs_table, [args.presets[0], *model_columns(first)], comparison_rows(first))
     print(f"\n{args.budget_min:g} min per model, {'with' if args.augment else 'no'} augmentation{''.join(f', {k}={v}' for k, v in args.set)}, {args.n_per_class} twins per class, "
           f"{args.profile} subhalos ({args.concentration}), sensitivity bins "
           f"{', '.join(f'{m:.3g}' for m in DEFAULT_MASS_EDGES_MSUN)} Msun, {args.per_mass} pairs each")

@@ -65,7 +65,7 @@ def test_resume_after_a_cut_row_scores_each_file_once(toy_run, tmp_path):
     """An interrupted run's partial output, its last row cut half-way, is completed by the same command."""
     images = _catalogue(tmp_path / "cat", 40, corrupt={5})
     whole, out = tmp_path / "whole.csv", tmp_path / "scores.csv"
-    args = [str(toy_run), str(images), "--batch-size", "8", "--num-workers", "0"]
+    args = [str(toy_run), str(images), "--batch-size", "8", "--num-workers", "0", "--precision", "float32"]
     assert main(["predict", *args, "--out", str(whole)]) == 0
     lines = whole.read_text().splitlines(keepends=True)
     # What a kill leaves: the run record, the header and 12 rows, then half a row.
@@ -85,7 +85,7 @@ def _record(run, header_line):
     """The run record predict writes beside its partial output, for this model and header."""
     header = next(csv.reader([header_line]))
     return json.dumps({"model_sha256": hashlib.sha256(resolve_weights(run).read_bytes()).hexdigest(), "symmetrize": False,
-                       "columns": header})
+                       "precision": "float32", "columns": header})
 
 
 def test_kill_9_then_the_same_command_scores_each_file_once(toy_run, tmp_path):

@@ -8,13 +8,15 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from equilens.config import SCORING_BATCH_SIZE, TrainConfig
+from equilens.config import TrainConfig
 from equilens.datasets.folder import score_column
 from equilens.datasets.formats import GREY, Reading, normalize_image
 from equilens.errors import InputError
 from equilens.evaluation.calibration import conformal_p_values
 from equilens.evaluation.scoring import pick_device, score_images
-from equilens.models import for_inference
+from equilens.models import for_inference, score_and_probabilities
+from equilens.models.onednn import onednn_bfloat16
+from equilens.precision import PROBE_IMAGES, autocast, check_precision, choose_precision, native_bfloat16
 from equilens.pretrained import find_weights
 from equilens.regression import predict_gaussian
 from equilens.runs import CONFIG_NAME
@@ -56,21 +58,29 @@ class TrainedModel:
         reading, channels: how its files are read (:class:`~equilens.datasets.formats.Reading`)
             and the bands it takes.
         weights: the weights file it was loaded from (None when built in memory).
+        precision: the number format it scores in, ``float32`` or ``bfloat16``; ``auto`` until
+            its first images choose (:mod:`equilens.precision`).
     """
 
-    def __init__(self, network: torch.nn.Module, info: dict[str, Any], weights: Path | None = None):
-        self.network, self.info, self.weights = network, info, weights
+    def __init__(self, network: torch.nn.Module, info: dict[str, Any], weights: Path | None = None, precision: str = "auto",
+                 compiled: bool = False):
+        self.network, self.info, self.weights, self.compiled = network, info, weights, compiled
+        self._bfloat16_network: torch.nn.Module | None = None
         self.record = WeightsRecord.from_info(info)
         self.task_type = get_task(self.record.task)
         self.task, self.reading, self.channels = self.record.task, self.record.reading, self.record.channels
+        self.device = next(network.parameters()).device
+        self.precision = check_precision(precision) if precision == "auto" else choose_precision(precision, self.device, None)
 
     @classmethod
-    def load(cls, model: str | Path, device: str = "auto", compiled: bool = False) -> "TrainedModel":
+    def load(cls, model: str | Path, device: str = "auto", compiled: bool = False, precision: str = "auto") -> "TrainedModel":
         """A shipped model's name, a run folder or a ``.safetensors`` file, on ``device``
-        (``auto``: the first GPU if there is one); ``compiled``: see :func:`equilens.models.for_inference`."""
+        (``auto``: the first GPU if there is one); ``compiled``: see :func:`equilens.models.for_inference`;
+        ``precision``: ``auto``, ``float32`` or ``bfloat16`` (:mod:`equilens.precision`)."""
         weights = find_weights(model)
+        check_precision(precision)
         network, info = load_model(weights, pick_device(device))
-        return cls(for_inference(network, compiled), info, weights)
+        return cls(for_inference(network, compiled), info, weights, precision, compiled)
 
     @property
     def classes(self) -> list[str]:
@@ -101,36 +111,64 @@ class TrainedModel:
             raise InputError(f"images of {batch.shape[1]} band(s); this model takes {self.channels}{hint}")
         return batch
 
-    def scores(self, batch: torch.Tensor, batch_size: int = SCORING_BATCH_SIZE,
+    def network_for(self, precision: str) -> torch.nn.Module:
+        """The network that scores in ``precision``: in bfloat16 on a CPU that has it natively, with its
+        convolution stacks in oneDNN's layout (:func:`equilens.models.onednn.onednn_bfloat16`, made
+        once); else :attr:`network`."""
+        if precision != "bfloat16" or self.device.type != "cpu" or self.compiled or not native_bfloat16(self.device):
+            return self.network
+        if self._bfloat16_network is None:
+            self._bfloat16_network = onednn_bfloat16(self.network)
+        return self._bfloat16_network
+
+    def _precision_for(self, batch: torch.Tensor) -> str:
+        """The precision to score ``batch`` in; ``auto`` chooses once, on the first images scored."""
+        if self.precision != "auto" or not len(batch):
+            return "float32" if self.precision == "auto" else self.precision
+        probe = batch[:PROBE_IMAGES].to(self.device)
+
+        @torch.inference_mode()
+        def probabilities(precision: str) -> torch.Tensor:
+            with autocast(self.device, precision):
+                return score_and_probabilities(self.network_for(precision), probe)[1]
+
+        self.precision = choose_precision("auto", self.device, probabilities if self.task_type.probability_scores else None)
+        return self.precision
+
+    def scores(self, batch: torch.Tensor, batch_size: int | None = None,
                symmetrize: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """(N,) scores and (N, C) class probabilities (None but for a classifier) of a normalised (N, C, H, W) batch."""
         if self.record.regression is not None:
             raise InputError("a regression model has no substructure score; use predict_gaussian()")
-        scores, probabilities = score_images(self.network, batch, batch_size=batch_size, symmetrize=symmetrize)
+        precision = self._precision_for(batch)
+        scores, probabilities = score_images(self.network_for(precision), batch, batch_size=batch_size,
+                                             symmetrize=symmetrize, precision=precision)
         return scores.numpy(), probabilities.numpy() if probabilities is not None else None
 
-    def gaussian(self, batch: torch.Tensor, batch_size: int = SCORING_BATCH_SIZE,
+    def gaussian(self, batch: torch.Tensor, batch_size: int | None = None,
                  symmetrize: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(N,) means and sigmas of a regression model on a normalised (N, C, H, W) batch."""
         if self.record.regression is None:
             raise InputError(f"a {self.task} model predicts no number; use score()")
-        mean, sigma = predict_gaussian(self.network, batch, self.record.regression, batch_size, symmetrize)
+        precision = self._precision_for(batch)
+        mean, sigma = predict_gaussian(self.network_for(precision), batch, self.record.regression, batch_size, symmetrize,
+                                       precision)
         return mean.numpy(), sigma.numpy()
 
-    def predict_gaussian(self, images: Images, batch_size: int = SCORING_BATCH_SIZE,
+    def predict_gaussian(self, images: Images, batch_size: int | None = None,
                          symmetrize: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(N,) means and sigmas of a regression model in its target's units (log10 for a
         ``--log-target`` model), sigma calibrated as the run stored: ``predict``'s columns.
         ``images``: see :func:`normalize_images`; ``symmetrize``: average over the square's 8 symmetries."""
         return self.gaussian(self.batch(images), batch_size, symmetrize)
 
-    def score(self, images: Images, batch_size: int = SCORING_BATCH_SIZE, symmetrize: bool = False) -> np.ndarray:
+    def score(self, images: Images, batch_size: int | None = None, symmetrize: bool = False) -> np.ndarray:
         """(N,) scores, ``equilens predict``'s score column: a classifier's one minus the
         probability of its first class (p(substructure) = 1 - p(no_sub)), an anomaly detector's
         anomaly score. Arguments as :meth:`predict_gaussian`'s."""
         return self.scores(self.batch(images), batch_size, symmetrize)[0]
 
-    def predict_proba(self, images: Images, batch_size: int = SCORING_BATCH_SIZE, symmetrize: bool = False) -> np.ndarray:
+    def predict_proba(self, images: Images, batch_size: int | None = None, symmetrize: bool = False) -> np.ndarray:
         """(N, C) class probabilities of a classifier, columns in :attr:`classes` order.
         Arguments as :meth:`predict_gaussian`'s."""
         probabilities = self.scores(self.batch(images), batch_size, symmetrize)[1]
@@ -138,7 +176,7 @@ class TrainedModel:
             raise InputError(f"a {self.task} model has no class probabilities; use score()")
         return probabilities
 
-    def p_values(self, images: Images, batch_size: int = SCORING_BATCH_SIZE) -> np.ndarray:
+    def p_values(self, images: Images, batch_size: int | None = None) -> np.ndarray:
         """(N,) conformal p-values of an anomaly detector's scores against the normal lenses it
         stores, ``equilens predict``'s ``p_value`` column: flagging p <= alpha flags at most a
         fraction alpha of normal lenses (:mod:`equilens.evaluation.calibration`)."""
@@ -148,15 +186,17 @@ class TrainedModel:
         return conformal_p_values(self.calibration, self.score(images, batch_size))
 
 
-def load(model: str | Path = "test-iv", device: str = "auto", compiled: bool = False) -> TrainedModel:
+def load(model: str | Path = "test-iv", device: str = "auto", compiled: bool = False, precision: str = "auto") -> TrainedModel:
     """Load a shipped model by name (``test-iv``, ``sim-test-iv``), a training run folder or a
     ``.safetensors`` weights file, ready to score (see :class:`TrainedModel`).
 
     Args:
         device: ``auto`` (the first GPU if there is one, else the CPU), ``cpu``, ``cuda:1`` ...
         compiled: ``torch.compile`` the network (see :func:`equilens.models.for_inference`).
+        precision: ``auto`` (bfloat16 where the processor has it natively and a classifier's
+            probabilities agree with float32's), ``float32`` or ``bfloat16`` (:mod:`equilens.precision`).
     """
-    return TrainedModel.load(model, device, compiled)
+    return TrainedModel.load(model, device, compiled, precision)
 
 
 def train(data: str | Path | TrainConfig, runs_dir: str | Path = "runs", name: str | None = None, **options: Any) -> Path:

@@ -13,11 +13,12 @@ import sys
 from dataclasses import MISSING, fields
 
 from equilens import __version__
-from equilens.config import (BOOTSTRAP_REPLICATES, DEFAULT_RECIPE, INVARIANCE_IMAGES, READING_OPTIONS, SCORING_BATCH_SIZE,
+from equilens.config import (BOOTSTRAP_REPLICATES, DEFAULT_RECIPE, INVARIANCE_IMAGES, READING_OPTIONS, SCORING_BATCH_SIZES,
                              TWIN_PAIRS_PER_MASS_BIN, UNSET, QuickstartConfig, TrainConfig)
 from equilens.errors import InputError
 from equilens.log import logger
 from equilens.memory import keep_freed_memory
+from equilens.precision import PRECISIONS
 from equilens.tasks import TASKS, get_task
 
 
@@ -114,11 +115,15 @@ def _model_path(model: str | None, pretrained: str | None) -> str:
 
 def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symmetrize", action="store_true", help="average scores over the 8 rotations/flips of the square")
-    parser.add_argument("--batch-size", type=int, default=SCORING_BATCH_SIZE, help="images per forward pass")
+    parser.add_argument("--batch-size", type=int, help="images per forward pass (default: "
+                        f"{SCORING_BATCH_SIZES['cpu']} on a CPU, {SCORING_BATCH_SIZES['cuda']} on a GPU)")
     parser.add_argument("--device", default="auto", help="auto, cpu, gpu (or cuda), gpu:1 (or cuda:1), mps")
     parser.add_argument("--compile", action="store_true", help="torch.compile the exported model: faster on many "
                         "images, after a one-off compile of seconds (needs a C++ compiler on a CPU)")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: the CPUs other programs leave free)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="number format of the forward pass: auto "
+                        "(bfloat16 where the processor has it natively, e.g. AMX, and a classifier's probabilities on "
+                        "the first images agree with float32's; else float32), float32 or bfloat16")
 
 
 def _choose_threads(args: argparse.Namespace) -> None:
@@ -137,7 +142,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     out, metrics = evaluate(
         _model_path(args.model, args.pretrained), data=args.data, out=args.out, threshold=args.threshold, symmetrize=args.symmetrize,
         n_bootstrap=args.bootstrap, invariance_images=args.invariance_images, batch_size=args.batch_size,
-        device=args.device, compiled=args.compile,
+        device=args.device, compiled=args.compile, precision=args.precision,
     )
     get_task(metrics["task"]).summary(out, metrics)
     return 0
@@ -153,7 +158,7 @@ def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists (and start an interrupted "
                         "predict of it afresh); without it, the same command after a kill resumes where it stopped")
     parser.add_argument("--num-workers", type=int, help="processes decoding images while the model scores "
-                        "(default: one per CPU core but one, at most 4; 0: decode in the main process)")
+                        "(default: none on 2 CPUs or fewer, else a quarter of the CPUs, at most 4; 0: decode in the main process)")
     _add_scoring_arguments(parser)
 
 
@@ -166,12 +171,13 @@ def _run_predict(args: argparse.Namespace) -> int:
         raise InputError("name the images to score after MODEL (files or folders)")
     out, errors = predict(_model_path(model, args.pretrained), paths, args.out, batch_size=args.batch_size,
                           symmetrize=args.symmetrize, device=args.device, overwrite=args.overwrite, compiled=args.compile,
-                          num_workers=args.num_workers)
+                          num_workers=args.num_workers, precision=args.precision)
     print(f"scores: {out}" + (f"\nunreadable files: {errors}" if errors else ""))
     return 0
 
 
 def _add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
+    from equilens.simulation.ideal_observer import SCAN_PAIRS, SCAN_POSITIONS
     from equilens.simulation.presets import PRESETS
     from equilens.simulation.twins import DEFAULT_CONCENTRATION, TWIN_PLACEMENTS, TWIN_PROFILES
 
@@ -193,6 +199,11 @@ def _add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seeds the twins and the bootstrap (default 0)")
     parser.add_argument("--bootstrap", type=int, default=BOOTSTRAP_REPLICATES, help="bootstrap replicates (pairs resampled)")
     parser.add_argument("--out", help="report folder (default: a new sensitivity* folder inside the run, or here)")
+    parser.add_argument("--scan-positions", type=int, default=SCAN_POSITIONS, metavar="K", help="candidate subhalo "
+                        "positions of the ideal observer's unknown-position matched-filter scan, on the ring or annulus; "
+                        f"0: no scan (default {SCAN_POSITIONS})")
+    parser.add_argument("--scan-pairs", type=int, default=SCAN_PAIRS, metavar="N", help="twin pairs per mass bin the "
+                        f"scan is measured on, the first ones: it renders K noiseless images per pair (default {SCAN_PAIRS})")
     _add_scoring_arguments(parser)
 
 
@@ -204,7 +215,8 @@ def _run_sensitivity(args: argparse.Namespace) -> int:
         _model_path(args.model, args.pretrained), preset=args.preset, mass_edges_msun=args.masses or DEFAULT_MASS_EDGES_MSUN,
         n_per_bin=args.per_mass, profile=args.profile, placement=args.placement, concentration=args.concentration,
         seed=args.seed, out=args.out, n_bootstrap=args.bootstrap, batch_size=args.batch_size, symmetrize=args.symmetrize,
-        device=args.device, compiled=args.compile,
+        device=args.device, compiled=args.compile, precision=args.precision, scan_positions=args.scan_positions,
+        scan_pairs=args.scan_pairs,
     )
     print_summary(out, report)
     return 0

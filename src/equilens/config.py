@@ -57,11 +57,14 @@ REGRESSION_TRUTH_BINS = 5
 #: issue #30 asks for. Set by hand, not by a benchmark.
 FALSE_ALARM_RATES = (0.01, 0.05, 0.10)
 
-#: Scoring and report defaults of ``evaluate``, ``predict``, ``sensitivity`` and the Python
-#: API: images per forward pass (memory, not results), bootstrap replicates of an AUC's 95%
-#: interval, images on which a report measures invariance, and sensitivity twin pairs per mass
-#: bin. Set by hand, not by a benchmark: they trade run time against the width of intervals.
-SCORING_BATCH_SIZE = 256
+#: Images per forward pass when scoring, by device type (speed and memory, not results): on a CPU,
+#: few enough that a batch's activations stay in the processor's caches, the fastest batch size of
+#: ``benchmarks/throughput.py``; on a GPU, enough to keep it busy.
+SCORING_BATCH_SIZES = {"cpu": 64, "cuda": 256, "mps": 256}
+
+#: Report defaults of ``evaluate``, ``sensitivity`` and the Python API: bootstrap replicates of an
+#: AUC's 95% interval, images on which a report measures invariance, and sensitivity twin pairs per
+#: mass bin. Set by hand, not by a benchmark: they trade run time against the width of intervals.
 BOOTSTRAP_REPLICATES = 1000
 INVARIANCE_IMAGES = 256
 TWIN_PAIRS_PER_MASS_BIN = 200

@@ -12,17 +12,19 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from equilens.api import TrainedModel
 from equilens.atomic import write_text_atomic
-from equilens.config import SCORING_BATCH_SIZE
 from equilens.datasets.folder import list_images, object_file
 from equilens.datasets.formats import FORMATS, GREY, Reading, check_image
 from equilens.datasets.stream import ImageFiles, collate_files
 from equilens.errors import InputError
+from equilens.evaluation.scoring import scoring_batch_size
 from equilens.log import logger
+from equilens.threads import decoding_workers, fewer_threads
 
 
 def expand_paths(paths: list[str | Path], reading: Reading = GREY) -> list[Path]:
@@ -46,12 +48,13 @@ def predict(
     model_path: str | Path,
     paths: list[str | Path],
     out: str | Path,
-    batch_size: int = SCORING_BATCH_SIZE,
+    batch_size: int | None = None,
     symmetrize: bool = False,
     device: str = "auto",
     overwrite: bool = False,
     compiled: bool = False,
     num_workers: int | None = None,
+    precision: str = "auto",
 ) -> tuple[Path, Path | None]:
     """Write ``out`` as CSV: ``path``, the score, and (classifiers) each class's probability.
 
@@ -63,10 +66,12 @@ def predict(
     that calibration (before it existed, or with ``--select best``) gets no ``p_value`` column, and
     a warning says why. A regression model's columns are its predicted mean and sigma
     (the task's :meth:`~equilens.tasks.Task.columns`). Files are read as the model's were (its bands, FITS HDU and scaling).
-    ``compiled`` runs the export through ``torch.compile`` (see :func:`equilens.models.for_inference`).
+    ``compiled`` runs the export through ``torch.compile`` (see :func:`equilens.models.for_inference`);
+    ``precision``: ``auto``, ``float32`` or ``bfloat16`` (:mod:`equilens.precision`).
 
-    Catalogue scale: files are decoded in ``num_workers`` DataLoader processes (default: one per
-    CPU core but one, at most 4) while the model scores the batch before; rows are appended to
+    Catalogue scale: files are decoded in ``num_workers`` DataLoader processes (default:
+    :func:`equilens.threads.decoding_workers`, and the model's threads less as many) while the model
+    scores the batch before; rows are appended to
     ``<out>.partial`` batch by batch (flushed and fsync'd), which becomes ``out`` when every file
     is done. A killed predict run again with the same arguments skips the files already in
     ``<out>.partial`` (with the same model and options), so every file is scored exactly once.
@@ -89,10 +94,12 @@ def predict(
     for finished in (out, errors):
         if finished.exists() and not overwrite:
             raise InputError(f"{finished}: already exists (choose another --out or pass --overwrite)")
-    model = TrainedModel.load(model_path, device, compiled)
+    model = TrainedModel.load(model_path, device, compiled, precision)
+    batch_size = scoring_batch_size(model.device, batch_size)
     files = expand_paths(paths, model.reading)
     header = ["path", *model.task_type.columns(model)]
-    run = {"model_sha256": hashlib.sha256(model.weights.read_bytes()).hexdigest(), "symmetrize": symmetrize, "columns": header}
+    run = {"model_sha256": hashlib.sha256(model.weights.read_bytes()).hexdigest(), "symmetrize": symmetrize,
+           "precision": precision, "columns": header}
     if overwrite:
         for stale in (errors, partial, errors_partial, _run_record(partial)):
             stale.unlink(missing_ok=True)
@@ -101,12 +108,14 @@ def predict(
     if done:
         logger.info("%s: resuming: %d of %d files already done", partial, len(files) - len(todo), len(files))
     size = _common_size(todo, model.reading)
-    workers = min(4, max(0, (os.cpu_count() or 1) - 1)) if num_workers is None else num_workers
+    # Default workers leave their CPUs to decoding; workers given are the caller's call, threads as they are.
+    workers = decoding_workers(torch.get_num_threads()) if num_workers is None else num_workers
+    model_threads = fewer_threads(workers if num_workers is None else 0)
     loader = DataLoader(ImageFiles(todo, size, model.reading, model.channels), batch_size=batch_size, num_workers=workers,
                         collate_fn=functools.partial(collate_files, size=size), pin_memory=next(model.network.parameters()).is_cuda)
     scored = failed = resized = 0
     start = time.perf_counter()
-    with partial.open("a", newline="") as rows, errors_partial.open("a", newline="") as bad, \
+    with partial.open("a", newline="") as rows, errors_partial.open("a", newline="") as bad, model_threads, \
             tqdm(total=len(todo), desc="scoring", unit="img", disable=None) as progress:
         _ensure_header(rows, header)
         _ensure_header(bad, ["path", "error"])
@@ -119,7 +128,8 @@ def predict(
             scored, failed, resized = scored + len(batch.indices), failed + len(batch.failed), resized + batch.resized
             progress.update(len(batch.indices) + len(batch.failed))
     seconds = time.perf_counter() - start
-    logger.info("scored %d images in %.1f s (%.0f images/s)", scored, seconds, scored / max(seconds, 1e-9))
+    logger.info("scored %d images in %.1f s (%.0f images/s, %s)", scored, seconds, scored / max(seconds, 1e-9),
+                model.precision)
     if resized:
         logger.warning("%d images were not %dx%d, as the first; they were resized to it", resized, *size)
     return _finish(out, partial, errors, errors_partial, run)
@@ -138,7 +148,7 @@ def _resume(partial: Path, errors_partial: Path, run: dict) -> set[str]:
         write_text_atomic(record, json.dumps(run))
         return set()
     if not record.exists() or json.loads(record.read_text()) != run:
-        raise InputError(f"{partial}: an interrupted predict with another model, --symmetrize or columns; "
+        raise InputError(f"{partial}: an interrupted predict with another model, --symmetrize, --precision or columns; "
                          "delete it or pass --overwrite to start again")
     done: set[str] = set()
     for table in (partial, errors_partial):

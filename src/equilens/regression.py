@@ -10,8 +10,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from equilens.config import SCORING_BATCH_SIZE
+from equilens.evaluation.scoring import scoring_batch_size
 from equilens.models.groups import exact_actions
+from equilens.precision import autocast
 
 # log sigma is clamped (standardized units) so that one wild output cannot make the loss infinite.
 LOG_SIGMA_RANGE = (-7.0, 5.0)
@@ -54,15 +55,18 @@ def sigma_scale(truth: np.ndarray, mean: np.ndarray, sigma: np.ndarray) -> float
 
 
 @torch.inference_mode()
-def predict_gaussian(model: nn.Module, images: torch.Tensor, record: dict[str, Any], batch_size: int = SCORING_BATCH_SIZE,
-                     symmetrize: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N,) mean and sigma (CPU float32, target units) of an eval-mode model on (N, C, H, W) images, D4-averaged if asked."""
+def predict_gaussian(model: nn.Module, images: torch.Tensor, record: dict[str, Any], batch_size: int | None = None,
+                     symmetrize: bool = False, precision: str = "float32") -> tuple[torch.Tensor, torch.Tensor]:
+    """(N,) mean and sigma (CPU float32, target units) of an eval-mode model on (N, C, H, W) images, D4-averaged
+    if asked, its forward passes in ``precision`` (:func:`equilens.precision.autocast`)."""
     device = next(model.parameters()).device
+    batch_size = scoring_batch_size(device, batch_size)
     actions = [lambda x: x, *exact_actions("D4").values()] if symmetrize else [lambda x: x]
     means, sigmas = [], []
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size].to(device)
-        outputs = [to_user_units(model(act(batch)), record) for act in actions]
+        with autocast(device, precision):
+            outputs = [to_user_units(model(act(batch)), record) for act in actions]
         means.append(torch.stack([m for m, _ in outputs]).mean(0).cpu())
         sigmas.append(torch.stack([s for _, s in outputs]).mean(0).cpu())
     return (torch.cat(means), torch.cat(sigmas)) if means else (torch.empty(0), torch.empty(0))

@@ -8,11 +8,13 @@ window. Measurements: docs/benchmarks/scale.md ("A shared CPU").
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -83,3 +85,21 @@ def choose_threads(requested: int | None = None, sample_s: float = 0.25) -> int:
     logger.info("threads: %d of %d usable CPUs (other programs: %.1f CPUs busy); --threads N sets them", threads,
                 usable_cpus(), others)
     return threads
+
+
+def decoding_workers(threads: int) -> int:
+    """DataLoader processes to decode image files beside a model that has ``threads`` CPUs: none on
+    two or fewer, where decoding between batches beats two programs contending for a core
+    (benchmarks/throughput.py --predict), else a quarter of them, at most 4."""
+    return min(4, threads // 4)
+
+
+@contextlib.contextmanager
+def fewer_threads(by: int) -> Iterator[int]:
+    """torch's intra-op threads less ``by`` (at least 1) for the ``with`` block, as before after it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, before - by))
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)

@@ -50,6 +50,11 @@ def _msun(log_mass: float) -> float | None:
     return float(10**log_mass) if math.isfinite(log_mass) else None
 
 
+def mass_at_auc_msun(centres_msun: np.ndarray, aucs: np.ndarray, target: float = AUC_TARGET) -> float | None:
+    """:func:`log_mass_at_auc` in M☉; None where it lies beyond the bins."""
+    return _msun(log_mass_at_auc(centres_msun, aucs, target))
+
+
 def sensitivity_curve(
     scores_without: np.ndarray, scores_with: np.ndarray, mass_edges_msun: Sequence[float], n_bootstrap: int = BOOTSTRAP_REPLICATES,
     seed: int = 0,

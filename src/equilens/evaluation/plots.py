@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Sequence
 
 import matplotlib
 import numpy as np
@@ -92,9 +93,13 @@ def plot_training_curves(run_dir: Path, path: Path) -> Path | None:
     return save_figure(figure, path)
 
 
-def plot_by_mass(bins: list[dict], path: Path, title: str, mass_at_target: float | None = None, target: float = 0.9) -> Path:
+def plot_by_mass(
+    bins: list[dict], path: Path, title: str, mass_at_target: float | None = None, target: float = 0.9,
+    bounds: Sequence[tuple[str, str]] = (),
+) -> Path:
     """AUC (95% CI) and any true-positive rates against subhalo mass (log axis), bars spanning
-    each bin (rows of :mod:`~equilens.evaluation.mass_bins`); the mass at AUC ``target`` marked if given."""
+    each bin (rows of :mod:`~equilens.evaluation.mass_bins`); the mass at AUC ``target`` marked if given;
+    ``bounds``: (row key, label) of other AUCs per bin to draw beside the model's (e.g. an ideal observer's)."""
     centre = np.array([b["mass_centre_msun"] for b in bins])
     spans = np.array([[c - b["mass_low_msun"], b["mass_high_msun"] - c] for b, c in zip(bins, centre)]).T
     auc = np.array([b["auc"] for b in bins])
@@ -106,6 +111,8 @@ def plot_by_mass(bins: list[dict], path: Path, title: str, mass_at_target: float
     for key in sorted(k for k in bins[0] if k.startswith("tpr_at_fpr_") and not k.endswith("_ci95")):
         fpr = key.removeprefix("tpr_at_fpr_")
         axes.plot(centre, [b[key] for b in bins], marker="s", ls="--", label=f"TPR at FPR {float(fpr):.0%}")
+    for k, (key, label) in enumerate(bounds):
+        axes.plot(centre, [b[key] for b in bins], marker="^", lw=1, c=f"C{3 + k}", label=label)
     axes.axhline(target, c="grey", lw=1, ls=":")
     if mass_at_target is not None:
         axes.axvline(mass_at_target, c="grey", lw=1, ls=":", label=f"AUC {target:g} at {mass_at_target:.2g} M☉")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from equilens.atomic import write_text_atomic
-from equilens.config import BOOTSTRAP_REPLICATES, INVARIANCE_IMAGES, SCORING_BATCH_SIZE
+from equilens.config import BOOTSTRAP_REPLICATES, INVARIANCE_IMAGES
 from equilens.datasets.folder import LensFolder, check_images, load_images
 from equilens.datasets.targets import read_targets, target_label
 from equilens.evaluation import plots
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def evaluate_regression(
     model: TrainedModel, folder: LensFolder, out_dir: Path, symmetrize: bool = False, n_bootstrap: int = BOOTSTRAP_REPLICATES,
-    invariance_images: int = INVARIANCE_IMAGES, batch_size: int = SCORING_BATCH_SIZE,
+    invariance_images: int = INVARIANCE_IMAGES, batch_size: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate a regression ``model`` on the labelled ``folder``, write the report into ``out_dir``; return the metrics."""
     record = model.record.regression
@@ -42,6 +42,7 @@ def evaluate_regression(
         "classes": list(folder.classes),
         "target": label,
         "symmetrized": symmetrize,
+        "precision": model.precision,
         "sigma_calibration": record.get("sigma_calibration", "none: the network's own sigma"),
         **regression_metrics(truth, mean, sigma, n_bootstrap=n_bootstrap),
     }

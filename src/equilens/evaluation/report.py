@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from equilens.atomic import write_text_atomic
-from equilens.config import BOOTSTRAP_REPLICATES, FALSE_ALARM_RATES, INVARIANCE_IMAGES, SCORING_BATCH_SIZE
+from equilens.config import BOOTSTRAP_REPLICATES, FALSE_ALARM_RATES, INVARIANCE_IMAGES
 from equilens.datasets.folder import LensFolder, binary_labels, load_images
 from equilens.datasets.formats import Reading
 from equilens.errors import InputError
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 def evaluate_scores(model: TrainedModel, folder: LensFolder, out_dir: Path, threshold: float | None = None,
                     symmetrize: bool = False, n_bootstrap: int = BOOTSTRAP_REPLICATES, invariance_images: int = INVARIANCE_IMAGES,
-                    batch_size: int = SCORING_BATCH_SIZE) -> dict[str, Any]:
+                    batch_size: int | None = None) -> dict[str, Any]:
     """Score the labelled ``folder``, write the report into ``out_dir`` (arguments: ``evaluate``'s); return the metrics."""
     task = model.task_type
     images = load_images(folder.files, reading=model.reading, channels=model.channels)
@@ -47,6 +47,7 @@ def evaluate_scores(model: TrainedModel, folder: LensFolder, out_dir: Path, thre
         "n_images": len(folder.files),
         "score": task.score_description(model),
         "symmetrized": symmetrize,
+        "precision": model.precision,
         "threshold_rule": threshold_rule,
         "substructure_vs_none": binary_metrics(is_substructure, scores, threshold, n_bootstrap),
     }

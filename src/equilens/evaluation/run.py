@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from equilens.api import TrainedModel
-from equilens.config import BOOTSTRAP_REPLICATES, INVARIANCE_IMAGES, NEGATIVE_CLASS_NAMES, SCORING_BATCH_SIZE
+from equilens.config import BOOTSTRAP_REPLICATES, INVARIANCE_IMAGES, NEGATIVE_CLASS_NAMES
 from equilens.datasets.folder import LensFolder, list_images, scan_lens_folder
 from equilens.errors import InputError
 from equilens.runs import RunRecord, new_folder
@@ -20,9 +20,10 @@ def evaluate(
     symmetrize: bool = False,
     n_bootstrap: int = BOOTSTRAP_REPLICATES,
     invariance_images: int = INVARIANCE_IMAGES,
-    batch_size: int = SCORING_BATCH_SIZE,
+    batch_size: int | None = None,
     device: str = "auto",
     compiled: bool = False,
+    precision: str = "auto",
 ) -> tuple[Path, dict[str, Any]]:
     """Evaluate a model on labelled images and write its task's report (ROC, or errors and interval coverage).
 
@@ -35,10 +36,11 @@ def evaluate(
         n_bootstrap: bootstrap replicates of the confidence intervals.
         invariance_images: images used to measure invariance errors (0 skips).
         compiled: run the export through ``torch.compile`` (see :func:`equilens.models.for_inference`).
+        precision: ``auto``, ``float32`` or ``bfloat16`` (:mod:`equilens.precision`); metrics.json says which scored.
 
     Returns:
         (report folder, metrics dict as written to metrics.json)."""
-    model = TrainedModel.load(model_path, device, compiled)
+    model = TrainedModel.load(model_path, device, compiled, precision)
     folder = evaluation_set(model, data)
     out_dir = Path(out) if out else new_folder(model.run_dir or Path.cwd(), "evaluation")
     out_dir.mkdir(parents=True, exist_ok=True)

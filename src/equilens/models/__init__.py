@@ -57,6 +57,9 @@ def for_inference(model: LensNetwork, compiled: bool = False) -> nn.Module:
         return model
     # Only the conv weights change layout, not the outputs; CPU pooling and oneDNN convs run faster.
     exported = exported.to(memory_format=torch.channels_last)
+    for module in exported.modules():
+        if isinstance(module, nn.Sequential):
+            _pool_before_relu(module)
     if not compiled:
         return exported
     device = next(exported.parameters()).device
@@ -64,6 +67,17 @@ def for_inference(model: LensNetwork, compiled: bool = False) -> nn.Module:
         raise InputError("compile on a CPU needs a C++ compiler (g++ or clang++, or $CXX) on PATH: install one "
                          "(e.g. apt-get install g++) or run without compiling")
     return torch.compile(exported)
+
+
+def _pool_before_relu(sequential: nn.Sequential) -> None:
+    """Swap each ReLU followed by a max pool: the same outputs exactly (ReLU is monotone, so it
+    commutes with a max), the ReLU on the pooled, smaller tensor."""
+    layers = list(sequential)
+    for i in range(len(layers) - 1):
+        if isinstance(layers[i], nn.ReLU) and isinstance(layers[i + 1], nn.MaxPool2d):
+            names = list(sequential._modules)
+            sequential._modules[names[i]], sequential._modules[names[i + 1]] = layers[i + 1], layers[i]
+            layers[i], layers[i + 1] = layers[i + 1], layers[i]
 
 
 def score_and_probabilities(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -220,7 +220,7 @@ class LensRenderer:
     def render(self, params: dict[str, Any], *, normalize: bool = True) -> np.ndarray:
         """The image of ``params`` (:meth:`draw_parameters`): (num_pix, num_pix) float32 min–max scaled
         to [0, 1] (zeros if constant), or float64 counts/s with ``normalize=False``."""
-        return self.observe(self._noiseless(params), params, normalize=normalize)
+        return self.observe(self.noiseless(params), params, normalize=normalize)
 
     def render_bands(self, params: dict[str, Any], bands: tuple[str, ...]) -> np.ndarray:
         """(C, num_pix, num_pix) float64 counts/s of ``params`` in each of ``bands``, each with its own
@@ -231,10 +231,10 @@ class LensRenderer:
             noise_seed = int(np.random.SeedSequence(params["seed"], spawn_key=(_BAND_STREAM, index)).generate_state(1, np.uint64)[0])
             observed = {**params, "seed": noise_seed,
                         "background_rms": params.get("background_rms", self.config.background_rms) * band.background_rms}
-            images.append(self.observe(self._noiseless(params, band), observed, normalize=False))
+            images.append(self.observe(self.noiseless(params, band), observed, normalize=False))
         return np.stack(images)
 
-    def _noiseless(self, params: dict[str, Any], band: Band | None = None) -> np.ndarray:
+    def noiseless(self, params: dict[str, Any], band: Band | None = None) -> np.ndarray:
         """The noiseless image of ``params`` (counts/s), in ``band`` if given."""
         cfg = self.config
 

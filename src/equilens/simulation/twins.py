@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -58,12 +58,14 @@ def subhalo_physics(base: LensSimulationConfig, profile: str, placement: str, co
 @dataclass(frozen=True)
 class Twins:
     """Images (n, H, W) float32 in [0, 1] of one mass bin, in twin order, with their subhalos'
-    (n,) masses (0: none) and positions (NaN: none)."""
+    (n,) masses (0: none) and positions (NaN: none), and each image's parameters
+    (:meth:`~equilens.simulation.render.LensRenderer.draw_parameters`), to render it again without noise."""
 
     images: np.ndarray
     mass_msun: np.ndarray
     x_arcsec: np.ndarray
     y_arcsec: np.ndarray
+    params: tuple[dict[str, Any], ...]
 
 
 def render_twins(config: LensSimulationConfig, seeds: Sequence[int], with_subhalo: bool) -> Twins:
@@ -73,9 +75,11 @@ def render_twins(config: LensSimulationConfig, seeds: Sequence[int], with_subhal
     renderer = LensRenderer(config)
     images = np.empty((len(seeds), config.num_pix, config.num_pix), dtype=np.float32)
     mass, x, y = (np.full(len(seeds), np.nan) for _ in range(3))
+    drawn = []
     for i, seed in enumerate(seeds):
         images[i], params = renderer.simulate("sub" if with_subhalo else "no_sub", seed)
+        drawn.append(params)
         mass[i] = params["subhalo_mass_total_msun"]
         if with_subhalo:
             x[i], y[i] = params["perturber_x_arcsec"][0], params["perturber_y_arcsec"][0]
-    return Twins(images, mass, x, y)
+    return Twins(images, mass, x, y, tuple(drawn))

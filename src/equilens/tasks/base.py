@@ -45,6 +45,8 @@ class Task:
     reads_every_class: ClassVar[bool] = False
     #: Paired simulated folders batch both twins of a lens together (see LensDataModule).
     uses_twin_batches: ClassVar[bool] = False
+    #: Its model's outputs are class probabilities, on which ``--precision auto`` judges bfloat16 (equilens.precision).
+    probability_scores: ClassVar[bool] = False
     #: TrainConfig fields that only this task takes (others must leave them unset).
     own_options: ClassVar[tuple[str, ...]] = ()
     #: Stem of its run folders' names.

@@ -44,6 +44,7 @@ class Classify(ScoreTask):
     description = "classify: supervised"
     recipes = CLASSIFY_RECIPES
     uses_twin_batches = True
+    probability_scores = True
 
     def model_config(self, config: TrainConfig, num_classes: int, channels: int) -> dict[str, Any]:
         return classifier_config(config, num_classes, channels)

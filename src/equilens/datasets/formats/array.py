@@ -5,6 +5,7 @@ and numbers: ``allow_pickle=True`` would run whatever callable the file names.""
 from __future__ import annotations
 
 import io
+import math
 import pickle
 import zipfile
 from pathlib import Path
@@ -54,9 +55,15 @@ def _load(path: Path) -> tuple[np.ndarray, float | None]:
         with np.load(path, allow_pickle=False) as archive:
             return archive[_npz_key(list(archive.keys()), path)], None
     with open(path, "rb") as handle:
-        if _read_header(handle)[2].hasobject:
+        shape, fortran_order, dtype = _read_header(handle)
+        if dtype.hasobject:
             return _unpickle(handle, path)
-    return np.load(path, allow_pickle=False), None
+        # The header is read once (np.load would parse it again): a catalogue's files are small and many.
+        count = math.prod(shape)
+        data = np.fromfile(handle, dtype=dtype, count=count)
+    if data.size != count:  # read_errors names the file
+        raise ValueError(f"truncated: {data.size} of the {count} values its header announces")
+    return data.reshape(shape, order="F" if fortran_order else "C"), None
 
 
 def _read_header(handle: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
