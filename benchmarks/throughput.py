@@ -3,6 +3,7 @@
     python benchmarks/throughput.py [--threads N] [--rounds 7]
     python benchmarks/throughput.py --predict DIR            # equilens predict on DIR's files, before and now
     python benchmarks/throughput.py --precision-check DATA   # bfloat16 against float32 on labelled images
+    python benchmarks/throughput.py --busy-core               # training with one CPU kept busy by another program
 
 Peak: a 2048 x 2048 matrix product in float32 and in bfloat16, timed in the same run (a
 multiply-add is 2 FLOPs; bfloat16 runs on AMX tiles or AVX-512 BF16 where the CPU has them).
@@ -21,6 +22,9 @@ machine that gets busier or quieter during the run shifts every model alike.
 (float32, batch 256, one decoding process per CPU but one, at most 4) and as now (no options), and
 prints their images/s. ``--precision-check DATA`` scores the labelled folder DATA with the shipped
 ``test-iv`` model in float32 and in bfloat16 and prints |dp| and both AUCs with their intervals.
+``--busy-core`` times the default model's float32 training step quiet and while another process
+keeps one CPU busy (a Python ``while True`` loop), with all threads and with one fewer, and prints
+the ratios to quiet (whole runs under those conditions: benchmarks/shared_cpu.py).
 """
 
 from __future__ import annotations
@@ -198,6 +202,26 @@ def precision_check(data: str) -> None:
               f"accuracy at 0.5 {m['accuracy']:.4f}")
 
 
+def busy_core_ratios(args: argparse.Namespace) -> None:
+    """Training img/s of the default model quiet, then beside a busy loop with all threads and with one fewer."""
+    step = train_step(TrainConfig(data="", input_size=args.input_size).model_config(num_classes=2), args.batch_size, "float32")
+    threads = torch.get_num_threads()
+    conditions = [("quiet", threads, False), (f"busy loop, {threads} threads", threads, True)]
+    conditions += [(f"busy loop, {threads - 1} threads", threads - 1, True)] if threads > 1 else []
+    rates = {}
+    for name, n, busy in conditions:
+        other = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+        try:
+            torch.set_num_threads(n)
+            rates[name] = interleaved_rates({name: step}, {name: args.batch_size}, args.rounds, args.steps)[name]
+        finally:
+            if other is not None:
+                other.kill()
+    torch.set_num_threads(threads)
+    print("training img/s of the default model (float32): " + "; ".join(
+        f"{name} {rate:.0f} ({rates['quiet'] / rate:.2f}x the quiet time)" for name, rate in rates.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input-size", type=int, default=DEFAULT_INPUT_SIZE, help="model input side in pixels")
@@ -208,6 +232,7 @@ def main() -> None:
     parser.add_argument("--predict", metavar="DIR", help="time equilens predict on DIR's image files instead")
     parser.add_argument("--predict-runs", type=int, default=3)
     parser.add_argument("--precision-check", metavar="DATA", help="compare bfloat16 with float32 on a labelled folder instead")
+    parser.add_argument("--busy-core", action="store_true", help="time training beside a busy loop on one CPU instead")
     args = parser.parse_args()
     keep_freed_memory()  # as the equilens command does
     torch.set_num_threads(args.threads)
@@ -215,6 +240,8 @@ def main() -> None:
         predict_rates(args.predict, args.predict_runs)
     elif args.precision_check:
         precision_check(args.precision_check)
+    elif args.busy_core:
+        busy_core_ratios(args)
     else:
         model_table(args)
 

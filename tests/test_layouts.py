@@ -332,10 +332,10 @@ def test_lens_finding_trains_evaluates_predicts_and_refuses_other_bands(tmp_path
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert metrics["score"] == "p(lenses) = 1 - p(nonlenses)" and metrics["invariance"]["rot90_max_abs_change"] < 1e-4
     scores = tmp_path / "scores.csv"
-    assert main(["predict", str(run), str(root / "lenses"), "--out", str(scores)]) == 0
+    assert main(["predict", str(run), str(root / "lenses"), "--out", str(scores), "--precision", "float32"]) == 0
     rows = list(csv.DictReader(scores.open()))
     assert list(rows[0]) == ["path", "p_lenses", "p_nonlenses"] and len(rows) == 6
-    # Predict reads with the run's scaling: the same probabilities as the model on asinh-scaled bands.
+    # Predict reads with the run's scaling: the same probabilities as the model on asinh-scaled bands (float32 both).
     from equilens.weights import load_model
 
     model, _ = load_model(run)
