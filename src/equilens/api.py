@@ -70,7 +70,7 @@ class TrainedModel:
         self.task_type = get_task(self.record.task)
         self.task, self.reading, self.channels = self.record.task, self.record.reading, self.record.channels
         self.device = next(network.parameters()).device
-        self.precision = check_precision(precision) if precision == "auto" else choose_precision(precision, self.device, None)
+        self.precision = precision if precision == "auto" else choose_precision(precision, self.device, None)
 
     @classmethod
     def load(cls, model: str | Path, device: str = "auto", compiled: bool = False, precision: str = "auto") -> "TrainedModel":

@@ -158,7 +158,7 @@ def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists (and start an interrupted "
                         "predict of it afresh); without it, the same command after a kill resumes where it stopped")
     parser.add_argument("--num-workers", type=int, help="processes decoding images while the model scores "
-                        "(default: none on 2 CPUs or fewer, else a quarter of the CPUs, at most 4; 0: decode in the main process)")
+                        "(default: a quarter of the CPUs, rounded down, at most 4, so none on 3 or fewer; 0: decode in the main process)")
     _add_scoring_arguments(parser)
 
 

@@ -112,7 +112,7 @@ def predict(
     workers = decoding_workers(torch.get_num_threads()) if num_workers is None else num_workers
     model_threads = fewer_threads(workers if num_workers is None else 0)
     loader = DataLoader(ImageFiles(todo, size, model.reading, model.channels), batch_size=batch_size, num_workers=workers,
-                        collate_fn=functools.partial(collate_files, size=size), pin_memory=next(model.network.parameters()).is_cuda)
+                        collate_fn=functools.partial(collate_files, size=size), pin_memory=model.device.type == "cuda")
     scored = failed = resized = 0
     start = time.perf_counter()
     with partial.open("a", newline="") as rows, errors_partial.open("a", newline="") as bad, model_threads, \

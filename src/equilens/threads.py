@@ -88,9 +88,9 @@ def choose_threads(requested: int | None = None, sample_s: float = 0.25) -> int:
 
 
 def decoding_workers(threads: int) -> int:
-    """DataLoader processes to decode image files beside a model that has ``threads`` CPUs: none on
-    two or fewer, where decoding between batches beats two programs contending for a core
-    (benchmarks/throughput.py --predict), else a quarter of them, at most 4."""
+    """DataLoader processes to decode image files beside a model that has ``threads`` CPUs: a quarter
+    of them, rounded down, at most 4, so none on three or fewer, where decoding between batches beats
+    two programs contending for a core (measured on two: benchmarks/throughput.py --predict)."""
     return min(4, threads // 4)
 
 
