@@ -85,7 +85,10 @@ def test_predict_pretrained_writes_the_run_columns(tmp_path):
     assert main(["predict", "--pretrained", "test-iv", *map(str, files), "--out", str(out), "--device", "cpu"]) == 0
     rows = list(csv.DictReader(out.open()))
     assert [row["path"] for row in rows] == list(map(str, files))
-    assert set(rows[0]) == {"path", "p_substructure", "p_no_sub", "p_sub"}
+    # What the model saw: JPEGs have no scale, so they were read as they are (150 px, the model's size).
+    assert set(rows[0]) == {"path", "p_substructure", "p_no_sub", "p_sub", "pixel_scale_arcsec", "resample_factor",
+                            "crop_y_px", "crop_x_px"}
+    assert (rows[0]["pixel_scale_arcsec"], float(rows[0]["resample_factor"]), float(rows[0]["crop_y_px"])) == ("nan", 1.0, 0.0)
 
 
 def test_pretrained_options_checked(tmp_path, capsys):

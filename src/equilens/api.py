@@ -11,6 +11,7 @@ import torch
 from equilens.config import TrainConfig
 from equilens.datasets.folder import score_column
 from equilens.datasets.formats import GREY, Reading, normalize_image
+from equilens.datasets.pixel_grid import GridReading
 from equilens.errors import InputError
 from equilens.evaluation.calibration import conformal_p_values
 from equilens.evaluation.scoring import pick_device, score_images
@@ -55,7 +56,8 @@ class TrainedModel:
             and ``record``, the same read into a :class:`~equilens.weights.WeightsRecord`.
         task: its task's name (``classify``, ``anomaly``, ``regress`` ...).
         task_type: its :class:`equilens.tasks.Task`, which says what its outputs mean.
-        reading, channels: how its files are read (:class:`~equilens.datasets.formats.Reading`)
+        reading, channels: how its files are read (a :class:`~equilens.datasets.pixel_grid.GridReading`:
+            the run's :class:`~equilens.datasets.formats.Reading` and the pixel grid files are placed on)
             and the bands it takes.
         weights: the weights file it was loaded from (None when built in memory).
         precision: the number format it scores in, ``float32`` or ``bfloat16``; ``auto`` until
@@ -68,7 +70,8 @@ class TrainedModel:
         self._bfloat16_network: torch.nn.Module | None = None
         self.record = WeightsRecord.from_info(info)
         self.task_type = get_task(self.record.task)
-        self.task, self.reading, self.channels = self.record.task, self.record.reading, self.record.channels
+        self.task, self.channels = self.record.task, self.record.channels
+        self.reading = GridReading.of(self.record.reading, self.record.grid)
         self.device = next(network.parameters()).device
         self.precision = precision if precision == "auto" else choose_precision(precision, self.device, None)
 
@@ -88,9 +91,33 @@ class TrainedModel:
         return self.record.classes
 
     @property
+    def pixel_scale(self) -> float | None:
+        """Arcsec per pixel of the images it was trained on (None: unknown); ``predict`` and
+        ``evaluate`` read files at this scale (:mod:`equilens.datasets.pixel_grid`)."""
+        return self.record.grid.pixel_scale
+
+    @property
+    def image_size(self) -> tuple[int, int] | None:
+        """(H, W) pixels of the images it was trained on (None: weights saved before it was recorded);
+        times :attr:`pixel_scale`, its field of view."""
+        return self.record.grid.image_size
+
+    @property
     def score_column(self) -> str:
         """The name of its score (``p_substructure``, ``p_lenses`` ...: :func:`equilens.datasets.folder.score_column`)."""
         return score_column(self.classes)
+
+    @property
+    def class_prior(self) -> np.ndarray:
+        """(K,) the class mix its probabilities assume: the unlabelled images' estimated mix folded into
+        an adapted model (``--unlabelled``), else its training split's, else (weights saved before
+        that was stored) equal shares (:mod:`equilens.prior_shift`)."""
+        adapted, counts = self.info.get("adaptation"), self.info.get("training_class_counts")
+        if adapted:
+            return np.asarray(adapted["estimated_prior"], dtype=np.float64)
+        if counts:
+            return np.asarray(counts, dtype=np.float64) / sum(counts)
+        return np.full(len(self.classes), 1.0 / len(self.classes))
 
     @property
     def calibration(self) -> list[float] | None:

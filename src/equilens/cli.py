@@ -90,7 +90,16 @@ def _add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default 0.5 on p(substructure); Youden-optimal for anomaly scores)")
     parser.add_argument("--bootstrap", type=int, default=BOOTSTRAP_REPLICATES, help="bootstrap replicates for the AUC 95%% interval")
     parser.add_argument("--invariance-images", type=int, default=INVARIANCE_IMAGES, help="images used to measure invariance errors (0: skip)")
+    _add_reading_arguments(parser)
     _add_scoring_arguments(parser)
+
+
+def _add_reading_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hdu", metavar="NAME|INDEX", help="FITS HDU holding the image, instead of the model's (its "
+                        "training's --hdu, or the first HDU with image data)")
+    parser.add_argument("--pixel-scale", type=float, metavar="ARCSEC", help="arcsec per pixel of files without a celestial "
+                        "WCS (npy, png, jpg, FITS without one), resampled from it to the model's pixel scale (default: "
+                        "taken as they are, at the model's, with a warning; files with a WCS use theirs)")
 
 
 def _add_pretrained_argument(parser: argparse.ArgumentParser) -> None:
@@ -142,7 +151,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     out, metrics = evaluate(
         _model_path(args.model, args.pretrained), data=args.data, out=args.out, threshold=args.threshold, symmetrize=args.symmetrize,
         n_bootstrap=args.bootstrap, invariance_images=args.invariance_images, batch_size=args.batch_size,
-        device=args.device, compiled=args.compile, precision=args.precision,
+        device=args.device, compiled=args.compile, precision=args.precision, hdu=args.hdu, pixel_scale=args.pixel_scale,
     )
     get_task(metrics["task"]).summary(out, metrics)
     return 0
@@ -154,11 +163,13 @@ def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
                         "files or folders (searched recursively)")
     _add_pretrained_argument(parser)
     parser.add_argument("--out", required=True, help="CSV to write: path, score (and class probabilities, or an anomaly model's p-value; "
-                        "a regression model: its predicted mean and sigma); unreadable files are skipped and listed in OUT-STEM.errors.csv")
+                        "a regression model: its predicted mean and sigma; a model with a pixel scale: each file's, the "
+                        "resampling factor and the crop); unreadable files are skipped and listed in OUT-STEM.errors.csv")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists (and start an interrupted "
                         "predict of it afresh); without it, the same command after a kill resumes where it stopped")
     parser.add_argument("--num-workers", type=int, help="processes decoding images while the model scores "
                         "(default: a quarter of the CPUs, rounded down, at most 4, so none on 3 or fewer; 0: decode in the main process)")
+    _add_reading_arguments(parser)
     _add_scoring_arguments(parser)
 
 
@@ -171,7 +182,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         raise InputError("name the images to score after MODEL (files or folders)")
     out, errors = predict(_model_path(model, args.pretrained), paths, args.out, batch_size=args.batch_size,
                           symmetrize=args.symmetrize, device=args.device, overwrite=args.overwrite, compiled=args.compile,
-                          num_workers=args.num_workers, precision=args.precision)
+                          num_workers=args.num_workers, precision=args.precision, hdu=args.hdu, pixel_scale=args.pixel_scale)
     print(f"scores: {out}" + (f"\nunreadable files: {errors}" if errors else ""))
     return 0
 

@@ -25,6 +25,11 @@ DEFAULT_GROUP = "D4"
 #: other layout names its classes (``--classes NEGATIVE [POSITIVE ...]``).
 NEGATIVE_CLASS_NAMES = ("no_sub", "no")
 
+#: How ``--unlabelled`` images are learnt from (equilens.tasks.lightning.adapt); the default is the one
+#: ``benchmarks/adaptation.py`` measured best on real Test IV images held out from the unlabelled pool.
+ADAPTATIONS = ("self-training", "dann")
+DEFAULT_ADAPTATION = "self-training"
+
 LR_SCHEDULES = ("step", "cosine")
 SELECTIONS = ("last", "best")
 
@@ -121,11 +126,22 @@ class TrainConfig:
         None, "--task anomaly: outlier exposure, a separate mode: train a classifier of the data's real no_sub images "
         "(and SIM's plain lenses) against SIM's simulated substructure (SIM: an equilens simulate folder apart from the "
         "data); no real substructure image is trained on. Without it: the unsupervised autoencoder", metavar="SIM")
+    unlabelled: str | None = option(
+        None, "classify: images of the domain the model will score (real cutouts, when --data is simulated), unlabelled: "
+        "a flat folder or a .txt list of files (class folders are refused: no label is read). Training adapts to them "
+        "(--adaptation), and the kept model's probabilities are corrected to their estimated class mix", metavar="DIR")
+    adaptation: str = option(DEFAULT_ADAPTATION, "with --unlabelled: self-training (confident predictions on the unlabelled "
+                             "images as their labels) or dann (a domain-adversarial loss on the invariant features)",
+                             choices=ADAPTATIONS)
     architecture: str = option("steerable", "steerable: E(2)-equivariant escnn network; cnn: plain CNN baseline; resnet18: "
                                "ResNet-18, the DeepLense papers' plain baseline (classify and regress)", flag="--model",
                                choices=model_names())
     group: str = option(DEFAULT_GROUP, "symmetry group of the steerable model: C<N> or D<N> (C4, C8, D4, D8 ...)")
     input_size: int = option(DEFAULT_INPUT_SIZE, "image side in pixels fed to the model (images are resized)", type=int)
+    pixel_scale: float | None = option(
+        None, "arcsec per pixel of the training images, saved with the model: predict and evaluate resample cutouts with a "
+        "celestial WCS (or their --pixel-scale) to it (default: an equilens simulate folder's; else unknown)",
+        type=float, metavar="ARCSEC")
     widths: list[int] | None = option(None, "fields (steerable) or channels (cnn) per block; channels per stage of two "
                                       "blocks (resnet18); default: the architecture's (equilens.registry)", type=int, nargs="+")
     pooled_blocks: int = option(DEFAULT_POOLED_BLOCKS, "steerable model: first blocks that max-pool after a full-resolution "
@@ -136,7 +152,8 @@ class TrainConfig:
     epochs: int = option(UNSET, "training epochs: the run's length, over which the schedule runs its course", type=int)
     batch_size: int = option(UNSET, "images per batch", type=int)
     min_batches_per_epoch: int = option(UNSET, "a small training set gets batches of ceil(images / N), so a pass over it "
-                                        "holds N steps; 0: never smaller than --batch-size", type=int, metavar="N")
+                                        "holds N steps (not with --unlabelled); 0: never smaller than --batch-size", type=int,
+                                        metavar="N")
     min_images_per_epoch: int = option(UNSET, "a training set of fewer than N images is passed over ceil(N / images) times "
                                        "per epoch, so that validation and checkpoints come less often; 0: one pass",
                                        type=int, metavar="N")
@@ -218,6 +235,7 @@ class TrainConfig:
             (self.recipe in RECIPE_NAMES, f"--recipe {self.recipe!r}: choose one of {list(RECIPE_NAMES)}"),
             (not self.classes or len(set(self.classes)) == len(self.classes), f"--classes {self.classes}: name each class once"),
             (self.input_size >= 8, f"--input-size {self.input_size}: must be at least 8 pixels"),
+            (self.pixel_scale is None or self.pixel_scale > 0, f"--pixel-scale {self.pixel_scale}: must be positive"),
             (self.pooled_blocks >= 0, f"--pooled-blocks {self.pooled_blocks}: must be at least 0"),
             (self.epochs >= 1, f"--epochs {self.epochs}: must be at least 1"),
             (self.batch_size >= 1, f"--batch-size {self.batch_size}: must be at least 1"),
@@ -255,8 +273,9 @@ class TrainConfig:
                 "brightness": tuple(self.brightness) if self.brightness else None}
 
     def batch_size_for(self, n_train: int) -> int:
-        """Images per batch for a training set of ``n_train`` images (see ``min_batches_per_epoch``)."""
-        if self.min_batches_per_epoch == 0:
+        """Images per batch for a training set of ``n_train`` images (see ``min_batches_per_epoch``); a run
+        with ``unlabelled`` images keeps ``batch_size``: its batches draw from those too."""
+        if self.min_batches_per_epoch == 0 or self.unlabelled:
             return self.batch_size
         return max(1, min(self.batch_size, math.ceil(n_train / self.min_batches_per_epoch)))
 

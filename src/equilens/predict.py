@@ -20,6 +20,7 @@ from equilens.api import TrainedModel
 from equilens.atomic import write_text_atomic
 from equilens.datasets.folder import list_images, object_file
 from equilens.datasets.formats import FORMATS, GREY, Reading, check_image
+from equilens.datasets.pixel_grid import PLACEMENT_COLUMNS, PlacementTally
 from equilens.datasets.stream import ImageFiles, collate_files
 from equilens.errors import InputError
 from equilens.evaluation.scoring import scoring_batch_size
@@ -55,6 +56,8 @@ def predict(
     compiled: bool = False,
     num_workers: int | None = None,
     precision: str = "auto",
+    hdu: str | None = None,
+    pixel_scale: float | None = None,
 ) -> tuple[Path, Path | None]:
     """Write ``out`` as CSV: ``path``, the score, and (classifiers) each class's probability.
 
@@ -65,7 +68,17 @@ def predict(
     flagging p <= alpha flags at most a fraction alpha of normal lenses). A model trained without
     that calibration (before it existed, or with ``--select best``) gets no ``p_value`` column, and
     a warning says why. A regression model's columns are its predicted mean and sigma
-    (the task's :meth:`~equilens.tasks.Task.columns`). Files are read as the model's were (its bands, FITS HDU and scaling).
+    (the task's :meth:`~equilens.tasks.Task.columns`). Files are read as the model's were (its bands, FITS HDU and scaling;
+    ``hdu`` names another HDU).
+
+    At the model's pixel scale (:mod:`equilens.datasets.pixel_grid`), where it records one: a file
+    with a celestial WCS is resampled from its own scale, any other from ``pixel_scale`` (arcsec),
+    or else taken as it is (one warning says how many); each is centred, cropped or padded to the
+    training images' size. The columns :data:`~equilens.datasets.pixel_grid.PLACEMENT_COLUMNS` then
+    say what was done: the file's pixel scale (``nan``: unknown), the resampling factor (model pixels
+    per file pixel) and the model pixels cut from each side, rows and columns (negative: padded).
+    A model of unknown scale scores each image resized to its training images' size (weights
+    saved before that was recorded: the first file's).
     ``compiled`` runs the export through ``torch.compile`` (see :func:`equilens.models.for_inference`);
     ``precision``: ``auto``, ``float32`` or ``bfloat16`` (:mod:`equilens.precision`).
 
@@ -95,11 +108,14 @@ def predict(
         if finished.exists() and not overwrite:
             raise InputError(f"{finished}: already exists (choose another --out or pass --overwrite)")
     model = TrainedModel.load(model_path, device, compiled, precision)
+    model.reading = model.reading.with_options(hdu, pixel_scale)
+    grid = model.reading.grid
     batch_size = scoring_batch_size(model.device, batch_size)
     files = expand_paths(paths, model.reading)
-    header = ["path", *model.task_type.columns(model)]
+    header = ["path", *model.task_type.columns(model), *(PLACEMENT_COLUMNS if grid.on_sky else [])]
     run = {"model_sha256": hashlib.sha256(model.weights.read_bytes()).hexdigest(), "symmetrize": symmetrize,
-           "precision": precision, "columns": header}
+           "precision": precision, "columns": header,
+           **{name: value for name, value in (("hdu", hdu), ("pixel_scale", pixel_scale)) if value is not None}}
     if overwrite:
         for stale in (errors, partial, errors_partial, _run_record(partial)):
             stale.unlink(missing_ok=True)
@@ -107,13 +123,14 @@ def predict(
     todo = [f for f in files if str(f) not in done]
     if done:
         logger.info("%s: resuming: %d of %d files already done", partial, len(files) - len(todo), len(files))
-    size = _common_size(todo, model.reading)
+    size = grid.image_size or _common_size(todo, model.reading)
     # Default workers leave their CPUs to decoding; workers given are the caller's call, threads as they are.
     workers = decoding_workers(torch.get_num_threads()) if num_workers is None else num_workers
     model_threads = fewer_threads(workers if num_workers is None else 0)
     loader = DataLoader(ImageFiles(todo, size, model.reading, model.channels), batch_size=batch_size, num_workers=workers,
                         collate_fn=functools.partial(collate_files, size=size), pin_memory=model.device.type == "cuda")
     scored = failed = resized = 0
+    tally = PlacementTally()
     start = time.perf_counter()
     with partial.open("a", newline="") as rows, errors_partial.open("a", newline="") as bad, model_threads, \
             tqdm(total=len(todo), desc="scoring", unit="img", disable=None) as progress:
@@ -122,16 +139,22 @@ def predict(
         for batch in loader:
             files_done = [str(todo[i]) for i in batch.indices.tolist()]
             cells = model.task_type.rows(model, batch.images, batch_size, symmetrize) if files_done else []
-            table = [[path, *row] for path, row in zip(files_done, cells)]
+            placed = [placement.cells() if placement else [] for placement in batch.placements]
+            table = [[path, *row, *where] for path, row, where in zip(files_done, cells, placed)]
             _append(rows, table)
             _append(bad, [[str(todo[i]), error] for i, error in batch.failed])
             scored, failed, resized = scored + len(batch.indices), failed + len(batch.failed), resized + batch.resized
+            for placement in batch.placements:
+                tally.add(placement)
             progress.update(len(batch.indices) + len(batch.failed))
     seconds = time.perf_counter() - start
     logger.info("scored %d images in %.1f s (%.0f images/s, %s)", scored, seconds, scored / max(seconds, 1e-9),
                 model.precision)
     if resized:
-        logger.warning("%d images were not %dx%d, as the first; they were resized to it", resized, *size)
+        logger.warning("%d images were not %dx%d, as %s; they were resized to it", resized, *size,
+                       "the model's training images" if grid.image_size else "the first")
+    if grid.on_sky:
+        tally.report(grid)
     return _finish(out, partial, errors, errors_partial, run)
 
 
@@ -148,7 +171,8 @@ def _resume(partial: Path, errors_partial: Path, run: dict) -> set[str]:
         write_text_atomic(record, json.dumps(run))
         return set()
     if not record.exists() or json.loads(record.read_text()) != run:
-        raise InputError(f"{partial}: an interrupted predict with another model, --symmetrize, --precision or columns; "
+        raise InputError(f"{partial}: an interrupted predict with another model, --symmetrize, --precision, --hdu, "
+                         "--pixel-scale or columns; "
                          "delete it or pass --overwrite to start again")
     done: set[str] = set()
     for table in (partial, errors_partial):

@@ -40,6 +40,7 @@ from equilens.config import AUTO_INIT, TrainConfig
 from equilens.datamodules import LensDataModule
 from equilens.datasets.folder import LensFolder, check_images, scan_lens_folder
 from equilens.datasets.formats import FileInfo, Reading
+from equilens.datasets.pixel_grid import INFO_KEY as PIXEL_GRID_KEY, training_grid, training_pixel_scale
 from equilens.datasets.split import write_split
 from equilens.errors import InputError
 from equilens.initial_weights import auto_initial_weights, initial_model_config, load_initial_weights
@@ -105,6 +106,7 @@ def _prepare(config: TrainConfig) -> tuple[TrainConfig, LensFolder, LensFolder |
     reading = config.reading
     task = config.training_task
     data = scan_lens_folder(config.data, reading=reading, **class_choice(config.classes, every=task.reads_every_class))
+    config.pixel_scale = training_pixel_scale(config.pixel_scale, data.root)
     test = scan_lens_folder(config.test_data, classes=data.classes, reading=reading) if config.test_data else None
     splits = split_dataset(data, test, config)
     infos = check_split_files(splits, reading)
@@ -253,7 +255,7 @@ def _fit(run_dir: Path, record: RunRecord, splits: dict[str, LensFolder], infos:
     trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume else None, weights_only=True)
     if trainer.is_global_zero:
         val_targets = datamodule.targets["val"] if datamodule.targets is not None else None
-        _export(run_dir, module, checkpoint, record, splits["val"], val_targets, training_ending(trainer, config))
+        _export(run_dir, module, checkpoint, record, splits["val"], val_targets, training_ending(trainer, config), datamodule)
 
 
 def training_ending(trainer: L.Trainer, config: TrainConfig) -> dict[str, Any]:
@@ -294,7 +296,7 @@ def _modules(config: TrainConfig, model: dict, classes: list[str], splits: dict[
 
 
 def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpoint, record: RunRecord,
-            val: LensFolder, val_targets: np.ndarray | None, ending: dict[str, Any]) -> None:
+            val: LensFolder, val_targets: np.ndarray | None, ending: dict[str, Any], data: LensDataModule) -> None:
     """Write the last or the best checkpoint's model (``config.select``) as ``model.safetensors``,
     with how the training ended (:func:`training_ending`) and what the task calibrated after training."""
     config = record.config
@@ -312,7 +314,8 @@ def _export(run_dir: Path, module: L.LightningModule, checkpoint: BestAUCCheckpo
         f"best_{checkpoint.monitor}": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
         "training": ending,
         "input": {**record.reading.to_dict(), "channels": record.channels},
-        **config.training_task.calibration(module, val, val_targets, config.select, record.reading, record.channels),
+        PIXEL_GRID_KEY: training_grid(config.pixel_scale, val.files, record.reading).to_dict(),
+        **config.training_task.calibration(module, val, val_targets, config.select, record.reading, record.channels, data),
     }
     save_weights(module.model, run_dir / WEIGHTS_NAME, info)
 

@@ -16,6 +16,7 @@ from torch import nn
 
 from equilens.atomic import atomic_path, write_text_atomic
 from equilens.datasets.formats import Reading, saved_reading
+from equilens.datasets.pixel_grid import INFO_KEY as PIXEL_GRID_KEY, PixelGrid
 from equilens.errors import InputError
 from equilens.models import build_model
 
@@ -28,7 +29,8 @@ class WeightsRecord:
     """What a weights file stores beside its tensors, read once: the task, the classes in output
     order, the model config, how its files are read (and their bands), and what the task
     calibrated after training (``regression``: the Gaussian's units and sigma scale;
-    ``calibration``: an anomaly detector's validation scores)."""
+    ``calibration``: an anomaly detector's validation scores); ``grid``: the training images'
+    pixel scale and size (unknown in weights saved before it was recorded)."""
 
     task: str
     classes: list[str]
@@ -39,13 +41,15 @@ class WeightsRecord:
     calibration: dict[str, Any] | None = None
     training: dict[str, Any] | None = None
     run: str | None = None
+    grid: PixelGrid = PixelGrid()
 
     @classmethod
     def from_info(cls, info: dict[str, Any]) -> "WeightsRecord":
         reading, channels = saved_reading(info)
         # Weights saved before tasks were stored are classifiers.
         return cls(info.get("task", "classify"), list(info.get("classes", [])), info.get("model", {}), reading, channels,
-                   info.get("regression"), info.get("calibration"), info.get("training"), info.get("run"))
+                   info.get("regression"), info.get("calibration"), info.get("training"), info.get("run"),
+                   PixelGrid.from_dict(info.get(PIXEL_GRID_KEY)))
 
 
 def canonical_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:

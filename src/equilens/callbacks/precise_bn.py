@@ -12,7 +12,8 @@ from torch.optim.swa_utils import update_bn
 
 
 class PreciseBatchNorm(L.Callback):
-    """Recompute BN statistics from ``batches`` training batches before each validation."""
+    """Recompute BN statistics from ``batches`` training batches before each validation (the unlabelled
+    batches, when a run adapts to unlabelled images: the model is kept for their domain)."""
 
     def __init__(self, batches: int = 16):
         self.batches = batches
@@ -21,6 +22,8 @@ class PreciseBatchNorm(L.Callback):
         if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
             return
         loader = trainer.train_dataloader
+        if isinstance(loader, dict):  # adapting to unlabelled images: the statistics of their domain (AdaBN, Li et al. 2016)
+            loader = loader["unlabelled"]
         # Twin groups (G, K x C, H, W) (see LensDataModule) as K single images of C bands each.
         images = (batch[0].to(pl_module.device).reshape(-1, pl_module.channels, *batch[0].shape[-2:])
                   for batch in islice(loader, self.batches))

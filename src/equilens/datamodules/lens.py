@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import lightning.pytorch as L
 import numpy as np
 import torch
+from lightning.pytorch.utilities import CombinedLoader
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 
 from equilens.datasets.cache import CachedImages, cached_images
@@ -24,8 +26,13 @@ class LensDataModule(L.LightningDataModule):
     """Serves images (B, C, H, W) float32 (bands about [0, 1]) and labels (B,) int64, decoded once: into memory
     if a split fits ``IN_MEMORY_GB`` GB ($EQUILENS_IN_MEMORY_GB), else into a memory-mapped disk cache.
 
+    With an ``unlabelled`` split (``equilens train --unlabelled``), a training batch is a dict:
+    ``labelled`` (images, labels) as above and ``unlabelled`` (images (B, C, H, W), labels (B,) all -1),
+    each drawn in shuffled passes over its split; an epoch is the longer of the labelled split's
+    ``passes_per_epoch`` and one pass over the unlabelled images.
+
     Args:
-        splits: ``train``, ``val`` and optionally ``test`` subsets of a labelled folder.
+        splits: ``train``, ``val`` and optionally ``test`` subsets of a labelled folder, and optionally ``unlabelled``.
         batch_size: images per batch.
         num_workers: loader processes (0 is best for in-memory tensors).
         passes_per_epoch: training epoch length in shuffled passes, so a small set validates less often.
@@ -76,15 +83,22 @@ class LensDataModule(L.LightningDataModule):
         return fits
 
     def setup(self, stage: str | None = None) -> None:
-        names = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(stage or "fit", ())
-        for name in names:
+        names = {"fit": ("train", "val", "unlabelled"), "validate": ("val",), "test": ("test",)}.get(stage or "fit", ())
+        for name in (name for name in names if name in self.splits):
             self.dataset(name)
 
-    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+    def _items_per_batch(self, name: str) -> int:
+        """Items of split ``name`` per batch: images, or twin groups of K images each."""
         dataset = self.dataset(name)
-        sampler = RandomSampler(dataset, num_samples=self.passes_per_epoch * len(dataset)) if shuffle else None
         labels = dataset.labels if isinstance(dataset, CachedImages) else dataset.tensors[1]
-        batch_size = max(1, self.batch_size // (labels.shape[1] if labels.ndim == 2 else 1))
+        return max(1, self.batch_size // (labels.shape[1] if labels.ndim == 2 else 1))
+
+    def _loader(self, name: str, shuffle: bool, batches: int | None = None) -> DataLoader:
+        """``batches``: batches drawn per epoch when shuffled (default: ``passes_per_epoch`` passes)."""
+        dataset = self.dataset(name)
+        batch_size = self._items_per_batch(name)
+        samples = batches * batch_size if batches else self.passes_per_epoch * len(dataset)
+        sampler = RandomSampler(dataset, num_samples=samples) if shuffle else None
         if isinstance(dataset, CachedImages):  # a whole batch is one read of the mapped file
             sampler = BatchSampler(sampler or SequentialSampler(dataset), batch_size, drop_last=False)
             batch_size = None
@@ -96,8 +110,19 @@ class LensDataModule(L.LightningDataModule):
             persistent_workers=self.num_workers > 0,
         )
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+    def dataloader(self, name: str) -> DataLoader:
+        """The split ``name`` in order, once (e.g. ``unlabelled``, which training serves shuffled beside ``train``)."""
+        return self._loader(name, shuffle=False)
+
+    def train_dataloader(self) -> DataLoader | CombinedLoader:
+        if "unlabelled" not in self.splits:
+            return self._loader("train", shuffle=True)
+        # An epoch: the labelled split's passes, or one pass over the unlabelled images if that is longer
+        # (ten labelled images beside thousands unlabelled), each batch drawing from both.
+        batches = max(math.ceil(self.passes_per_epoch * len(self.dataset(name)) / self._items_per_batch(name))
+                      for name in ("train", "unlabelled"))
+        return CombinedLoader({"labelled": self._loader("train", shuffle=True, batches=batches),
+                               "unlabelled": self._loader("unlabelled", shuffle=True, batches=batches)}, mode="min_size")
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)

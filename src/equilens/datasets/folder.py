@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from equilens.config import NEGATIVE_CLASS_NAMES
-from equilens.datasets.formats import FITS_SUFFIXES, FORMATS, GREY, FileInfo, Reading, check_image, read_bands
+from equilens.datasets.formats import FITS_SUFFIXES, FORMATS, GREY, FileInfo, Reading, check_image
+from equilens.datasets.pixel_grid import PlacementTally, grid_of, read_on_grid
 from equilens.errors import InputError
 from equilens.log import logger
 
@@ -144,12 +145,15 @@ def check_images(files: Sequence[Path], reading: Reading = GREY, channels: int |
 def load_images(files: Sequence[Path], size: tuple[int, int] | None = None, reading: Reading = GREY,
                 channels: int | None = None) -> torch.Tensor:
     """Check, then read ``files`` into one float32 tensor (N, C, H, W), scaled by ``reading``;
-    images not of ``size`` (default: the most common) resized to it (:func:`resized`), and
-    those and any filled FITS pixels counted in a warning."""
+    images not of ``size`` (default: a model's training image size, else the most common) resized
+    to it (:func:`resized`), and those and any filled FITS pixels counted in a warning. A model's
+    reading with a pixel scale places each file on its grid instead
+    (:func:`~equilens.datasets.pixel_grid.read_on_grid`: resampled, cropped or padded)."""
     infos = check_images(files, reading, channels)
+    grid = grid_of(reading)
     shapes = [info.size for info in infos]
-    common = Counter(shapes).most_common(1)[0][0] if size is None else tuple(size)
-    odd = [(f, s) for f, s in zip(files, shapes) if s != common]
+    common = tuple(size) if size is not None else grid.image_size or Counter(shapes).most_common(1)[0][0]
+    odd = [] if grid.on_sky else [(f, s) for f, s in zip(files, shapes) if s != common]
     if odd:
         examples = ", ".join(f"{f} is {h}x{w}" for f, (h, w) in odd[:3]) + (", ..." if len(odd) > 3 else "")
         logger.warning("%d of %d images are not %dx%d (%s); they were resized to %dx%d",
@@ -159,8 +163,13 @@ def load_images(files: Sequence[Path], size: tuple[int, int] | None = None, read
         logger.warning("%d of %d images had NaN or masked pixels (%d in all; e.g. %s: %d), filled with their band's median",
                        len(filled), len(files), sum(n for _, n in filled), *filled[0])
     out = torch.empty((len(files), infos[0].channels if infos else 1, *common), dtype=torch.float32)
+    tally = PlacementTally()
     for i, f in enumerate(tqdm(files, desc="reading images", unit="img", leave=False, disable=len(files) < 500)):
-        out[i] = resized(torch.from_numpy(read_bands(f, reading)), common)
+        image, placement = read_on_grid(f, reading)
+        out[i] = resized(torch.from_numpy(image), common)
+        tally.add(placement)
+    if grid.on_sky:
+        tally.report(grid)
     return out
 
 

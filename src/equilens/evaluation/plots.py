@@ -164,3 +164,18 @@ def plot_interval_calibration(nominal: list[float], empirical: list[float], path
              xlim=(0, 1), ylim=(0, 1))
     axes.legend(fontsize=8, loc="upper left")
     return save_figure(figure, path)
+
+
+def plot_reliability(curve: dict, path: Path, title: str) -> Path:
+    """Reliability diagram of :func:`equilens.evaluation.reliability.reliability`'s ``curve``: accuracy
+    against confidence per bin (marker area: images), the diagonal a calibrated model follows."""
+    figure, axes = plt.subplots(figsize=(5, 5))
+    low = 1.0 / 2 if not curve["confidence"] else min(0.5, min(curve["confidence"]))
+    axes.plot([low, 1], [low, 1], ls="--", c="grey", lw=1, label="calibrated")
+    counts = np.asarray(curve["count"], dtype=float)
+    axes.plot(curve["confidence"], curve["accuracy"], c="C0", lw=1)
+    axes.scatter(curve["confidence"], curve["accuracy"], s=20 + 200 * counts / max(1.0, counts.max()), c="C0",
+                 label=f"per bin (area: images); ECE {curve['ece']:.3f}")
+    axes.set(xlabel="confidence (top class probability)", ylabel="accuracy", title=title, xlim=(low, 1.0), ylim=(0, 1.01))
+    axes.legend(loc="upper left", fontsize=8)
+    return save_figure(figure, path)

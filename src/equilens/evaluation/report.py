@@ -22,6 +22,8 @@ from equilens.evaluation.calibration import conformal_p_values, false_alarm_tabl
 from equilens.evaluation.gallery import plot_gallery
 from equilens.evaluation.mass_bins import auc_by_mass
 from equilens.evaluation.metrics import auc_and_tpr_at_fpr, binary_metrics, invariance_errors, multiclass_metrics
+from equilens.evaluation.reliability import reliability
+from equilens.prior_shift import estimate_prior, prior_interval
 
 if TYPE_CHECKING:
     from equilens.api import TrainedModel
@@ -63,7 +65,11 @@ def evaluate_scores(model: TrainedModel, folder: LensFolder, out_dir: Path, thre
             "calibration": {k: v for k, v in model.record.calibration.items() if k != "scores"},
             "rates": false_alarm_table(p_values, folder.labels),
         }
-    multiclass = probabilities is not None and len(folder.classes) > 2 and list(folder.classes) == model.classes
+    same_classes = probabilities is not None and list(folder.classes) == model.classes
+    multiclass = same_classes and len(folder.classes) > 2
+    if same_classes:
+        metrics["reliability"] = reliability(probabilities, folder.labels)
+        metrics["class_mix"] = class_mix(model, probabilities, folder.labels)
     if multiclass:
         metrics["multiclass"] = multiclass_metrics(folder.labels, probabilities, list(folder.classes), n_bootstrap)
     masses = largest_subhalo_masses(folder)
@@ -72,10 +78,22 @@ def evaluate_scores(model: TrainedModel, folder: LensFolder, out_dir: Path, thre
     if invariance_images:
         metrics["invariance"] = invariance_errors(model.network, images[:invariance_images])
     _write_report(out_dir, metrics, folder, images, scores, probabilities if multiclass else None, model.run_dir, model.reading)
+    if "reliability" in metrics:
+        plots.plot_reliability(metrics["reliability"], out_dir / "reliability.png", f"reliability on {folder.root.name}")
     if "false_alarm_calibration" in metrics:
         plots.plot_false_alarm_calibration(p_values[folder.labels == 0], metrics["false_alarm_calibration"]["rates"],
                                            out_dir / "false_alarm_calibration.png", f"false alarms on {folder.classes[0]} images")
     return metrics
+
+
+def class_mix(model: TrainedModel, probabilities: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Each class's share of the images: the truth, and what the model's (N, K) ``probabilities``
+    estimate without their labels (:func:`equilens.prior_shift.estimate_prior` from the class mix the
+    model assumes, :attr:`~equilens.api.TrainedModel.class_prior`), with its 95% bootstrap interval."""
+    estimated = estimate_prior(probabilities, model.class_prior)
+    low, high = prior_interval(probabilities, model.class_prior)
+    return {"classes": model.classes, "true": (np.bincount(labels, minlength=len(model.classes)) / len(labels)).tolist(),
+            "estimated": estimated.tolist(), "estimated_95": [low.tolist(), high.tolist()], "model_prior": model.class_prior.tolist()}
 
 
 def largest_subhalo_masses(folder: LensFolder) -> np.ndarray | None:
@@ -164,8 +182,14 @@ def print_summary(out: Path, metrics: dict[str, Any]) -> None:
         low, high = row["auc_ci95"]
         print(f"  largest subhalo {row['mass_low_msun']:.3g}-{row['mass_high_msun']:.3g} Msun ({row['n_substructure']} images): "
               f"AUC {row['auc']:.4f} ({low:.4f}-{high:.4f})")
+    if "reliability" in metrics:
+        mix = metrics["class_mix"]
+        print(f"calibration: ECE {metrics['reliability']['ece']:.4f}; {metrics['classes'][0]} fraction "
+              f"{mix['true'][0]:.3f}, estimated from the probabilities alone {mix['estimated'][0]:.3f} "
+              f"(95% CI {mix['estimated_95'][0][0]:.3f}-{mix['estimated_95'][1][0]:.3f})")
     for row in metrics.get("false_alarm_calibration", {}).get("rates", []):
         print(f"flag p <= {row['nominal']:g}: {row['false_alarm_rate']:.2%} of no_sub images flagged, "
               f"true-positive rate {row.get('true_positive_rate', float('nan')):.4f}")
     calibration = ", false_alarm_calibration.png" if "false_alarm_calibration" in metrics else ""
+    calibration += ", reliability.png" if "reliability" in metrics else ""
     print(f"report: {out} (metrics.json, roc.png, confusion_matrix.png, score_histogram.png, gallery.png, training_curves.png{calibration})")

@@ -8,6 +8,7 @@ from typing import Any
 from equilens.api import TrainedModel
 from equilens.config import BOOTSTRAP_REPLICATES, INVARIANCE_IMAGES, NEGATIVE_CLASS_NAMES
 from equilens.datasets.folder import LensFolder, list_images, scan_lens_folder
+from equilens.datasets.pixel_grid import simulated_pixel_scale
 from equilens.errors import InputError
 from equilens.runs import RunRecord, new_folder
 
@@ -24,6 +25,8 @@ def evaluate(
     device: str = "auto",
     compiled: bool = False,
     precision: str = "auto",
+    hdu: str | None = None,
+    pixel_scale: float | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Evaluate a model on labelled images and write its task's report (ROC, or errors and interval coverage).
 
@@ -37,11 +40,18 @@ def evaluate(
         invariance_images: images used to measure invariance errors (0 skips).
         compiled: run the export through ``torch.compile`` (see :func:`equilens.models.for_inference`).
         precision: ``auto``, ``float32`` or ``bfloat16`` (:mod:`equilens.precision`); metrics.json says which scored.
+        hdu: the FITS HDU to read, instead of the model's.
+        pixel_scale: arcsec per pixel of files without a celestial WCS, for a model with a pixel scale
+            (:mod:`equilens.datasets.pixel_grid`: files are read at the model's scale and field of view);
+            default: an ``equilens simulate`` folder's (the run's own test split's, when it is one).
 
     Returns:
         (report folder, metrics dict as written to metrics.json)."""
     model = TrainedModel.load(model_path, device, compiled, precision)
     folder = evaluation_set(model, data)
+    if pixel_scale is None and model.pixel_scale is not None:
+        pixel_scale = simulated_pixel_scale(folder.root)
+    model.reading = model.reading.with_options(hdu, pixel_scale)
     out_dir = Path(out) if out else new_folder(model.run_dir or Path.cwd(), "evaluation")
     out_dir.mkdir(parents=True, exist_ok=True)
     options = {"threshold": threshold, "symmetrize": symmetrize, "n_bootstrap": n_bootstrap,

@@ -1,7 +1,8 @@
-"""Simulated strong-lensing images (DeepLense Models I-III, Test IV look) with lenstronomy."""
+"""Simulated strong-lensing images (DeepLense Models I-III, Test IV look, HST lens finding) with lenstronomy."""
 
 from equilens.simulation.cli import add_simulate_arguments, run_simulate
 from equilens.simulation.config import LensSimulationConfig
+from equilens.simulation.lens_finding import LensFindingRenderer
 from equilens.simulation.physics import einstein_radius_arcsec, nfw_lensing_arcsec
 from equilens.simulation.presets import PRESETS, get_preset
 from equilens.simulation.render import CLASSES, LensRenderer, sample_truncated_power_law
@@ -10,6 +11,7 @@ from equilens.simulation.writer import image_seed, simulate_dataset
 __all__ = [
     "CLASSES",
     "PRESETS",
+    "LensFindingRenderer",
     "LensRenderer",
     "LensSimulationConfig",
     "add_simulate_arguments",

@@ -8,7 +8,7 @@ from typing import Any
 
 from equilens.errors import InputError
 from equilens.simulation.bands import BANDS
-from equilens.simulation.config import LensSimulationConfig
+from equilens.simulation.config import NONLENS_KINDS, LensSimulationConfig, scene_settings
 from equilens.simulation.presets import PRESETS, get_preset
 
 # (option, config field(s), type, nargs, help); a (LOW, HIGH) range over two names sets two fields.
@@ -66,6 +66,21 @@ _PHYSICAL_OPTIONS: list[tuple[str, str | tuple[str, str], type, int | None, str]
      "sky-limited background: Poisson sky of X counts per pixel, sky subtracted (0: none; test-iv: 2)"),
     ("--sky-level-log10", "sky_level_log10_range", float, 2,
      "log10 of the sky level as a fraction of the image peak, uniform in [LOW, HIGH]"),
+    ("--magnitude-zero-point", "magnitude_zero_point", float, None,
+     "lens finding: AB magnitude of 1 count/s (hst-lens-finding: ACS F814W, 25.94)"),
+    ("--galaxy-magnitude-range", "galaxy_magnitude_range", float, 2,
+     "lens finding: central galaxy AB magnitude, uniform in [LOW, HIGH], the same in both classes"),
+    ("--einstein-radius-range-arcsec", "einstein_radius_range_arcsec", float, 2,
+     "lens finding: Einstein radius of the faintest and the brightest lens galaxies (theta_E ~ L^1/2)"),
+    ("--source-magnitude-range", "source_magnitude_range", float, 2,
+     "lens finding: unlensed AB magnitude of the lensed galaxy, uniform in [LOW, HIGH]"),
+    ("--point-source-magnitude-range", "point_source_magnitude_range", float, 2,
+     "lens finding: unlensed AB magnitude of a lensed quasar, uniform in [LOW, HIGH]"),
+    ("--lensed-quasar-fraction", "lensed_quasar_fraction", float, None,
+     "lens finding: fraction of lenses whose source is a quasar (doubles and quads) in its host"),
+    ("--quad-fraction", "quad_fraction", float, None, "lens finding: fraction of lensed quasars drawn as quads"),
+    ("--nonlens-kinds", "nonlens_kinds", str, "+",
+     f"lens finding: non-lenses drawn with equal odds among these ({', '.join(NONLENS_KINDS)}; repeat one to weight it)"),
 ]
 _SWITCHES: list[tuple[str, str, str]] = [
     ("--random-orientation", "random_orientation",
@@ -84,7 +99,9 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", help="output folder (created; an interrupted run in it is resumed)")
     parser.add_argument("--n-per-class", type=int, required=True, help="images per class")
     parser.add_argument("--preset", default="test-iv", choices=sorted(PRESETS),
-                        help="physical settings to start from (default: test-iv); options below override it")
+                        help="physical settings to start from (default: test-iv); options below override it. "
+                        "hst-lens-finding renders nonlenses/ and lenses/ (galaxy and quasar lenses, and ellipticals, "
+                        "spirals, mergers, galaxies with stars, ring galaxies) as HST ACS F814W sees them")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default: 0)")
     parser.add_argument("--format", dest="file_format", default="npy", choices=FILE_FORMATS,
                         help="npy: float32 in [0, 1] (per band); png/jpg: 8-bit grey; fits: float32 counts/s "
@@ -104,7 +121,7 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     for option, field, kind, nargs, help_text in _PHYSICAL_OPTIONS:
         unit = next((u for u in ("arcsec", "msun", "s") if option.endswith("-" + u)), None)
         value_name = unit.upper() if unit else ("N" if kind is int else "X")
-        metavar = ("LOW", "HIGH") if nargs == 2 else value_name
+        metavar = ("LOW", "HIGH") if nargs == 2 else "KIND" if nargs == "+" else value_name
         dest = option.removeprefix("--").replace("-", "_")
         physics.add_argument(option, dest=dest, type=kind, nargs=nargs, metavar=metavar, default=None, help=help_text)
     for option, field, help_text in _SWITCHES:
@@ -125,22 +142,32 @@ def _parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def config_from_args(args: argparse.Namespace) -> LensSimulationConfig:
-    """The preset named by ``args.preset`` with every given physical option applied."""
+    """The preset named by ``args.preset`` with every given physical option applied; InputError for
+    an option that the preset's scene does not read."""
     overrides: dict[str, Any] = {}
+    given: dict[str, str] = {}  # config field -> the option that set it
     for option, field, _, nargs, _ in _PHYSICAL_OPTIONS:
         value = getattr(args, option.removeprefix("--").replace("-", "_"))
         if value is None:
             continue
         if isinstance(field, tuple):
             overrides.update(zip(field, value))
+            given.update(dict.fromkeys(field, option))
         else:
             overrides[field] = tuple(value) if nargs == 2 else value
-    for _, field, _ in _SWITCHES:
+            given[field] = option
+    for option, field, _ in _SWITCHES:
         if getattr(args, field) is not None:
             overrides[field] = getattr(args, field)
+            given[field] = option
     if args.vary is not None:
         overrides["varied_settings"] = tuple(_varied_setting(entry) for entry in args.vary if entry[0] != "none")
-    return get_preset(args.preset).replace(**overrides)
+        given["varied_settings"] = "--vary"
+    preset = get_preset(args.preset)
+    unused = sorted({given[field] for field in set(overrides) - scene_settings(preset.scene)})
+    if unused:
+        raise InputError(f"preset {args.preset} ({preset.scene.replace('_', '-')} scene) does not use {', '.join(unused)}")
+    return preset.replace(**overrides)
 
 
 def _varied_setting(entry: list[str]) -> tuple[str, float, float]:
@@ -155,13 +182,18 @@ def run_simulate(args: argparse.Namespace) -> int:
     """Run ``equilens simulate`` from parsed ``args``; returns 0, or raises InputError."""
     # numba's start-up costs more than its jit saves in rendering; the images are the same.
     os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
-    from equilens.simulation.writer import simulate_dataset
+    from equilens.simulation.writer import default_classes, simulate_dataset
 
-    classes = ("no_sub", "sub", "axion") if args.axion else ("no_sub", "sub")
+    config = config_from_args(args)
+    classes = default_classes(config)
+    if args.axion:
+        if config.scene != "substructure":
+            raise InputError(f"--axion: preset {args.preset} renders {' and '.join(classes)}, no vortex class")
+        classes += ("axion",)
     out = simulate_dataset(
         args.out,
         args.n_per_class,
-        config_from_args(args),
+        config,
         seed=args.seed,
         classes=classes,
         file_format=args.file_format,

@@ -18,6 +18,11 @@ SOURCE_CENTRE_SAMPLINGS = ("square", "radial")
 SUBHALO_PLACEMENTS = ("radius_uniform", "annulus", "ring")
 #: NFW c200: ``subhalo_nfw_concentration`` for every mass, or Duffy et al. 2008's c(M).
 CONCENTRATION_MODELS = ("fixed", "duffy2008")
+#: "substructure": DeepLense's classes no_sub, sub, axion; "lens_finding": nonlenses and lenses
+#: (:mod:`equilens.simulation.lens_finding`).
+SCENES = ("substructure", "lens_finding")
+#: The non-lenses of the lens-finding scene: the galaxies a lens finder must reject.
+NONLENS_KINDS = ("elliptical", "spiral", "merger", "stellar_neighbours", "ring")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +100,25 @@ class LensSimulationConfig:
     #: (name, low, high): settings drawn uniformly per image instead of their fixed value.
     varied_settings: tuple[tuple[str, float, float], ...] = ()
 
+    #: One of :data:`SCENES`; "lens_finding" reads only :func:`scene_settings` (the observation's
+    #: and those below).
+    scene: str = "substructure"
+    # The lens-finding scene: AB magnitudes, 1 count/s at ``magnitude_zero_point`` (HST ACS F814W).
+    magnitude_zero_point: float = 25.94
+    #: The central galaxy of every image, lens or not (its magnitude sets its size and θ_E).
+    galaxy_magnitude_range: tuple[float, float] = (18.5, 21.5)
+    #: θ_E of the brightest and faintest lens galaxies of ``galaxy_magnitude_range`` (θ_E ∝ L^½).
+    einstein_radius_range_arcsec: tuple[float, float] = (0.5, 1.8)
+    #: Unlensed magnitude of the lensed galaxy (and of a lensed quasar's host).
+    source_magnitude_range: tuple[float, float] = (22.5, 25.5)
+    #: Unlensed magnitude of a lensed quasar.
+    point_source_magnitude_range: tuple[float, float] = (20.5, 23.5)
+    #: Fractions of lenses with a lensed quasar, and of those meant to be quads (else doubles).
+    lensed_quasar_fraction: float = 0.25
+    quad_fraction: float = 0.3
+    #: Non-lens kinds (:data:`NONLENS_KINDS`) drawn with equal odds; repeat a name to weight it.
+    nonlens_kinds: tuple[str, ...] = NONLENS_KINDS
+
     def __post_init__(self) -> None:
         # JSON and argparse hand over lists; tuples keep the config hashable.
         for field in dataclasses.fields(self):
@@ -161,6 +185,18 @@ class LensSimulationConfig:
             fail("vortex_half_length_range_arcsec", "must have low > 0")
         check_range("exposure_time_log10_range_s")
         check_range("sky_level_log10_range")
+        for name in ("galaxy_magnitude_range", "source_magnitude_range", "point_source_magnitude_range"):
+            check_range(name)
+        check_range("einstein_radius_range_arcsec", 0.0)
+        if self.einstein_radius_range_arcsec[0] <= 0:  # drawn log-linear in the galaxy magnitude
+            fail("einstein_radius_range_arcsec", "must have low > 0")
+        if not math.isfinite(self.magnitude_zero_point):
+            fail("magnitude_zero_point", "must be finite")
+        for name in ("lensed_quasar_fraction", "quad_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                fail(name, "must be a fraction in [0, 1]")
+        if not (isinstance(self.nonlens_kinds, tuple) and self.nonlens_kinds and all(kind in NONLENS_KINDS for kind in self.nonlens_kinds)):
+            fail("nonlens_kinds", f"must name one or more of {', '.join(NONLENS_KINDS)}")
         if self.source_centre_sampling not in SOURCE_CENTRE_SAMPLINGS:
             fail("source_centre_sampling", f"must be one of {', '.join(SOURCE_CENTRE_SAMPLINGS)}")
         if self.source_centre_sampling == "radial":
@@ -168,7 +204,7 @@ class LensSimulationConfig:
         if not (math.isfinite(self.peak_saturation) and self.peak_saturation >= 1):
             fail("peak_saturation", "must be a finite number >= 1")
         for name, choices in (("subhalo_profile", SUBHALO_PROFILES), ("subhalo_placement", SUBHALO_PLACEMENTS),
-                              ("subhalo_nfw_concentration_model", CONCENTRATION_MODELS)):
+                              ("subhalo_nfw_concentration_model", CONCENTRATION_MODELS), ("scene", SCENES)):
             if getattr(self, name) not in choices:
                 fail(name, f"must be one of {', '.join(choices)}")
         self._validate_varied_settings()
@@ -232,3 +268,22 @@ VARIABLE_SETTINGS = (
     "lens_light_amp", "lens_light_R_sersic_arcsec", "lens_light_n_sersic", "lens_light_e1", "lens_light_e2",
     "background_rms",
 )
+
+#: The observation: read by both scenes.
+OBSERVATION_SETTINGS = (
+    "num_pix", "pixel_scale_arcsec", "psf_fwhm_arcsec", "psf_truncation_sigmas", "supersampling_factor",
+    "peak_saturation", "noise", "background_rms", "exposure_time_log10_range_s", "sky_counts_per_pixel",
+    "sky_level_log10_range", "integer_counts",
+)
+#: Read by the lens-finding scene only, besides the observation.
+LENS_FINDING_SETTINGS = (
+    "magnitude_zero_point", "galaxy_magnitude_range", "einstein_radius_range_arcsec", "source_magnitude_range",
+    "point_source_magnitude_range", "lensed_quasar_fraction", "quad_fraction", "nonlens_kinds",
+)
+
+
+def scene_settings(scene: str) -> frozenset[str]:
+    """Names of the settings that ``scene`` (:data:`SCENES`) reads, ``scene`` itself included."""
+    if scene == "lens_finding":
+        return frozenset(OBSERVATION_SETTINGS + LENS_FINDING_SETTINGS + ("scene",))
+    return frozenset(f.name for f in dataclasses.fields(LensSimulationConfig)) - set(LENS_FINDING_SETTINGS)

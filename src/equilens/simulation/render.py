@@ -94,6 +94,8 @@ class LensRenderer:
         if class_name not in CLASSES:
             raise InputError(f"unknown simulation class {class_name!r}; choose from {', '.join(CLASSES)}")
         cfg = self.config
+        if cfg.scene != "substructure":  # e.g. substructure twins asked of a lens-finding preset
+            raise InputError(f"the substructure classes cannot be drawn from a {cfg.scene.replace('_', '-')} simulation")
         macro = _stream(seed, _MACRO_STREAM)
 
         angle = macro.uniform(0.0, 2 * math.pi) if cfg.random_orientation else 0.0

@@ -20,6 +20,8 @@ from equilens.errors import InputError
 from equilens.memory import keep_freed_memory
 from equilens.simulation.bands import get_band
 from equilens.simulation.config import LensSimulationConfig
+from equilens.simulation.lens_finding import CLASSES as LENS_FINDING_CLASSES
+from equilens.simulation.lens_finding import LensFindingRenderer
 from equilens.simulation.render import CLASSES, LensRenderer
 
 FILE_FORMATS = ("npy", "png", "jpg", "fits", "fits-per-band")
@@ -32,10 +34,29 @@ _MANIFEST_VERSION = 1
 JPEG_QUALITY = 75
 
 
+#: Every class name, in the order used for seed derivation (append only: seeds would change).
+_SEED_CLASSES = CLASSES + LENS_FINDING_CLASSES
+
+
 def image_seed(seed: int, class_name: str, index: int, *, paired: bool = False) -> int:
     """The 64-bit seed of image ``index`` of ``class_name``, for :meth:`LensRenderer.simulate`."""
-    key = (index,) if paired else (CLASSES.index(class_name), index)
+    key = (index,) if paired else (_SEED_CLASSES.index(class_name), index)
     return int(np.random.SeedSequence(seed, spawn_key=key).generate_state(1, np.uint64)[0])
+
+
+def make_renderer(config: LensSimulationConfig) -> LensRenderer:
+    """The renderer of ``config``'s scene: :class:`LensRenderer` or :class:`LensFindingRenderer`."""
+    return LensFindingRenderer(config) if config.scene == "lens_finding" else LensRenderer(config)
+
+
+def scene_classes(config: LensSimulationConfig) -> tuple[str, ...]:
+    """The classes ``config``'s scene can render, the negative first."""
+    return LENS_FINDING_CLASSES if config.scene == "lens_finding" else CLASSES
+
+
+def default_classes(config: LensSimulationConfig) -> tuple[str, ...]:
+    """The classes rendered unless named: ``no_sub``, ``sub``, or ``nonlenses``, ``lenses``."""
+    return LENS_FINDING_CLASSES if config.scene == "lens_finding" else ("no_sub", "sub")
 
 
 def image_name(index: int, n_per_class: int, file_format: str, bands: Sequence[str] | None = None) -> str:
@@ -99,7 +120,7 @@ def _init_worker_process(config_dict: dict[str, Any], file_format: str, bands: t
 
 def _init_worker(config_dict: dict[str, Any], file_format: str, bands: tuple[str, ...] | None = None) -> None:
     global _worker_renderer, _worker_format, _worker_bands
-    _worker_renderer = LensRenderer(LensSimulationConfig.from_dict(config_dict))
+    _worker_renderer = make_renderer(LensSimulationConfig.from_dict(config_dict))
     _worker_format, _worker_bands = file_format, bands
 
 
@@ -116,7 +137,7 @@ def _render_task(task: tuple[str, int, str]) -> None:
 
 def _validate(
     n_per_class: Any, seed: Any, classes: Sequence[str], file_format: str, workers: Any, shard: Any,
-    bands: tuple[str, ...] | None = None,
+    bands: tuple[str, ...] | None, config: LensSimulationConfig,
 ) -> None:
     def is_int(value: Any) -> bool:
         return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
@@ -125,12 +146,15 @@ def _validate(
         raise InputError(f"n_per_class must be an integer >= 1, got {n_per_class!r}")
     if not is_int(seed) or seed < 0:
         raise InputError(f"seed must be an integer >= 0, got {seed!r}")
-    unknown = [c for c in classes if c not in CLASSES]
+    allowed = scene_classes(config)
+    unknown = [c for c in classes if c not in allowed]
     if not classes or unknown or len(set(classes)) != len(classes):
-        raise InputError(f"classes must be distinct names among {', '.join(CLASSES)}, got {list(classes)!r}")
+        raise InputError(f"classes must be distinct names among {', '.join(allowed)}, got {list(classes)!r}")
     if file_format not in FILE_FORMATS:
         raise InputError(f"file format must be one of {', '.join(FILE_FORMATS)}, got {file_format!r}")
     if bands is not None:
+        if config.scene == "lens_finding":
+            raise InputError("the lens-finding scene renders one band; leave out --bands")
         for name in bands:
             get_band(name)
         if len(set(bands)) != len(bands) or not bands:
@@ -235,7 +259,7 @@ def write_tables(
         for index in range(n_per_class):
             params = renderer.draw_parameters(class_name, image_seed(seed, class_name, index, paired=paired))
             file = f"{class_name}/{image_name(index, n_per_class, file_format, bands)}"
-            scalars = {k: v for k, v in params.items() if not isinstance(v, np.ndarray)}
+            scalars = {k: v for k, v in params.items() if np.isscalar(v)}  # not arrays, not lenstronomy kwargs
             if meta_header is None:
                 meta_header = ["file", "index"] + list(scalars)
             meta_rows.append([file, index] + [scalars[k] for k in meta_header[2:]])
@@ -261,7 +285,7 @@ def simulate_dataset(
     config: LensSimulationConfig,
     *,
     seed: int = 0,
-    classes: Sequence[str] = ("no_sub", "sub"),
+    classes: Sequence[str] | None = None,
     file_format: str = "npy",
     workers: int = 1,
     shard: tuple[int, int] | None = None,
@@ -276,7 +300,7 @@ def simulate_dataset(
         n_per_class: images per class.
         config: the simulated population.
         seed: the dataset seed.
-        classes: names among :data:`~equilens.simulation.render.CLASSES`.
+        classes: names among the scene's classes (:func:`scene_classes`); default: :func:`default_classes`.
         file_format: one of :data:`FILE_FORMATS`.
         workers: rendering processes; changes no file.
         shard: ``(i, N)``: only the indices with ``index % N == i``; changes no file.
@@ -287,9 +311,9 @@ def simulate_dataset(
     Returns:
         ``out_dir``; InputError for bad arguments or a folder of other settings.
     """
-    classes = tuple(classes)
+    classes = tuple(classes) if classes is not None else default_classes(config)
     bands = tuple(bands) if bands else None
-    _validate(n_per_class, seed, classes, file_format, workers, shard, bands)
+    _validate(n_per_class, seed, classes, file_format, workers, shard, bands, config)
     out_dir = Path(out_dir)
     _claim_folder(out_dir, _manifest(config, n_per_class, seed, classes, file_format, paired, bands))
     indices = _shard_indices(n_per_class, shard)
@@ -320,5 +344,5 @@ def simulate_dataset(
                 for _ in pool.imap_unordered(_render_task, tasks, chunksize=chunksize):
                     bar.update()
 
-    write_tables(out_dir, LensRenderer(config), n_per_class, seed, classes, file_format, paired, bands)
+    write_tables(out_dir, make_renderer(config), n_per_class, seed, classes, file_format, paired, bands)
     return out_dir

@@ -85,7 +85,7 @@ class Anomaly(ScoreTask):
 
         return AnomalyModule
 
-    def calibration(self, module, val, val_targets, select: str, reading, channels: int) -> dict[str, Any]:
+    def calibration(self, module, val, val_targets, select: str, reading, channels: int, data=None) -> dict[str, Any]:
         """The scores of the run's validation negatives, which the model never trained on, for
         conformal p-values (:mod:`equilens.evaluation.calibration`); only when the run keeps its
         last weights, since with ``--select best`` these images chose the weights."""

@@ -93,8 +93,9 @@ class Task:
         """Raise InputError if the ``--init-weights`` (their ``start`` record) cannot start this run."""
 
     def calibration(self, module: Any, val: LensFolder, val_targets: np.ndarray | None, select: str, reading: Reading,
-                    channels: int) -> dict[str, Any]:
-        """What the weights store beside the model after training (calibrated on validation images)."""
+                    channels: int, data: Any = None) -> dict[str, Any]:
+        """What the weights store beside the model after training (calibrated on validation images);
+        ``data``: the run's :class:`~equilens.datamodules.LensDataModule`, its images decoded."""
         return {}
 
     # A trained model of this task (equilens.api.TrainedModel) ---------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from equilens.config import AUTO_INIT, TrainConfig
 from equilens.registry import default_widths, model_spec
 from equilens.errors import InputError
@@ -45,6 +47,12 @@ class Classify(ScoreTask):
     recipes = CLASSIFY_RECIPES
     uses_twin_batches = True
     probability_scores = True
+    own_options = ("unlabelled",)
+
+    def for_config(self, config: TrainConfig) -> "Classify":
+        from equilens.tasks.adapt import ADAPT
+
+        return ADAPT if config.unlabelled else self
 
     def model_config(self, config: TrainConfig, num_classes: int, channels: int) -> dict[str, Any]:
         return classifier_config(config, num_classes, channels)
@@ -62,6 +70,11 @@ class Classify(ScoreTask):
             raise InputError(
                 f"--init-weights {config.init_weights}: a model of {start.model.get('num_classes')} classes "
                 f"({', '.join(start.classes)}); this dataset has {len(classes)} ({', '.join(classes)})")
+
+    def calibration(self, module, val, val_targets, select: str, reading, channels: int, data=None) -> dict[str, Any]:
+        """The training split's images per class: the class mix the model's probabilities assume."""
+        counts = np.bincount(data.splits["train"].labels, minlength=len(module.hparams.classes)) if data else None
+        return {"training_class_counts": counts.tolist()} if counts is not None else {}
 
     def columns(self, model) -> list[str]:
         score = model.score_column

@@ -74,7 +74,7 @@ class Regress(Task):
 
         return {"regression": regression_record(*self.target(config), data.targets["train"])}
 
-    def calibration(self, module, val, val_targets, select: str, reading, channels: int) -> dict[str, Any]:
+    def calibration(self, module, val, val_targets, select: str, reading, channels: int, data=None) -> dict[str, Any]:
         """The regression record, with ``sigma_scale`` fitted on the validation images (split
         conformal, :func:`equilens.regression.sigma_scale`) when the run keeps its last weights."""
         from equilens.datasets.folder import load_images

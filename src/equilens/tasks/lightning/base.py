@@ -105,8 +105,12 @@ class LensModule(L.LightningModule):
                 "hidden unit of its head inactive after too large a step) and is unlikely to learn again; stop it and train "
                 "again with a smaller --lr or another --seed.", self.current_epoch)
 
+    def trained_parameters(self) -> list[torch.nn.Parameter]:
+        """What the optimiser trains: the model's parameters (and a task's own heads)."""
+        return list(self.model.parameters())
+
     def configure_optimizers(self):
-        optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        optimizer = torch.optim.AdamW(self.trained_parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
         if self.hparams.lr_schedule == "cosine":
             scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 0.5 * (1 + math.cos(math.pi * self.run_progress())))
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
