@@ -155,3 +155,24 @@ def test_evaluate_reports_reliability_and_class_mix(toy_run, toy_data, tmp_path)
     assert (out / "reliability.png").is_file() and 0 <= metrics["reliability"]["ece"] <= 1
     mix = metrics["class_mix"]
     assert mix["true"] == [0.5, 0.5] and mix["model_prior"] == [0.5, 0.5] and len(mix["estimated_95"]) == 2
+
+
+def test_predict_estimates_the_class_mix_and_corrects_to_it(toy_run, toy_data, tmp_path):
+    import csv
+
+    from equilens.cli import main
+
+    files = sorted((toy_data / "no_sub").iterdir())[:54] + sorted((toy_data / "sub").iterdir())[:6]
+    for correct in (False, True):
+        out = tmp_path / f"scores-{correct}.csv"
+        assert main(["predict", str(toy_run), *map(str, files), "--out", str(out), "--device", "cpu",
+                     *(["--correct-class-mix"] if correct else [])]) == 0
+        mix = json.loads((tmp_path / f"scores-{correct}.class_mix.json").read_text())
+        assert mix["n_images"] == 60 and mix["model_prior"] == [0.5, 0.5] and mix["corrected"] == correct
+        assert abs(mix["estimated"][1] - 0.1) < 0.05 and mix["estimated_95"][0][1] <= mix["estimated"][1]
+        rows = list(csv.DictReader(out.open()))
+        p = np.array([[float(r["p_no_sub"]), float(r["p_sub"]), float(r["p_substructure"])] for r in rows])
+        assert np.allclose(p[:, 0] + p[:, 1], 1.0, atol=1e-5) and np.allclose(p[:, 2], p[:, 1], atol=1e-5)
+        if correct:  # moved toward the estimated 10%: lower substructure probabilities
+            assert (p[:, 2] <= uncorrected[:, 2] + 1e-6).all() and (p[:, 2] < uncorrected[:, 2] - 1e-3).any()
+        uncorrected = p

@@ -167,6 +167,9 @@ def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
                         "resampling factor and the crop); unreadable files are skipped and listed in OUT-STEM.errors.csv")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists (and start an interrupted "
                         "predict of it afresh); without it, the same command after a kill resumes where it stopped")
+    parser.add_argument("--correct-class-mix", action="store_true", help="a classifier: correct the probabilities to the "
+                        "class mix estimated from the scored images themselves (always estimated and written to "
+                        "OUT-STEM.class_mix.json with a 95%% interval); for many images whose mix differs from the model's")
     parser.add_argument("--num-workers", type=int, help="processes decoding images while the model scores "
                         "(default: a quarter of the CPUs, rounded down, at most 4, so none on 3 or fewer; 0: decode in the main process)")
     _add_reading_arguments(parser)
@@ -182,7 +185,8 @@ def _run_predict(args: argparse.Namespace) -> int:
         raise InputError("name the images to score after MODEL (files or folders)")
     out, errors = predict(_model_path(model, args.pretrained), paths, args.out, batch_size=args.batch_size,
                           symmetrize=args.symmetrize, device=args.device, overwrite=args.overwrite, compiled=args.compile,
-                          num_workers=args.num_workers, precision=args.precision, hdu=args.hdu, pixel_scale=args.pixel_scale)
+                          num_workers=args.num_workers, precision=args.precision, hdu=args.hdu, pixel_scale=args.pixel_scale,
+                          correct_class_mix=args.correct_class_mix)
     print(f"scores: {out}" + (f"\nunreadable files: {errors}" if errors else ""))
     return 0
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -25,6 +26,7 @@ from equilens.datasets.stream import ImageFiles, collate_files
 from equilens.errors import InputError
 from equilens.evaluation.scoring import scoring_batch_size
 from equilens.log import logger
+from equilens.prior_shift import adjust_posteriors, estimate_prior, prior_interval
 from equilens.threads import decoding_workers, fewer_threads
 
 
@@ -58,6 +60,7 @@ def predict(
     precision: str = "auto",
     hdu: str | None = None,
     pixel_scale: float | None = None,
+    correct_class_mix: bool = False,
 ) -> tuple[Path, Path | None]:
     """Write ``out`` as CSV: ``path``, the score, and (classifiers) each class's probability.
 
@@ -81,6 +84,11 @@ def predict(
     saved before that was recorded: the first file's).
     ``compiled`` runs the export through ``torch.compile`` (see :func:`equilens.models.for_inference`);
     ``precision``: ``auto``, ``float32`` or ``bfloat16`` (:mod:`equilens.precision`).
+
+    A classifier's run also estimates the scored images' class mix from their probabilities alone
+    (:func:`class_mix`): logged, and written with its 95% interval to ``<out stem>.class_mix.json``;
+    ``correct_class_mix`` rewrites the probabilities (and the score) corrected to that mix, which
+    helps where the mix differs from the one the model assumes and the images are many.
 
     Catalogue scale: files are decoded in ``num_workers`` DataLoader processes (default:
     :func:`equilens.threads.decoding_workers`, and the model's threads less as many) while the model
@@ -155,7 +163,46 @@ def predict(
                        "the model's training images" if grid.image_size else "the first")
     if grid.on_sky:
         tally.report(grid)
-    return _finish(out, partial, errors, errors_partial, run)
+    out, errors = _finish(out, partial, errors, errors_partial, run)
+    if model.task_type.probability_scores:
+        class_mix(out, model, correct_class_mix)
+    return out, errors
+
+
+def class_mix(table: Path, model: TrainedModel, correct: bool = False) -> dict:
+    """Each class's share of the images scored in ``table`` (predict's CSV), estimated from their
+    probabilities (:func:`equilens.prior_shift.estimate_prior`, from the mix the model assumes,
+    :attr:`~equilens.api.TrainedModel.class_prior`) with a 95% bootstrap interval; written to
+    ``<table stem>.class_mix.json`` and logged. ``correct``: rewrite ``table``'s probabilities and
+    score corrected to the estimate (:func:`equilens.prior_shift.adjust_posteriors`)."""
+    with table.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows, header = list(reader), list(reader.fieldnames or [])
+    columns = [f"p_{name}" for name in model.classes]  # every class's column is there (a lens finder's score is one)
+    probabilities = np.array([[float(row[c]) for c in columns] for row in rows])
+    prior = model.class_prior
+    estimated = estimate_prior(probabilities, prior)
+    low, high = prior_interval(probabilities, prior)
+    record = {"n_images": len(rows), "classes": model.classes, "estimated": estimated.tolist(),
+              "estimated_95": [low.tolist(), high.tolist()], "model_prior": prior.tolist(), "corrected": correct,
+              "method": "EM on the probabilities (Saerens et al. 2002); the interval resamples the images only"}
+    write_text_atomic(table.with_name(f"{table.stem}.class_mix.json"), json.dumps(record, indent=2) + "\n")
+    logger.warning("class mix of the %d scored images, estimated from their probabilities: %s (the model assumes %s)%s",
+                   len(rows), ", ".join(f"{name} {p:.3f} [{a:.3f}, {b:.3f}]" for name, p, a, b in
+                                        zip(model.classes, estimated, low, high)),
+                   ", ".join(f"{p:.3f}" for p in prior),
+                   "; probabilities corrected to it" if correct else "; --correct-class-mix corrects the probabilities to it")
+    if correct:
+        corrected = adjust_posteriors(probabilities, prior, estimated)
+        for row, p in zip(rows, corrected):
+            row[model.score_column] = f"{1.0 - p[0]:.6g}"
+            row.update({column: f"{value:.6g}" for column, value in zip(columns, p)})
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text_atomic(table, text.getvalue())
+    return record
 
 
 def _run_record(partial: Path) -> Path:

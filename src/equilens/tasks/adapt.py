@@ -56,7 +56,9 @@ class Adapt(Classify):
         return AdaptingClassifierModule
 
     def module_options(self, config: TrainConfig, data: TrainingData) -> dict[str, Any]:
-        return {**super().module_options(config, data), "adaptation": config.adaptation}
+        counts = np.bincount(data.splits["train"].labels, minlength=len(data.splits["train"].classes))
+        return {**super().module_options(config, data), "adaptation": config.adaptation,
+                "class_prior": (counts / counts.sum()).tolist()}
 
     def calibration(self, module, val, val_targets, select: str, reading, channels: int, data=None) -> dict[str, Any]:
         """Fold a temperature (fitted on the labelled validation split) and the unlabelled images'
