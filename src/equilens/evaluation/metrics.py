@@ -67,6 +67,17 @@ def auc_and_tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, fpr: Sequence[flo
     return np.r_[area_under_curve(roc_fpr, roc_tpr), np.interp(fpr, roc_fpr, roc_tpr)]
 
 
+def tpr_above_negatives(labels: np.ndarray, scores: np.ndarray, rank: int) -> float:
+    """The fraction of positives scored above the ``rank``-th highest-scored negative (1: above every
+    negative): the lens-finding challenge's TPR0 (rank 1) and TPR10 (rank 10), Metcalf et al. 2019.
+    Every positive counts where there are fewer negatives than ``rank``."""
+    labels, scores = np.asarray(labels).astype(bool), np.asarray(scores, dtype=np.float64)
+    negatives = np.sort(scores[~labels])[::-1]
+    if len(negatives) < rank:
+        return 1.0
+    return float((scores[labels] > negatives[rank - 1]).mean())
+
+
 def youden_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     """The score threshold that maximises sensitivity + specificity - 1 on these labels."""
     fpr, tpr, thresholds = roc_curve(labels, scores)

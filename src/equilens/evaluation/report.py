@@ -21,7 +21,8 @@ from equilens.evaluation import plots
 from equilens.evaluation.calibration import conformal_p_values, false_alarm_table
 from equilens.evaluation.gallery import plot_gallery
 from equilens.evaluation.mass_bins import auc_by_mass
-from equilens.evaluation.metrics import auc_and_tpr_at_fpr, binary_metrics, invariance_errors, multiclass_metrics
+from equilens.evaluation.metrics import (auc_and_tpr_at_fpr, binary_metrics, invariance_errors, multiclass_metrics,
+                                        tpr_above_negatives)
 from equilens.evaluation.reliability import reliability
 from equilens.prior_shift import estimate_prior, prior_interval
 
@@ -58,6 +59,9 @@ def evaluate_scores(model: TrainedModel, folder: LensFolder, out_dir: Path, thre
     metrics["substructure_vs_none"]["tpr_at_fpr"] = {
         f"{rate:g}": float(tpr) for rate, tpr in zip(FALSE_ALARM_RATES, auc_and_tpr_at_fpr(is_substructure, scores, FALSE_ALARM_RATES)[1:])
     }
+    # Lens-finding challenge figures (Metcalf et al. 2019): positives above the highest / 10th highest negative.
+    metrics["substructure_vs_none"].update({"tpr0": tpr_above_negatives(is_substructure, scores, 1),
+                                            "tpr10": tpr_above_negatives(is_substructure, scores, 10)})
     if model.calibration is not None:
         p_values = conformal_p_values(model.calibration, scores)
         metrics["false_alarm_calibration"] = {
@@ -170,6 +174,8 @@ def print_summary(out: Path, metrics: dict[str, Any]) -> None:
     print(f"images: {metrics['n_images']} ({binary['n_none']} {negative}, {binary['n_substructure']} {positive})")
     print(f"AUC: {binary['auc']:.4f} (95% CI {low:.4f}-{high:.4f}); accuracy at threshold "
           f"{binary['threshold']:.3g}: {binary['accuracy']:.4f}")
+    print(f"TPR0 {binary['tpr0']:.4f}, TPR10 {binary['tpr10']:.4f} ({positive} above the highest / 10th highest "
+          f"scored {negative} image, Metcalf et al. 2019)")
     if "multiclass" in metrics:
         multi = metrics["multiclass"]
         print(f"macro AUC over {len(metrics['classes'])} classes: {multi['macro_auc']:.4f}; "

@@ -23,6 +23,11 @@ from equilens.tasks.base import TrainingData
 from equilens.tasks.classify import Classify
 
 
+#: Fewest labelled validation images a temperature is fitted on; below it the logits are kept as they are
+#: (T = 1). Set by hand: a temperature's error shrinks as 1/sqrt(images).
+MIN_TEMPERATURE_IMAGES = 100
+
+
 def _logits(model: torch.nn.Module, loader) -> torch.Tensor:
     """(N, K) logits of an eval-mode ``model`` over a loader's (images, labels) batches."""
     with torch.no_grad():
@@ -69,7 +74,9 @@ class Adapt(Classify):
         model = module.model
         was_training = model.training
         model.eval()
-        temperature = fit_temperature(_logits(model, data.dataloader("val")).numpy(), val.labels)
+        # A temperature from a handful of images would be noise (a few right answers ask for T -> 0): then none.
+        temperature = (fit_temperature(_logits(model, data.dataloader("val")).numpy(), val.labels)
+                       if len(val.files) >= MIN_TEMPERATURE_IMAGES else 1.0)
         unlabelled = torch.softmax(_logits(model, data.dataloader("unlabelled")) / temperature, dim=1).numpy()
         model.train(was_training)
         counts = super().calibration(module, val, val_targets, select, reading, channels, data)
@@ -81,8 +88,8 @@ class Adapt(Classify):
             layer.weight /= temperature
             layer.bias.copy_(layer.bias / temperature + torch.as_tensor(np.log(prior / training_prior), dtype=layer.bias.dtype))
         logger.warning("unlabelled images: estimated class mix %s (95%% interval %s); probabilities corrected to it "
-                       "(temperature %.3g from the validation split)", _mix(module.hparams.classes, prior),
-                       ", ".join(f"{a:.3f}-{b:.3f}" for a, b in zip(low, high)), temperature)
+                       "(temperature %.3g from the validation split; 1: fewer than %d images)", _mix(module.hparams.classes, prior),
+                       ", ".join(f"{a:.3f}-{b:.3f}" for a, b in zip(low, high)), temperature, MIN_TEMPERATURE_IMAGES)
         return {**counts, "adaptation": {
             "method": module.adaptation, "unlabelled": str(data.splits["unlabelled"].root), "n_unlabelled": len(unlabelled),
             "temperature": temperature, "training_prior": training_prior.tolist(), "estimated_prior": prior.tolist(),
