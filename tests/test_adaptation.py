@@ -141,11 +141,12 @@ def test_training_batches_pair_labelled_and_unlabelled_images(domains):
         assert images.shape == unlabelled.shape == (16, 1, 33, 33) and (none == -1).all() and set(labels.tolist()) <= {0, 1}
     # Ten labelled images beside the unlabelled ones: an epoch is a pass over those, in full batches of both.
     few = write_toy_dataset(source.parent / "few", n_per_class=6, size=33, seed=6)
-    _, data = lightning_modules(TrainConfig(data=str(few), unlabelled=str(pool), input_size=33, batch_size=16,
-                                            val_fraction=0.1, test_fraction=0.1, min_images_per_epoch=0, accelerator="cpu"))
-    data.setup("fit")
-    sizes = [(len(b["labelled"][1]), len(b["unlabelled"][1])) for b, _, _ in data.train_dataloader()]
-    assert sizes == [(16, 16)] * 4
+    for min_images, batches in ((0, 4), (320, 20)):  # one pass over the unlabelled images, or the labelled epoch's passes
+        _, data = lightning_modules(TrainConfig(data=str(few), unlabelled=str(pool), input_size=33, batch_size=16,
+                                                min_images_per_epoch=min_images, accelerator="cpu"))
+        data.setup("fit")
+        sizes = [(len(b["labelled"][1]), len(b["unlabelled"][1])) for b, _, _ in data.train_dataloader()]
+        assert sizes == [(16, 16)] * batches
 
 
 def test_evaluate_reports_reliability_and_class_mix(toy_run, toy_data, tmp_path):

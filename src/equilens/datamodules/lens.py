@@ -119,8 +119,8 @@ class LensDataModule(L.LightningDataModule):
             return self._loader("train", shuffle=True)
         # An epoch: the labelled split's passes, or one pass over the unlabelled images if that is longer
         # (ten labelled images beside thousands unlabelled), each batch drawing from both.
-        batches = max(math.ceil(self.passes_per_epoch * len(self.dataset(name)) / self._items_per_batch(name))
-                      for name in ("train", "unlabelled"))
+        batches = max(math.ceil(self.passes_per_epoch * len(self.dataset("train")) / self._items_per_batch("train")),
+                      math.ceil(len(self.dataset("unlabelled")) / self._items_per_batch("unlabelled")))
         return CombinedLoader({"labelled": self._loader("train", shuffle=True, batches=batches),
                                "unlabelled": self._loader("unlabelled", shuffle=True, batches=batches)}, mode="min_size")
 
