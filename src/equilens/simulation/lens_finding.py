@@ -254,8 +254,10 @@ class LensFindingRenderer(LensRenderer):
     def _images(self, source_x: float, source_y: float, kwargs_lens: list[dict[str, float]]) -> tuple[np.ndarray, np.ndarray, float]:
         """Images of a point source (arcsec), those of |magnification| >= MIN_IMAGE_MAGNIFICATION, and their
         total |magnification|."""
-        with np.errstate(all="ignore"):  # the EPL solver divides by zero on its way to the roots
-            x, y = self._solver.image_position_from_source(source_x, source_y, kwargs_lens, solver="analytical")
+        # lenstronomy's numerical solver: its analytical EPL one is numba code that fails to compile under
+        # numba 0.68 on Python 3.10 and 3.13 ("'function' object has no attribute 'get_call_template'").
+        with np.errstate(all="ignore"):
+            x, y = self._solver.image_position_from_source(source_x, source_y, kwargs_lens, solver="lenstronomy")
             magnification = np.abs(self._lens_model.magnification(x, y, kwargs_lens)) if len(x) else np.zeros(0)
         seen = magnification >= MIN_IMAGE_MAGNIFICATION
         return x[seen], y[seen], float(magnification[seen].sum())
