@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,6 +17,7 @@ from equilens.api import TrainedModel
 from equilens.atomic import write_text_atomic
 from equilens.config import BOOTSTRAP_REPLICATES, TWIN_PAIRS_PER_MASS_BIN
 from equilens.errors import InputError
+from equilens.simulation.jit import skip_numba_jit
 from equilens.evaluation.mass_bins import AUC_TARGET, FPR_LEVELS, bin_centres, check_mass_edges, mass_at_auc_msun, sensitivity_curve
 from equilens.evaluation.plots import plot_by_mass
 from equilens.log import logger
@@ -142,8 +142,7 @@ def sensitivity(
         raise InputError(f"{weights}: its training data has no simulation.json to take the observation from: "
                          "pass --preset (e.g. hst-like)")
     physics = subhalo_physics(base, profile, placement, concentration)
-    # lenstronomy's numba jit costs more start-up than it saves on these renders (as in equilens.simulation.cli).
-    os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+    skip_numba_jit()  # numba's start-up costs more than its jit saves on these renders
 
     seeds = twin_seeds(seed, n_per_bin)
     without = render_twins(physics, seeds, with_subhalo=False)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from equilens.errors import InputError
+from equilens.simulation.jit import skip_numba_jit
 from equilens.simulation.bands import BANDS
 from equilens.simulation.config import NONLENS_KINDS, LensSimulationConfig, scene_settings
 from equilens.simulation.presets import PRESETS, get_preset
@@ -180,8 +180,7 @@ def _varied_setting(entry: list[str]) -> tuple[str, float, float]:
 
 def run_simulate(args: argparse.Namespace) -> int:
     """Run ``equilens simulate`` from parsed ``args``; returns 0, or raises InputError."""
-    # numba's start-up costs more than its jit saves in rendering; the images are the same.
-    os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+    skip_numba_jit()  # numba's start-up costs more than its jit saves in rendering; the images are the same
     from equilens.simulation.writer import default_classes, simulate_dataset
 
     config = config_from_args(args)
