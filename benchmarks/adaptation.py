@@ -72,25 +72,12 @@ def slug(name: str) -> str:
     return "-".join("".join(c if c.isalnum() else " " for c in name).split())
 
 
-def model_prior(model) -> np.ndarray:
-    """The class mix a model's probabilities assume: the one an adapted run estimated and folded in, else its training mix."""
-    adapted = model.info.get("adaptation")
-    return np.asarray(adapted["estimated_prior"]) if adapted else np.full(len(model.classes), 1.0 / len(model.classes))
-
-
-def epochs_run(info: dict[str, Any]) -> str:
-    """``completed/planned`` epochs, marked where the recipe's time cap ended the run."""
-    training = info.get("training") or {}
-    capped = " (time cap)" if training.get("stopped_by") == "time_cap" else ""
-    return f"{training.get('epochs_completed')}/{training.get('epochs_planned')}{capped}"
-
-
 def score(name: str, run: Path, seconds: float, images, labels: np.ndarray, seed: int) -> dict[str, Any]:
     model = equilens.load(run, precision="float32")
     probabilities = model.predict_proba(images)
     scores = 1.0 - probabilities[:, 0]
     auc, low, high = auc_with_ci(labels, scores)
-    prior = model_prior(model)
+    prior = model.class_prior
     adapted = model.info.get("adaptation")
     row: dict[str, Any] = {
         "run": name, "dir": str(run), "train_s": seconds, "epochs": epochs_run(model.info), "auc": auc, "auc_ci95": [low, high],

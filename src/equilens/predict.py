@@ -26,7 +26,8 @@ from equilens.datasets.stream import ImageFiles, collate_files
 from equilens.errors import InputError
 from equilens.evaluation.scoring import scoring_batch_size
 from equilens.log import logger
-from equilens.prior_shift import adjust_posteriors, estimate_prior, prior_interval
+from equilens.prior_shift import adjust_posteriors
+from equilens.prior_shift import class_mix as estimate_class_mix
 from equilens.threads import decoding_workers, fewer_threads
 
 
@@ -171,7 +172,7 @@ def predict(
 
 def class_mix(table: Path, model: TrainedModel, correct: bool = False) -> dict:
     """Each class's share of the images scored in ``table`` (predict's CSV), estimated from their
-    probabilities (:func:`equilens.prior_shift.estimate_prior`, from the mix the model assumes,
+    probabilities (:func:`equilens.prior_shift.class_mix`, from the mix the model assumes,
     :attr:`~equilens.api.TrainedModel.class_prior`) with a 95% bootstrap interval; written to
     ``<table stem>.class_mix.json`` and logged. ``correct``: rewrite ``table``'s probabilities and
     score corrected to the estimate (:func:`equilens.prior_shift.adjust_posteriors`)."""
@@ -181,11 +182,9 @@ def class_mix(table: Path, model: TrainedModel, correct: bool = False) -> dict:
     columns = [f"p_{name}" for name in model.classes]  # every class's column is there (a lens finder's score is one)
     probabilities = np.array([[float(row[c]) for c in columns] for row in rows])
     prior = model.class_prior
-    estimated = estimate_prior(probabilities, prior)
-    low, high = prior_interval(probabilities, prior)
-    record = {"n_images": len(rows), "classes": model.classes, "estimated": estimated.tolist(),
-              "estimated_95": [low.tolist(), high.tolist()], "model_prior": prior.tolist(), "corrected": correct,
+    record = {"n_images": len(rows), "classes": model.classes, **estimate_class_mix(probabilities, prior), "corrected": correct,
               "method": "EM on the probabilities (Saerens et al. 2002); the interval resamples the images only"}
+    estimated, (low, high) = np.asarray(record["estimated"]), record["estimated_95"]
     write_text_atomic(table.with_name(f"{table.stem}.class_mix.json"), json.dumps(record, indent=2) + "\n")
     logger.warning("class mix of the %d scored images, estimated from their probabilities: %s (the model assumes %s)%s",
                    len(rows), ", ".join(f"{name} {p:.3f} [{a:.3f}, {b:.3f}]" for name, p, a, b in

@@ -65,3 +65,12 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
         return -float(log_softmax(logits / np.exp(log_t), axis=1)[np.arange(len(labels)), labels].mean())
 
     return float(np.exp(minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded").x))
+
+
+def class_mix(probabilities: np.ndarray, model_prior: np.ndarray) -> dict:
+    """The class mix of the images whose (N, K) posteriors under ``model_prior`` (K,) are given:
+    ``estimated`` (:func:`estimate_prior`), ``estimated_95`` (lower and upper ends, :func:`prior_interval`)
+    and ``model_prior``, as lists: what ``predict`` and ``evaluate`` report."""
+    low, high = prior_interval(probabilities, model_prior)
+    return {"estimated": estimate_prior(probabilities, model_prior).tolist(), "estimated_95": [low.tolist(), high.tolist()],
+            "model_prior": np.asarray(model_prior, dtype=np.float64).tolist()}

@@ -24,7 +24,7 @@ from equilens.evaluation.mass_bins import auc_by_mass
 from equilens.evaluation.metrics import (auc_and_tpr_at_fpr, binary_metrics, invariance_errors, multiclass_metrics,
                                         tpr_above_negatives)
 from equilens.evaluation.reliability import reliability
-from equilens.prior_shift import estimate_prior, prior_interval
+from equilens.prior_shift import class_mix as estimate_class_mix
 
 if TYPE_CHECKING:
     from equilens.api import TrainedModel
@@ -92,12 +92,10 @@ def evaluate_scores(model: TrainedModel, folder: LensFolder, out_dir: Path, thre
 
 def class_mix(model: TrainedModel, probabilities: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """Each class's share of the images: the truth, and what the model's (N, K) ``probabilities``
-    estimate without their labels (:func:`equilens.prior_shift.estimate_prior` from the class mix the
-    model assumes, :attr:`~equilens.api.TrainedModel.class_prior`), with its 95% bootstrap interval."""
-    estimated = estimate_prior(probabilities, model.class_prior)
-    low, high = prior_interval(probabilities, model.class_prior)
+    estimate without their labels (:func:`equilens.prior_shift.class_mix`, from the mix the model
+    assumes, :attr:`~equilens.api.TrainedModel.class_prior`), with its 95% bootstrap interval."""
     return {"classes": model.classes, "true": (np.bincount(labels, minlength=len(model.classes)) / len(labels)).tolist(),
-            "estimated": estimated.tolist(), "estimated_95": [low.tolist(), high.tolist()], "model_prior": model.class_prior.tolist()}
+            **estimate_class_mix(probabilities, model.class_prior)}
 
 
 def largest_subhalo_masses(folder: LensFolder) -> np.ndarray | None:

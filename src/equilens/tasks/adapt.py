@@ -80,7 +80,7 @@ class Adapt(Classify):
         unlabelled = torch.softmax(_logits(model, data.dataloader("unlabelled")) / temperature, dim=1).numpy()
         model.train(was_training)
         counts = super().calibration(module, val, val_targets, select, reading, channels, data)
-        training_prior = np.asarray(counts["training_class_counts"]) / sum(counts["training_class_counts"])
+        training_prior = module.class_prior.double().cpu().numpy()  # the labelled split's mix (module_options)
         prior = estimate_prior(unlabelled, training_prior)
         low, high = prior_interval(unlabelled, training_prior)
         layer = output_layer(model)
